@@ -1,0 +1,1 @@
+"""Register, log in, log out: the only service that holds the private signing key."""

@@ -1,0 +1,109 @@
+"""Account rules: who may register, what a login costs, what a logout ends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth_service import queries
+from shared.errors import Conflict, ServiceBusy, Unauthorized
+from shared.events import AccountEvent, publish_account_event
+from shared.models import User, utcnow
+from shared.passwords import PasswordHasher
+from shared.runtime import Runtime
+from shared.sessions import SessionUser, create_session, revoke_session
+
+INVALID_CREDENTIALS = "invalid email/username or password"
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    user: User
+    access_token: str
+    expires_at: datetime
+
+
+def _hasher(runtime: Runtime) -> PasswordHasher:
+    if runtime.passwords is None:  # a wiring mistake, not a client's
+        raise ServiceBusy("password hashing is not available in this service")
+    return runtime.passwords
+
+
+async def register(
+    runtime: Runtime,
+    db: AsyncSession,
+    *,
+    username: str,
+    email: str,
+    password: str,
+    client_address: str,
+) -> IssuedToken:
+    """Creates the user and their first session. Throttled per address before any hashing."""
+    await runtime.rate_limiter.hit(
+        runtime.settings.register_limit,
+        "register",
+        client_address,
+        detail="too many sign-ups from this address; try again later",
+    )
+    taken = await queries.taken_fields(db, username=username, email=email)
+    if taken:
+        raise Conflict(f"{' and '.join(taken)} already taken")
+    password_hash = await _hasher(runtime).hash(password)
+    try:
+        user = await queries.insert_user(
+            db, username=username, email=email, password_hash=password_hash
+        )
+    except IntegrityError:  # lost a race with an identical sign-up
+        raise Conflict("username or email already taken") from None
+    return await _issue_token(runtime, db, user)
+
+
+async def login(
+    runtime: Runtime, db: AsyncSession, *, login: str, password: str, client_address: str
+) -> IssuedToken:
+    """Only failures count towards the limits, per account and per address, and the limits
+    are checked before the password is hashed. An unknown account costs the same hash."""
+    limits = runtime.settings.login_failure_limit
+    account_key = ("login-account", login.strip().lower())
+    address_key = ("login-address", client_address)
+    detail = "too many failed logins; try again later"
+    await runtime.rate_limiter.ensure_not_exhausted(limits, *account_key, detail=detail)
+    await runtime.rate_limiter.ensure_not_exhausted(limits, *address_key, detail=detail)
+
+    user = await queries.find_by_login(db, login=login)
+    ok, new_hash = await _hasher(runtime).verify(
+        password, user.password_hash if user is not None else None
+    )
+    if user is None or not ok:
+        await runtime.rate_limiter.record(limits, *account_key)
+        await runtime.rate_limiter.record(limits, *address_key)
+        raise Unauthorized(INVALID_CREDENTIALS)
+    if new_hash is not None:  # stored with older parameters: upgrade it now
+        await queries.set_password_hash(db, user_id=user.id, password_hash=new_hash)
+    return await _issue_token(runtime, db, user)
+
+
+async def _issue_token(runtime: Runtime, db: AsyncSession, user: User) -> IssuedToken:
+    issued_at = utcnow().replace(microsecond=0)
+    expires_at = issued_at + runtime.settings.access_token_ttl
+    session = await create_session(db, user_id=user.id, issued_at=issued_at, expires_at=expires_at)
+    token = runtime.tokens.encode(
+        user_id=user.id, session_id=session.id, issued_at=issued_at, expires_at=expires_at
+    )
+    return IssuedToken(user=user, access_token=token, expires_at=expires_at)
+
+
+async def logout(db: AsyncSession, *, user: SessionUser) -> None:
+    await revoke_session(db, session_id=user.session_id)
+
+
+async def announce_logout(runtime: Runtime, *, user: SessionUser) -> None:
+    """Run after the commit: other services close whatever this session still has open."""
+    await publish_account_event(
+        runtime.broker,
+        runtime.settings.redis_namespace,
+        AccountEvent(kind="session_revoked", user_id=user.id, session_id=user.session_id),
+    )

@@ -1,0 +1,1 @@
+"""The `gochat` command and the all-in-one development server."""

@@ -1,0 +1,114 @@
+"""`gochat`: migrate the database, serve one service or all of them, make keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+from pydantic import ValidationError
+
+from shared.database import create_engine
+from shared.logs import configure_logging
+from shared.schema import SchemaNotAtHead, ensure_at_head, upgrade_to_head
+from shared.settings import Settings, describe_error
+from shared.tokens import generate_key_pair, write_key_pair
+
+
+def uvicorn_config(app: FastAPI, settings: Settings, *, host: str, port: int) -> uvicorn.Config:
+    """Websocket defaults tightened: 64 KiB frames, no compression, the sans-I/O protocol."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        ws="websockets-sansio",
+        ws_max_size=64 * 1024,
+        ws_per_message_deflate=False,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        server_header=False,
+        log_config=None,
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _service_factory(name: str) -> Callable[[Settings], FastAPI]:
+    if name == "auth":
+        from auth_service.app import create_app as auth
+
+        return auth
+    if name == "user":
+        from user_service.app import create_app as user
+
+        return user
+    from ws_service.app import create_app as ws
+
+    return ws
+
+
+async def _check_schema(settings: Settings) -> None:
+    engine = create_engine(settings)
+    try:
+        await ensure_at_head(engine)
+    finally:
+        await engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="gochat", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate", help="upgrade the database to the latest schema")
+    dev = commands.add_parser("dev", help="migrate, then serve all services on one port")
+    serve = commands.add_parser("serve", help="serve one service")
+    serve.add_argument("service", choices=["auth", "user", "ws"])
+    for sub in (dev, serve):
+        sub.add_argument("--host", help="default: GOCHAT_HOST or 127.0.0.1")
+        sub.add_argument("--port", type=int, help="default: GOCHAT_PORT or 8000")
+    keygen = commands.add_parser("keygen", help="write a new ES256 key pair into DIR")
+    keygen.add_argument("directory", type=Path)
+    args = parser.parse_args(argv)
+
+    if args.command == "keygen":
+        write_key_pair(args.directory, generate_key_pair())
+        print(f"wrote {args.directory}/jwt-private.pem and jwt-public.pem")
+        return
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        sys.exit(f"gochat: {describe_error(exc)}")
+    configure_logging(settings.log_level)
+
+    if args.command == "migrate":
+        upgrade_to_head(settings.database_url)
+        print("gochat: database is at the latest schema")
+        return
+
+    host = args.host or settings.host
+    port = args.port or settings.port
+    if args.command == "dev":
+        from gochat.dev import create_dev_app
+
+        upgrade_to_head(settings.database_url)
+        app = create_dev_app(settings)
+    else:
+        try:
+            asyncio.run(_check_schema(settings))
+        except SchemaNotAtHead as exc:
+            sys.exit(f"gochat: {exc}")
+        app = _service_factory(args.service)(settings)
+    server = uvicorn.Server(uvicorn_config(app, settings, host=host, port=port))
+    try:
+        server.run()
+    except RuntimeError as exc:  # start-up refusals (schema behind, bad keys) read as one line
+        sys.exit(f"gochat: {exc}")
+    if not server.started:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

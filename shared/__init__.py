@@ -1,0 +1,1 @@
+"""What the three GoChat services share: settings, database, models, tokens, passwords, errors."""

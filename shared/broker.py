@@ -1,0 +1,163 @@
+"""Publish/subscribe between processes: in process memory (the default, one instance) or Redis.
+
+Both implementations keep the same promises, like encode/broadcaster's backends:
+- `publish` never waits for subscribers; a subscriber reads from a bounded queue.
+- Delivery is at most once. When a subscriber may have missed messages (its queue overflowed,
+  or the Redis connection dropped and came back) it receives a `RESET` event in their place,
+  so it can resynchronise from the database instead of silently losing messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+logger = logging.getLogger("gochat.broker")
+
+DEFAULT_QUEUE_SIZE = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerEvent:
+    channel: str
+    data: bytes
+    reset: bool = False
+
+
+class Subscription:
+    """A bounded queue of events on some channels; iterate it with `async for`."""
+
+    def __init__(self, channels: tuple[str, ...], maxsize: int) -> None:
+        self.channels = channels
+        self._queue: asyncio.Queue[BrokerEvent] = asyncio.Queue(maxsize)
+
+    def deliver(self, event: BrokerEvent) -> None:
+        try:
+            self._queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.reset()
+
+    def reset(self) -> None:
+        """Drop what is queued and tell the reader it missed something."""
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self._queue.put_nowait(BrokerEvent(channel="", data=b"", reset=True))
+
+    def __aiter__(self) -> AsyncIterator[BrokerEvent]:
+        return self
+
+    async def __anext__(self) -> BrokerEvent:
+        return await self._queue.get()
+
+    def get_nowait(self) -> BrokerEvent | None:
+        try:
+            return self._queue.get_nowait()
+        except asyncio.QueueEmpty:
+            return None
+
+
+class Broker(ABC):
+    @abstractmethod
+    async def publish(self, channel: str, data: bytes) -> None: ...
+
+    @abstractmethod
+    def subscribe(
+        self, *channels: str, maxsize: int = DEFAULT_QUEUE_SIZE
+    ) -> contextlib.AbstractAsyncContextManager[Subscription]: ...
+
+    async def aclose(self) -> None:
+        return None
+
+
+class MemoryBroker(Broker):
+    """Delivers synchronously to the subscribers of this process."""
+
+    def __init__(self) -> None:
+        self._subscribers: dict[str, set[Subscription]] = {}
+
+    async def publish(self, channel: str, data: bytes) -> None:
+        event = BrokerEvent(channel, data)
+        for subscription in tuple(self._subscribers.get(channel, ())):
+            subscription.deliver(event)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(
+        self, *channels: str, maxsize: int = DEFAULT_QUEUE_SIZE
+    ) -> AsyncIterator[Subscription]:
+        subscription = Subscription(channels, maxsize)
+        for channel in channels:
+            self._subscribers.setdefault(channel, set()).add(subscription)
+        try:
+            yield subscription
+        finally:
+            for channel in channels:
+                members = self._subscribers.get(channel)
+                if members is not None:
+                    members.discard(subscription)
+                    if not members:
+                        del self._subscribers[channel]
+
+
+class RedisBroker(Broker):
+    """Redis pub/sub. Each subscription has its own connection and a reader task that is
+    cancelled and awaited when the subscription ends; it reconnects with backoff."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    async def publish(self, channel: str, data: bytes) -> None:
+        await self._redis.publish(channel, data)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(
+        self, *channels: str, maxsize: int = DEFAULT_QUEUE_SIZE
+    ) -> AsyncIterator[Subscription]:
+        subscription = Subscription(channels, maxsize)
+        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        await pubsub.subscribe(*channels)
+        reader = asyncio.create_task(self._read(pubsub, subscription), name="broker-reader")
+        try:
+            yield subscription
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+            with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    @staticmethod
+    async def _read(pubsub: object, subscription: Subscription) -> None:
+        from redis.asyncio.client import PubSub
+
+        assert isinstance(pubsub, PubSub)
+        delay = 0.05
+        while True:
+            try:
+                message = await pubsub.get_message(timeout=1.0)
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                logger.warning("broker connection lost (%s); reconnecting", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
+                    # Re-subscribing reconnects; what was published meanwhile is gone.
+                    await pubsub.subscribe(*subscription.channels)
+                    subscription.reset()
+                    delay = 0.05
+                continue
+            if message is None or message.get("type") != "message":
+                continue
+            channel = message["channel"]
+            subscription.deliver(
+                BrokerEvent(
+                    channel=channel.decode() if isinstance(channel, bytes) else str(channel),
+                    data=message["data"],
+                )
+            )

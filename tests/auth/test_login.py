@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from auth_service.app import create_app
+from shared.settings import Settings
+from tests.conftest import make_settings
+from tests.support.servers import ThreadServer
+from tests.support.users import PASSWORD, register, unique_name
+
+
+async def test_login_by_email_or_username_in_any_case(client: httpx.AsyncClient) -> None:
+    account = await register(client)
+    for login in (
+        account.email,
+        account.email.upper(),
+        account.username,
+        account.username.upper(),
+        f"  {account.username} ",
+    ):
+        response = await client.post("/auth/login", json={"email": login, "password": PASSWORD})
+        assert response.status_code == 200, login
+        data = response.json()
+        assert data["user"]["id"] == account.id
+        assert response.cookies.get("auth_token") == data["access_token"]
+        assert data["access_token"] != account.token  # every login is its own session
+
+
+async def test_wrong_password_and_unknown_user_answer_the_same(
+    client: httpx.AsyncClient,
+) -> None:
+    account = await register(client)
+    wrong = await client.post("/auth/login", json={"email": account.email, "password": "nope" * 3})
+    unknown = await client.post(
+        "/auth/login", json={"email": f"{unique_name()}@example.com", "password": "nope" * 3}
+    )
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json() == {"detail": "invalid email/username or password"}
+    assert wrong.headers["www-authenticate"] == unknown.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {},
+        {"email": "x"},
+        {"password": "x"},
+        {"email": "", "password": PASSWORD},
+        {"email": "a", "password": ""},
+        {"email": ["a"], "password": PASSWORD},
+        {"email": "a", "password": "p" * 1025},
+    ],
+)
+async def test_bad_login_bodies_are_422(client: httpx.AsyncClient, payload: object) -> None:
+    response = await client.post("/auth/login", json=payload)
+    assert response.status_code == 422
+
+
+@pytest.fixture
+def strict_auth_server(settings: Settings, data_dir) -> Iterator[ThreadServer]:  # type: ignore[no-untyped-def]
+    """An auth service of its own with the production login limit (10 failures a minute)."""
+    strict = make_settings(
+        settings.database_url,
+        data_dir,
+        login_failure_limit="10/minute",
+        register_limit="5/minute",
+    )
+    server = ThreadServer(create_app(strict), strict).start()
+    yield server
+    server.stop()
+
+
+async def test_repeated_failures_are_throttled_per_account_with_retry_after(
+    strict_auth_server: ThreadServer,
+) -> None:
+    async with httpx.AsyncClient(base_url=strict_auth_server.url) as http:
+        account = await register(http, auth_path="")
+        for _ in range(10):
+            failed = await http.post("/login", json={"email": account.email, "password": "x" * 8})
+            assert failed.status_code == 401
+        throttled = await http.post("/login", json={"email": account.email, "password": PASSWORD})
+        assert throttled.status_code == 429
+        assert 1 <= int(throttled.headers["retry-after"]) <= 60
+        assert throttled.json() == {"detail": "too many failed logins; try again later"}
+        # The address is throttled too, so other accounts can't be guessed from here either.
+        other = await http.post("/login", json={"email": "someone@example.com", "password": "x"})
+        assert other.status_code == 429
+
+
+async def test_signups_are_throttled_per_address(strict_auth_server: ThreadServer) -> None:
+    async with httpx.AsyncClient(base_url=strict_auth_server.url) as http:
+        codes = []
+        for _ in range(7):
+            name = unique_name("flood")
+            response = await http.post(
+                "/register",
+                json={"username": name, "email": f"{name}@example.com", "password": PASSWORD},
+            )
+            codes.append(response.status_code)
+        assert codes.count(201) <= 5
+        assert codes[-1] == 429
+
+
+async def test_throttled_login_does_no_hashing(strict_auth_server: ThreadServer) -> None:
+    """The limits are checked before argon2 runs, so a throttled flood costs no CPU."""
+    hasher = strict_auth_server.app.state.runtime.passwords
+    async with httpx.AsyncClient(base_url=strict_auth_server.url) as http:
+        login = {"email": f"{unique_name()}@example.com", "password": "x" * 8}
+        while (await http.post("/login", json=login)).status_code != 429:
+            pass
+        before = hasher.operations
+        for _ in range(20):
+            assert (await http.post("/login", json=login)).status_code == 429
+        assert hasher.operations == before

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from fastapi import APIRouter
+
+from shared.errors import NotFound
+from shared.service_app import build_service_app
+from shared.settings import Settings
+from tests.support.servers import ThreadServer
+
+boom = APIRouter()
+
+
+@boom.get("/boom")
+async def explode() -> None:
+    raise RuntimeError("secret internals")
+
+
+@boom.get("/missing")
+async def missing() -> None:
+    raise NotFound("no such thing")
+
+
+@pytest.fixture(scope="module")
+def boom_server(settings: Settings) -> Iterator[ThreadServer]:
+    app = build_service_app(name="auth", settings=settings, routers=[boom])
+    server = ThreadServer(app, settings).start()
+    yield server
+    server.stop()
+
+
+async def test_unexpected_error_is_500_json_with_request_id_and_logged(
+    boom_server: ThreadServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="gochat.errors")
+    async with httpx.AsyncClient(base_url=boom_server.url) as http:
+        response = await http.get("/boom")
+    assert response.status_code == 500
+    assert response.json() == {"detail": "internal error"}
+    assert "secret internals" not in response.text
+    request_id = response.headers["x-request-id"]
+    assert len(request_id) >= 8
+    logged = [r for r in caplog.records if getattr(r, "request_id", None) == request_id]
+    assert logged and logged[0].exc_info is not None
+
+
+async def test_request_id_is_kept_when_sane_and_replaced_when_not(
+    boom_server: ThreadServer,
+) -> None:
+    async with httpx.AsyncClient(base_url=boom_server.url) as http:
+        kept = await http.get("/", headers={"X-Request-ID": "abc123-def456"})
+        assert kept.headers["x-request-id"] == "abc123-def456"
+        replaced = await http.get("/", headers={"X-Request-ID": "bad id\twith spaces"})
+        assert replaced.headers["x-request-id"] != "bad id\twith spaces"
+
+
+async def test_domain_errors_and_unknown_routes_are_json(boom_server: ThreadServer) -> None:
+    async with httpx.AsyncClient(base_url=boom_server.url) as http:
+        missing = await http.get("/missing")
+        assert missing.status_code == 404
+        assert missing.json() == {"detail": "no such thing"}
+        nowhere = await http.get("/nowhere")
+        assert nowhere.status_code == 404
+        assert nowhere.headers["content-type"] == "application/json"
+        wrong_method = await http.delete("/")
+        assert wrong_method.status_code == 405
+        assert "detail" in wrong_method.json()

@@ -1,0 +1,1 @@
+"""Follows, profiles, posts, the home timeline and account deletion."""

@@ -1,0 +1,470 @@
+// Open-loop websocket load generator for `make bench` (one process, pinned to its own core).
+//
+// Reads a JSON plan (path in argv[2]), opens every client, then either
+//   - "fanout": runs fixed-rate phases and an open-loop ramp in one room, or
+//   - "idle": opens the sockets, reports how long that took, holds them until told to close.
+// It speaks three protocols: GoChat's frames, python-socketio (Engine.IO v4 over a bare
+// websocket, no polling) and the plain hub's (text in, the same text out to everyone).
+//
+// Every message carries "@@sender.seq.gid.t@@" in its content: `t` is the send time in
+// microseconds on this process's monotonic clock, `gid` a global message number. Each
+// receiver keeps a bitset of the gids it has seen, so a lost or a doubled delivery is counted
+// exactly, per (sender, sequence). Output: one JSON object per line on stdout.
+
+import { readFileSync } from "node:fs";
+import { performance } from "node:perf_hooks";
+import { createInterface } from "node:readline";
+import { WebSocket } from "ws";
+
+const plan = JSON.parse(readFileSync(process.argv[2], "utf8"));
+const MARK = Buffer.from("@@");
+const ERROR_MARK = Buffer.from('"error"');
+const DOT = 46;
+const AT = 64;
+const CLOCK_TICKS = 100; // USER_HZ on Linux: /proc/<pid>/stat counts CPU in 1/100 s
+
+const emit = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
+const log = (...args) => process.stderr.write(`loadgen: ${args.join(" ")}\n`);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const nowUs = () => Math.round(performance.now() * 1000);
+
+// ---- measurement state for the current step ----------------------------------------------
+
+class Step {
+  constructor(capacity, receivers) {
+    this.capacity = capacity; // messages this step may send
+    this.words = Math.ceil(capacity / 32);
+    this.seen = new Uint32Array(this.words * receivers);
+    this.latencies = new Float64Array(Math.max(1024, capacity * receivers));
+    this.latencyCount = 0;
+    this.gidBase = 0;
+    this.windowStartUs = Infinity; // messages sent from here on are measured
+    this.windowEndUs = Infinity;
+    this.unique = 0;
+    this.doubled = 0;
+    this.windowDeliveries = 0;
+  }
+}
+
+let step = null;
+let gidNext = 0;
+let framesSeen = 0;
+let errors = 0;
+let firstError = null;
+let lastFrameAt = performance.now();
+
+function parseNumber(buf, start) {
+  let value = 0;
+  let i = start;
+  for (; i < buf.length; i++) {
+    const c = buf[i];
+    if (c < 48 || c > 57) break;
+    value = value * 10 + (c - 48);
+  }
+  return [value, i];
+}
+
+function onFrame(receiver, data) {
+  framesSeen++;
+  lastFrameAt = performance.now();
+  const at = data.indexOf(MARK);
+  if (at < 0) {
+    if (data.indexOf(ERROR_MARK) >= 0) {
+      errors++;
+      if (firstError === null) firstError = data.toString().slice(0, 300);
+    }
+    return;
+  }
+  // @@sender.seq.gid.t@@
+  let i = at + 2;
+  let gid;
+  let sentUs;
+  [, i] = parseNumber(data, i); // sender
+  [, i] = parseNumber(data, i + 1); // seq
+  [gid, i] = parseNumber(data, i + 1);
+  [sentUs, i] = parseNumber(data, i + 1);
+  if (data[i] !== AT) return;
+  const s = step;
+  if (s === null) return;
+  const local = gid - s.gidBase;
+  if (local < 0 || local >= s.capacity) return; // a straggler from an earlier step
+  const word = receiver * s.words + (local >>> 5);
+  const bit = 1 << (local & 31);
+  if (s.seen[word] & bit) {
+    s.doubled++;
+    return;
+  }
+  s.seen[word] |= bit;
+  s.unique++;
+  if (sentUs >= s.windowStartUs && sentUs < s.windowEndUs) {
+    s.windowDeliveries++;
+    if (s.latencyCount === s.latencies.length) {
+      const grown = new Float64Array(s.latencies.length * 2);
+      grown.set(s.latencies);
+      s.latencies = grown;
+    }
+    s.latencies[s.latencyCount++] = (nowUs() - sentUs) / 1000;
+  }
+}
+
+// ---- protocols -----------------------------------------------------------------------------
+
+const protocols = {
+  // GoChat: the history ends with a "ready" frame; a message is {"type":"message",...}.
+  gochat: {
+    onText(client, data) {
+      if (!client.ready && data.indexOf('"ready"') >= 0) client.markReady();
+    },
+    encode: (content) => JSON.stringify({ type: "message", content }),
+    readyOnOpen: false,
+  },
+  // The plain Starlette hub: ready on open, broadcasts the text it receives.
+  plain: {
+    onText() {},
+    encode: (content) => JSON.stringify({ type: "message", content }),
+    readyOnOpen: true,
+  },
+  // python-socketio: Engine.IO "0{...}" open, we connect to "/" with "40", the server
+  // answers "40{sid}"; pings "2" need a "3"; an event is 42["message", ...].
+  socketio: {
+    onText(client, data) {
+      const c0 = data[0];
+      if (c0 === 48 /* 0 */) client.ws.send("40");
+      else if (c0 === 52 /* 4 */ && data[1] === 48 /* 0 */) client.markReady();
+      else if (c0 === 50 /* 2 */ && data.length === 1) client.ws.send("3");
+    },
+    encode: (content) => "42" + JSON.stringify(["message", { type: "message", content }]),
+    readyOnOpen: false,
+  },
+};
+
+const protocol = protocols[plan.protocol];
+if (!protocol) throw new Error(`unknown protocol ${plan.protocol}`);
+
+class Client {
+  constructor(index, spec) {
+    this.index = index;
+    this.spec = spec;
+    this.ready = false;
+    this.closed = false;
+    this.closeCode = null;
+    this.seq = 0;
+    this.ws = null;
+    this._resolveReady = null;
+  }
+
+  open(timeoutMs) {
+    return new Promise((resolve) => {
+      this._resolveReady = resolve;
+      const ws = new WebSocket(this.spec.url, {
+        headers: this.spec.headers || {},
+        perMessageDeflate: false,
+        skipUTF8Validation: true,
+        handshakeTimeout: timeoutMs,
+      });
+      this.ws = ws;
+      const timer = setTimeout(() => this._settle(false, "timeout"), timeoutMs);
+      this._timer = timer;
+      ws.on("open", () => {
+        if (protocol.readyOnOpen) this.markReady();
+      });
+      ws.on("message", (data) => {
+        if (!this.ready || plan.protocol === "socketio") protocol.onText(this, data);
+        onFrame(this.index, data);
+      });
+      ws.on("unexpected-response", (_req, res) => {
+        this._settle(false, `http ${res.statusCode}`);
+        res.resume();
+      });
+      ws.on("error", (err) => this._settle(false, err.message));
+      ws.on("close", (code) => {
+        this.closed = true;
+        this.closeCode = code;
+        this._settle(false, `closed ${code}`);
+      });
+    });
+  }
+
+  markReady() {
+    this.ready = true;
+    this._settle(true, null);
+  }
+
+  _settle(ok, reason) {
+    if (this._resolveReady === null) return;
+    clearTimeout(this._timer);
+    const resolve = this._resolveReady;
+    this._resolveReady = null;
+    resolve({ ok, reason });
+  }
+
+  send(text) {
+    this.ws.send(text);
+  }
+}
+
+async function openAll(specs, concurrency, timeoutMs) {
+  const clients = specs.map((spec, i) => new Client(i, spec));
+  const failures = {};
+  let next = 0;
+  const started = performance.now();
+  async function worker() {
+    while (next < clients.length) {
+      const client = clients[next++];
+      const { ok, reason } = await client.open(timeoutMs);
+      if (!ok) failures[reason] = (failures[reason] || 0) + 1;
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, clients.length) }, worker));
+  const seconds = (performance.now() - started) / 1000;
+  return { clients, seconds, failures };
+}
+
+async function waitQuiet(quietMs, capMs) {
+  const start = performance.now();
+  while (performance.now() - lastFrameAt < quietMs) {
+    if (performance.now() - start > capMs) return false;
+    await sleep(Math.min(50, quietMs));
+  }
+  return true;
+}
+
+// ---- CPU accounting ------------------------------------------------------------------------
+
+function procTicks(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Number(fields[11]) + Number(fields[12]); // utime + stime
+  } catch {
+    return 0;
+  }
+}
+
+function cpuSnapshot() {
+  const own = process.cpuUsage();
+  return {
+    at: performance.now(),
+    ownUs: own.user + own.system,
+    server: (plan.watchPids || []).reduce((sum, pid) => sum + procTicks(pid), 0),
+  };
+}
+
+function cpuSince(snap) {
+  const end = cpuSnapshot();
+  const wallS = (end.at - snap.at) / 1000;
+  return {
+    loadgen_cpu: (end.ownUs - snap.ownUs) / 1e6 / wallS,
+    server_cpu: (end.server - snap.server) / CLOCK_TICKS / wallS,
+  };
+}
+
+// ---- one open-loop step ------------------------------------------------------------------
+
+function percentile(sorted, q) {
+  if (sorted.length === 0) return null;
+  const idx = Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1);
+  return sorted[Math.max(0, idx)];
+}
+
+const pad = "x".repeat(Math.max(0, plan.payloadBytes || 0));
+
+async function runStep(clients, { rate, warmupS, durationS, senders: minSenders, drainS }) {
+  const open = clients.filter((c) => c.ready && !c.closed);
+  const perSender = plan.perSenderRate || 8;
+  const senders = Math.min(open.length, Math.max(minSenders, Math.ceil(rate / perSender)));
+  const total = Math.max(1, Math.round(rate * (warmupS + durationS)));
+  const s = new Step(total, clients.length);
+  s.gidBase = gidNext;
+  gidNext += total;
+  const closedBefore = clients.filter((c) => c.closed).length;
+  const errorsBefore = errors;
+  step = s;
+
+  const start = performance.now();
+  const startUs = nowUs();
+  s.windowStartUs = startUs + warmupS * 1e6;
+  s.windowEndUs = startUs + (warmupS + durationS) * 1e6;
+  let sent = 0;
+  let maxLagMs = 0;
+  let cpu = null;
+  let cpuResult = null;
+  let windowSent = 0;
+  await new Promise((resolve) => {
+    const tick = () => {
+      const now = performance.now();
+      const elapsedS = (now - start) / 1000;
+      if (cpu === null && elapsedS >= warmupS) cpu = cpuSnapshot();
+      const due = Math.min(total, Math.floor(elapsedS * rate) + 1);
+      while (sent < due) {
+        const intended = start + (sent / rate) * 1000;
+        maxLagMs = Math.max(maxLagMs, now - intended);
+        const client = open[sent % senders];
+        const gid = s.gidBase + sent;
+        const t = nowUs();
+        if (t >= s.windowStartUs && t < s.windowEndUs) windowSent++;
+        client.seq++;
+        client.send(protocol.encode(`@@${client.index}.${client.seq}.${gid}.${t}@@${pad}`));
+        sent++;
+      }
+      if (sent >= total) {
+        if (cpu !== null) cpuResult = cpuSince(cpu);
+        resolve();
+      } else setTimeout(tick, 1);
+    };
+    tick();
+  });
+  // Wait for every delivery of every message sent, or give up after drainS.
+  const openNow = () => clients.filter((c) => c.ready && !c.closed).length;
+  const drainStart = performance.now();
+  while (s.unique < total * openNow() && performance.now() - drainStart < drainS * 1000) {
+    await sleep(10);
+  }
+  step = null;
+  const receivers = open.length;
+  const expected = total * receivers;
+  const latencies = s.latencies.subarray(0, s.latencyCount).sort();
+  const round = (x) => (x === null ? null : Math.round(x * 100) / 100);
+  const result = {
+    rate,
+    senders,
+    receivers,
+    sent: total,
+    expected,
+    delivered: s.unique,
+    lost: Math.max(0, expected - s.unique),
+    doubled: s.doubled,
+    errors: errors - errorsBefore,
+    closed: clients.filter((c) => c.closed).length - closedBefore,
+    offered_deliveries_per_s: Math.round(rate * receivers),
+    deliveries_per_s: Math.round(s.windowDeliveries / durationS),
+    window_messages: windowSent,
+    p50_ms: round(percentile(latencies, 0.5)),
+    p90_ms: round(percentile(latencies, 0.9)),
+    p99_ms: round(percentile(latencies, 0.99)),
+    max_ms: round(latencies.length ? latencies[latencies.length - 1] : null),
+    max_send_lag_ms: round(maxLagMs),
+    ...(cpuResult || { loadgen_cpu: null, server_cpu: null }),
+  };
+  for (const key of ["loadgen_cpu", "server_cpu"]) {
+    if (result[key] !== null) result[key] = Math.round(result[key] * 100) / 100;
+  }
+  await waitQuiet(plan.quietMs || 200, (plan.quietCapS || 10) * 1000);
+  return result;
+}
+
+function sustainable(result, limitMs) {
+  return (
+    result.lost === 0 &&
+    result.doubled === 0 &&
+    result.errors === 0 &&
+    result.closed === 0 &&
+    result.p99_ms !== null &&
+    result.p99_ms <= limitMs
+  );
+}
+
+// Up (or down) by `factor` until the verdict flips, then bisect `refine` times.
+async function ramp(clients, spec, timing) {
+  const steps = [];
+  const limit = spec.p99LimitMs;
+  const deadline = performance.now() + spec.budgetS * 1000;
+  let best = null;
+  let worst = null; // lowest failing rate
+  const tryRate = async (rate) => {
+    const result = await runStep(clients, { ...timing, rate });
+    result.ok = sustainable(result, limit);
+    steps.push(result);
+    emit({ event: "step", ...result });
+    if (result.ok && (best === null || rate > best.rate)) best = result;
+    if (!result.ok && (worst === null || rate < worst.rate)) worst = result;
+    return result.ok;
+  };
+  let rate = spec.start;
+  if (await tryRate(rate)) {
+    while (worst === null && rate * spec.factor <= spec.max && performance.now() < deadline) {
+      rate *= spec.factor;
+      await tryRate(rate);
+    }
+  } else {
+    while (best === null && rate / spec.factor >= spec.min && performance.now() < deadline) {
+      rate /= spec.factor;
+      await tryRate(rate);
+    }
+  }
+  for (let i = 0; i < spec.refine && best && worst && performance.now() < deadline; i++) {
+    await tryRate(Math.sqrt(best.rate * worst.rate));
+  }
+  const ceilingHit = worst === null && best !== null;
+  return { steps, best, ceiling_hit: ceilingHit };
+}
+
+// ---- modes ---------------------------------------------------------------------------------
+
+async function fanout() {
+  const { clients, seconds, failures } = await openAll(
+    plan.clients,
+    plan.connectConcurrency || 100,
+    (plan.connectTimeoutS || 30) * 1000,
+  );
+  const ready = clients.filter((c) => c.ready).length;
+  emit({ event: "opened", clients: clients.length, ready, seconds, failures });
+  await waitQuiet(300, 30000); // join announcements of everyone who came after
+  const timing = {
+    warmupS: plan.warmupS,
+    durationS: plan.durationS,
+    senders: plan.senders,
+    drainS: plan.drainS || 3,
+  };
+  const out = { event: "result", open_seconds: seconds, ready, failures, fixed: null, ramp: null };
+  if (ready === clients.length) {
+    if (plan.fixedRate) {
+      out.fixed = await runStep(clients, { ...timing, rate: plan.fixedRate });
+      emit({ event: "fixed", ...out.fixed });
+    }
+    if (plan.ramp) {
+      out.ramp = await ramp(clients, plan.ramp, { ...timing, ...(plan.ramp.timing || {}) });
+      if (out.ramp.best && plan.ramp.confirmFraction) {
+        const rate = out.ramp.best.rate * plan.ramp.confirmFraction;
+        out.ramp.confirm = await runStep(clients, {
+          ...timing,
+          durationS: plan.ramp.confirmS || timing.durationS,
+          rate,
+        });
+      }
+    }
+  }
+  out.frames_seen = framesSeen;
+  out.first_error = firstError;
+  emit(out);
+  for (const c of clients) c.ws.terminate();
+}
+
+async function idle() {
+  const { clients, seconds, failures } = await openAll(
+    plan.clients,
+    plan.connectConcurrency || 100,
+    (plan.connectTimeoutS || 60) * 1000,
+  );
+  const ready = clients.filter((c) => c.ready && !c.closed).length;
+  await waitQuiet(500, 60000);
+  emit({ event: "opened", clients: clients.length, ready, seconds, failures });
+  // Hold until the harness has measured the server and writes a line (or the hold runs out).
+  const lines = createInterface({ input: process.stdin });
+  await Promise.race([
+    new Promise((resolve) => lines.once("line", resolve)),
+    sleep((plan.holdS || 60) * 1000),
+  ]);
+  lines.close();
+  const stillOpen = clients.filter((c) => c.ready && !c.closed).length;
+  emit({ event: "result", open_seconds: seconds, ready, still_open: stillOpen, failures });
+  for (const c of clients) c.ws.terminate();
+}
+
+const modes = { fanout, idle };
+modes[plan.mode]()
+  .then(() => setTimeout(() => process.exit(0), 100))
+  .catch((err) => {
+    log(err.stack || String(err));
+    process.exit(1);
+  });

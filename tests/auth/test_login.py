@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -60,7 +61,7 @@ async def test_bad_login_bodies_are_422(client: httpx.AsyncClient, payload: obje
 
 
 @pytest.fixture
-def strict_auth_server(settings: Settings, data_dir) -> Iterator[ThreadServer]:  # type: ignore[no-untyped-def]
+def strict_auth_server(settings: Settings, data_dir: Path) -> Iterator[ThreadServer]:
     """An auth service of its own with the production login limit (10 failures a minute)."""
     strict = make_settings(
         settings.database_url,
@@ -118,7 +119,7 @@ async def test_throttled_login_does_no_hashing(strict_auth_server: ThreadServer)
 
 
 async def test_failure_counts_are_shared_between_instances_through_redis(
-    settings: Settings, data_dir, redis_url: str  # type: ignore[no-untyped-def]
+    settings: Settings, data_dir: Path, redis_url: str
 ) -> None:
     """Two auth processes behind one address count against the same window in Redis."""
     shared = make_settings(

@@ -11,7 +11,7 @@
 // receiver keeps a bitset of the gids it has seen, so a lost or a doubled delivery is counted
 // exactly, per (sender, sequence). Output: one JSON object per line on stdout.
 
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { randomBytes, randomFillSync } from "node:crypto";
@@ -426,7 +426,27 @@ function cpuSnapshot() {
     ownUs: own.user + own.system,
     ownSysUs: own.system,
     server: (plan.watchPids || []).reduce((sum, pid) => sum + procTicks(pid), 0),
+    backing: backingPids().reduce((sum, pid) => sum + procTicks(pid), 0),
   };
+}
+
+// PostgreSQL and Redis work for the server under test but run unpinned: their CPU is counted
+// apart, so that it is not mistaken for other work on the machine.
+const BACKING = new Set(["postgres", "redis-server"]);
+
+function backingPids() {
+  const pids = [];
+  for (const entry of readdirSync("/proc")) {
+    if (entry.charCodeAt(0) < 48 || entry.charCodeAt(0) > 57) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      if (BACKING.has(comm)) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
 }
 
 function cpuSince(snap) {
@@ -436,11 +456,20 @@ function cpuSince(snap) {
     loadgen_cpu: (end.ownUs - snap.ownUs) / 1e6 / wallS,
     loadgen_sys: (end.ownSysUs - snap.ownSysUs) / 1e6 / wallS,
     server_cpu: (end.server - snap.server) / CLOCK_TICKS / wallS,
+    backing_cpu: (end.backing - snap.backing) / CLOCK_TICKS / wallS,
     core_busy: end.cores.map((c, i) => {
       const total = c.total - snap.cores[i].total;
       return total > 0 ? Math.round(((c.busy - snap.cores[i].busy) / total) * 100) / 100 : null;
     }),
   };
+}
+
+// CPU the machine spent on anything but this load generator, the server and its database:
+// other people's work on a shared machine. A step that fails while it is high is measured again.
+function foreignCpu(r) {
+  if (r.loadgen_cpu === null || !r.core_busy.length) return 0;
+  const busy = r.core_busy.reduce((a, b) => a + b, 0);
+  return Math.max(0, busy - r.loadgen_cpu - r.server_cpu - r.backing_cpu);
 }
 
 // ---- one open-loop step ------------------------------------------------------------------
@@ -529,12 +558,19 @@ async function runStep(clients, { rate, warmupS, durationS, senders: minSenders,
     p99_ms: round(percentile(latencies, 0.99)),
     max_ms: round(latencies.length ? latencies[latencies.length - 1] : null),
     max_send_lag_ms: round(maxLagMs),
-    ...(cpuResult || { loadgen_cpu: null, loadgen_sys: null, server_cpu: null, core_busy: [] }),
+    ...(cpuResult || {
+      loadgen_cpu: null,
+      loadgen_sys: null,
+      server_cpu: null,
+      backing_cpu: null,
+      core_busy: [],
+    }),
   };
-  for (const key of ["loadgen_cpu", "loadgen_sys", "server_cpu"]) {
+  result.foreign_cpu = foreignCpu(result);
+  for (const key of ["loadgen_cpu", "loadgen_sys", "server_cpu", "backing_cpu", "foreign_cpu"]) {
     if (result[key] !== null) result[key] = Math.round(result[key] * 100) / 100;
   }
-  await waitQuiet(plan.quietMs || 200, (plan.quietCapS || 10) * 1000);
+  await waitQuiet(plan.quietMs || 500, (plan.quietCapS || 20) * 1000);
   return result;
 }
 
@@ -556,17 +592,32 @@ async function ramp(clients, spec, timing) {
   const deadline = performance.now() + spec.budgetS * 1000;
   let best = null;
   let worst = null; // lowest failing rate
+  const contendedLimit = spec.foreignCpuLimit ?? 0.15;
   const tryRate = async (rate) => {
     let result;
-    for (let attempt = 0; attempt <= (spec.retryFailures || 0); attempt++) {
-      // A failing step runs once more before it counts: one hiccup of a shared machine
-      // (another process taking the core for 100 ms) must not end a ramp.
+    let retries = 0;
+    let contendedRetries = 0;
+    for (;;) {
       result = await runStep(clients, { ...timing, rate });
       result.ok = sustainable(result, limit);
-      result.attempt = attempt;
+      result.contended = result.foreign_cpu > contendedLimit;
       steps.push(result);
       emit({ event: "step", ...result });
       if (result.ok) break;
+      // Measure a failure again when other work took CPU meanwhile (a shared machine), or
+      // once when it failed only narrowly (one hiccup must not end a ramp); a gross failure
+      // stands, or the backlog it leaves would spoil the next step too.
+      if (result.contended && contendedRetries < (spec.contendedRetries ?? 3)) {
+        contendedRetries++;
+        await sleep(1000);
+        continue;
+      }
+      const narrow = result.lost === 0 && result.errors === 0 && result.p99_ms < 3 * limit;
+      if (narrow && retries < (spec.retryFailures || 0)) {
+        retries++;
+        continue;
+      }
+      break;
     }
     if (result.ok && (best === null || rate > best.rate)) best = result;
     if (!result.ok && (worst === null || rate < worst.rate)) worst = result;
@@ -591,6 +642,19 @@ async function ramp(clients, spec, timing) {
   return { steps, best, ceiling_hit: ceilingHit };
 }
 
+// A step measured again (up to three times) while it fails with other work on the machine.
+async function uncontended(clients, timing) {
+  const limit = plan.ramp ? plan.ramp.p99LimitMs : 100;
+  let result;
+  for (let attempt = 0; attempt < 4; attempt++) {
+    result = await runStep(clients, timing);
+    result.contended = result.foreign_cpu > (plan.ramp?.foreignCpuLimit ?? 0.15);
+    if (!result.contended || sustainable(result, limit)) break;
+    await sleep(1000);
+  }
+  return result;
+}
+
 // ---- modes ---------------------------------------------------------------------------------
 
 async function fanout() {
@@ -611,14 +675,14 @@ async function fanout() {
   const out = { event: "result", open_seconds: seconds, ready, failures, fixed: null, ramp: null };
   if (ready === clients.length) {
     if (plan.fixedRate) {
-      out.fixed = await runStep(clients, { ...timing, rate: plan.fixedRate });
+      out.fixed = await uncontended(clients, { ...timing, rate: plan.fixedRate });
       emit({ event: "fixed", ...out.fixed });
     }
     if (plan.ramp) {
       out.ramp = await ramp(clients, plan.ramp, { ...timing, ...(plan.ramp.timing || {}) });
       if (out.ramp.best && plan.ramp.confirmFraction) {
         const rate = out.ramp.best.rate * plan.ramp.confirmFraction;
-        out.ramp.confirm = await runStep(clients, {
+        out.ramp.confirm = await uncontended(clients, {
           ...timing,
           durationS: plan.ramp.confirmS || timing.durationS,
           rate,

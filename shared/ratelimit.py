@@ -21,8 +21,10 @@ class RateLimiter:
             storage = MemoryStorage()
         else:
             # Reuse the runtime's pool: one set of Redis connections, closed by its owner.
+            # `limits` parses the URI even then and insists on a host and port; with a pool
+            # given, nothing connects to them.
             storage = RedisStorage(
-                "async+redis://unused",
+                "async+redis://pool:6379",
                 implementation="redispy",
                 key_prefix=prefix,
                 connection_pool=redis.connection_pool,  # type: ignore[arg-type]

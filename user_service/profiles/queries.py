@@ -14,7 +14,7 @@ from user_service.paging import ListRow, ListStatement
 username_key = func.lower(User.username)
 
 
-async def profile(db: AsyncSession, *, user_id: int) -> ListRow | None:
+def profile_statement(*, user_id: int) -> ListStatement:
     """The user and their three counts in one round trip; each count is read from one index
     (follows by either side, posts by author)."""
     followers = (
@@ -32,7 +32,7 @@ async def profile(db: AsyncSession, *, user_id: int) -> ListRow | None:
     posts = (
         select(func.count()).select_from(Post).where(Post.author_id == User.id).scalar_subquery()
     )
-    statement = select(
+    return select(
         User.id,
         User.username,
         User.created_at,
@@ -40,7 +40,10 @@ async def profile(db: AsyncSession, *, user_id: int) -> ListRow | None:
         following.label("following"),
         posts.label("posts"),
     ).where(User.id == user_id)
-    return (await db.execute(statement)).one_or_none()
+
+
+async def profile(db: AsyncSession, *, user_id: int) -> ListRow | None:
+    return (await db.execute(profile_statement(user_id=user_id))).one_or_none()
 
 
 def search_statement(*, prefix: str, after: str | None, limit: int) -> ListStatement:

@@ -14,19 +14,19 @@ from sqlalchemy import Row, Select
 
 from shared.pagination import CursorValue, Page, decode_cursor, encode_cursor
 
-# A list query and its rows, whatever their columns (SQLAlchemy 2.1 types them per column).
-ListStatement = Select[*tuple[Any, ...]]
-ListRow = Row[*tuple[Any, ...]]
+# A query and its rows, whatever their columns (SQLAlchemy 2.1 types them column by column).
+AnySelect = Select[*tuple[Any, ...]]
+AnyRow = Row[*tuple[Any, ...]]
 
 Item = TypeVar("Item", bound=BaseModel)
 
 
 def keyset_page(
-    rows: Sequence[ListRow],
+    rows: Sequence[AnyRow],
     *,
     limit: int,
-    item: Callable[[ListRow], Item],
-    key: Callable[[ListRow], tuple[CursorValue, ...]],
+    item: Callable[[AnyRow], Item],
+    key: Callable[[AnyRow], tuple[CursorValue, ...]],
 ) -> Page[Item]:
     served = rows[:limit]
     next_cursor = encode_cursor(*key(served[-1])) if len(rows) > limit else None

@@ -16,10 +16,10 @@ UserIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="a user's id")]
 PostIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="a post's id")]
 
 
-def user_id_query(alias: str) -> object:
+def _user_id_query(alias: str) -> object:
     """A required user id in the query string under the contract's camelCase name."""
     return Query(alias=alias, ge=1, le=MAX_ID, description="a user's id")
 
 
-ToFollowId = Annotated[int, user_id_query("toFollowId")]
-ToUnfollowId = Annotated[int, user_id_query("toUnfollowId")]
+ToFollowId = Annotated[int, _user_id_query("toFollowId")]
+ToUnfollowId = Annotated[int, _user_id_query("toUnfollowId")]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
+from shared.models import utcnow
 from shared.settings import Settings
 from tests.support.servers import ThreadServer
 from tests.support.users import register
@@ -76,7 +78,10 @@ async def test_user_service_runs_on_its_own_with_tokens_from_the_auth_service(
 ) -> None:
     alice = await register(client)
     post = await write_post(client, alice, "written through the all-in-one server")
-    assert user_service_alone.app.state.runtime.tokens._keys.private_pem is None
+    with pytest.raises(RuntimeError, match="cannot mint"):  # it holds no private key
+        user_service_alone.app.state.runtime.tokens.encode(
+            user_id=alice.id, session_id=uuid.uuid4(), issued_at=utcnow(), expires_at=utcnow()
+        )
     async with httpx.AsyncClient(base_url=user_service_alone.url) as alone:
         assert (await alone.get("/")).json() == {"service": "user", "status": "ok"}
         feed = await alone.get("/feed", headers=alice.headers)

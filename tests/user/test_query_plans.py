@@ -20,7 +20,7 @@ from shared.database import create_engine
 from shared.settings import Settings
 from user_service.feed.queries import RECENT_WINDOW, per_author_statement, window_statement
 from user_service.follows.queries import follow_list_statement
-from user_service.paging import ListStatement
+from user_service.paging import AnySelect
 from user_service.posts.queries import author_posts_statement
 from user_service.profiles.queries import profile_statement, search_statement
 
@@ -117,9 +117,7 @@ def _sql_literal(value: object) -> str:
     return str(value) if isinstance(value, int) else "'" + value.replace("'", "''") + "'"
 
 
-async def explain(
-    conn: AsyncConnection, statement: ListStatement
-) -> dict[str, list[dict[str, Any]]]:
+async def explain(conn: AsyncConnection, statement: AnySelect) -> dict[str, list[dict[str, Any]]]:
     """The custom plan (values inlined) and the generic plan (forced) of `statement`."""
     custom_sql = str(
         statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})

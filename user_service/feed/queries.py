@@ -22,20 +22,20 @@ from sqlalchemy import BigInteger, func, literal, or_, select, true, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.models import Post, UserFollower
-from user_service.paging import ListRow, ListStatement
+from user_service.paging import AnyRow, AnySelect
 from user_service.posts.queries import post_columns
 
 # Post ids the first attempt looks back over: at most this many rows read (about 2 ms).
 RECENT_WINDOW = 10_000
 
 
-def _followees(user_id: int) -> ListStatement:
+def _followees(user_id: int) -> AnySelect:
     return select(UserFollower.following_id).where(UserFollower.follower_id == user_id)
 
 
 def window_statement(
     *, user_id: int, before: int | None, limit: int, window: int | None
-) -> ListStatement:
+) -> AnySelect:
     """`limit + 1` newest feed posts older than `before` among the `window` ids below it
     (below the newest post when `before` is None); the whole table when `window` is None."""
     statement = post_columns().where(
@@ -49,7 +49,7 @@ def window_statement(
     return statement.order_by(Post.id.desc()).limit(limit + 1)
 
 
-def per_author_statement(*, user_id: int, before: int | None, limit: int) -> ListStatement:
+def per_author_statement(*, user_id: int, before: int | None, limit: int) -> AnySelect:
     """`limit + 1` newest feed posts older than `before`: each author's newest `limit + 1`
     (an index-only scan of `ix_posts_author_id_id` per author), merged, then the page's rows
     fetched by primary key. PostgreSQL only (LATERAL)."""
@@ -75,7 +75,7 @@ def per_author_statement(*, user_id: int, before: int | None, limit: int) -> Lis
 
 async def feed(
     db: AsyncSession, *, user_id: int, before: int | None, limit: int
-) -> Sequence[ListRow]:
+) -> Sequence[AnyRow]:
     """At most `limit + 1` rows (the extra one tells whether another page exists)."""
     if db.get_bind().dialect.name != "postgresql":
         statement = window_statement(user_id=user_id, before=before, limit=limit, window=None)

@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.models import User, UserFollower, utcnow
-from user_service.paging import ListRow, ListStatement
+from user_service.paging import AnyRow, AnySelect
 
 
 async def insert_follow(
@@ -57,7 +57,7 @@ Direction = Literal["followers", "following"]
 
 def follow_list_statement(
     *, direction: Direction, user_id: int, before: int | None, limit: int
-) -> ListStatement:
+) -> AnySelect:
     """Who follows `user_id` ("followers") or whom they follow ("following"), by the other
     user's id descending (most recent accounts first), each with their name by primary key.
 
@@ -82,7 +82,7 @@ def follow_list_statement(
 
 async def follow_list(
     db: AsyncSession, *, direction: Direction, user_id: int, before: int | None, limit: int
-) -> Sequence[ListRow]:
+) -> Sequence[AnyRow]:
     """At most `limit + 1` rows (the extra one tells whether another page exists)."""
     statement = follow_list_statement(
         direction=direction, user_id=user_id, before=before, limit=limit

@@ -9,10 +9,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.models import Post, User
-from user_service.paging import ListRow, ListStatement
+from user_service.paging import AnyRow, AnySelect
 
 
-def post_columns() -> ListStatement:
+def post_columns() -> AnySelect:
     """Everything `PostOut` shows, the author's name joined by primary key."""
     return select(
         Post.id,
@@ -30,7 +30,7 @@ async def insert_post(db: AsyncSession, *, author_id: int, content: str) -> Post
     return post
 
 
-async def find_post(db: AsyncSession, *, post_id: int) -> ListRow | None:
+async def find_post(db: AsyncSession, *, post_id: int) -> AnyRow | None:
     return (await db.execute(post_columns().where(Post.id == post_id))).one_or_none()
 
 
@@ -43,7 +43,7 @@ async def delete_post(db: AsyncSession, *, post_id: int) -> None:
     await db.execute(delete(Post).where(Post.id == post_id))
 
 
-def author_posts_statement(*, author_id: int, before: int | None, limit: int) -> ListStatement:
+def author_posts_statement(*, author_id: int, before: int | None, limit: int) -> AnySelect:
     """One author's posts, newest first, older than post `before`: a backward range scan of
     `ix_posts_author_id_id`."""
     statement = post_columns().where(Post.author_id == author_id)
@@ -54,6 +54,6 @@ def author_posts_statement(*, author_id: int, before: int | None, limit: int) ->
 
 async def author_posts(
     db: AsyncSession, *, author_id: int, before: int | None, limit: int
-) -> Sequence[ListRow]:
+) -> Sequence[AnyRow]:
     statement = author_posts_statement(author_id=author_id, before=before, limit=limit)
     return (await db.execute(statement)).all()

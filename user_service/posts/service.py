@@ -10,14 +10,14 @@ from shared.errors import Forbidden, NotFound
 from shared.pagination import Page
 from shared.sessions import SessionUser
 from user_service.accounts.service import require_user
-from user_service.paging import ListRow, decode_id_cursor, keyset_page
+from user_service.paging import AnyRow, decode_id_cursor, keyset_page
 from user_service.posts import queries
 from user_service.posts.schemas import PostOut
 
 NO_SUCH_POST = "no such post"
 
 
-def post_page(rows: Sequence[ListRow], *, limit: int) -> Page[PostOut]:
+def post_page(rows: Sequence[AnyRow], *, limit: int) -> Page[PostOut]:
     """Every post list pages by post id, newest first."""
     return keyset_page(rows, limit=limit, item=PostOut.model_validate, key=lambda row: (row.id,))
 

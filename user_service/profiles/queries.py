@@ -8,13 +8,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.models import Post, User, UserFollower
-from user_service.paging import ListRow, ListStatement
+from user_service.paging import AnyRow, AnySelect
 
 # Exactly the expression `uq_users_username_lower` indexes, so that search is served by it.
 username_key = func.lower(User.username)
 
 
-def profile_statement(*, user_id: int) -> ListStatement:
+def profile_statement(*, user_id: int) -> AnySelect:
     """The user and their three counts in one round trip; each count is read from one index
     (follows by either side, posts by author)."""
     followers = (
@@ -42,11 +42,11 @@ def profile_statement(*, user_id: int) -> ListStatement:
     ).where(User.id == user_id)
 
 
-async def profile(db: AsyncSession, *, user_id: int) -> ListRow | None:
+async def profile(db: AsyncSession, *, user_id: int) -> AnyRow | None:
     return (await db.execute(profile_statement(user_id=user_id))).one_or_none()
 
 
-def search_statement(*, prefix: str, after: str | None, limit: int) -> ListStatement:
+def search_statement(*, prefix: str, after: str | None, limit: int) -> AnySelect:
     """Usernames starting with `prefix` (any case), by lower-cased username, after `after`.
 
     A range on `lower(username)` rather than LIKE: `_` is a LIKE wildcard and usernames may
@@ -65,7 +65,7 @@ def search_statement(*, prefix: str, after: str | None, limit: int) -> ListState
 
 async def search(
     db: AsyncSession, *, prefix: str, after: str | None, limit: int
-) -> Sequence[ListRow]:
+) -> Sequence[AnyRow]:
     """At most `limit + 1` rows (the extra one tells whether another page exists)."""
     statement = search_statement(prefix=prefix, after=after, limit=limit)
     return (await db.execute(statement)).all()

@@ -166,7 +166,7 @@ class BenchDatabase:
                 await conn.execute(
                     """
                     INSERT INTO posts (author_id, content, created_at)
-                    SELECT $1::bigint[][1 + (g % array_length($1::bigint[], 1))],
+                    SELECT ($1::bigint[])[1 + (g % array_length($1::bigint[], 1))],
                            'post number ' || g || ' ' || repeat('x', 60),
                            now() - make_interval(secs => $2 - g)
                     FROM generate_series(1, $2) AS g

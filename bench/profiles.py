@@ -95,9 +95,9 @@ FULL = Profile(
     follow_seconds=5.0,
     feed_posts=1_000_000,
     feed_followed=1000,
-    feed_rate=50.0,
+    feed_rate=100.0,
     feed_concurrency=8,
-    feed_seconds=5.0,
+    feed_seconds=6.0,
 )
 
 SMOKE = Profile(

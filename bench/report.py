@@ -326,8 +326,17 @@ def _http_section(results: dict[str, Any]) -> list[str]:
         lines += [
             f"### `GET /feed`: {feed['posts']:,} posts, the reader follows {feed['followed']:,}",
             "",
+            "Open loop at a fixed rate (the latency target), then closed loop (throughput).",
+            "",
             *_table(
-                header, _workload_rows(feed["open"]["workloads"] + feed["closed"]["workloads"])
+                header,
+                _workload_rows(
+                    [
+                        w
+                        for key in ("busy", "busy_closed", "quiet", "quiet_closed")
+                        for w in feed[key]["workloads"]
+                    ]
+                ),
             ),
             "",
         ]
@@ -378,14 +387,15 @@ def _targets(results: dict[str, Any]) -> list[str]:
         )
     feed = results.get("feed")
     if feed:
-        p99 = feed["open"]["workloads"][0]["p99_ms"]
-        rows.append(
-            [
-                f"/feed p99 ≤ 20 ms at {feed['posts']:,} posts",
-                f"{_fmt(p99)} ms",
-                "met" if p99 is not None and p99 <= 20 else "missed",
-            ]
-        )
+        for key in ("busy", "quiet"):
+            p99 = feed[key]["workloads"][0]["p99_ms"]
+            rows.append(
+                [
+                    f"/feed p99 ≤ 20 ms at {feed['posts']:,} posts ({key} followees)",
+                    f"{_fmt(p99)} ms",
+                    "met" if p99 is not None and p99 <= 20 else "missed",
+                ]
+            )
     login = results.get("login")
     if login:
         probe = login["flood"]["workloads"][1]

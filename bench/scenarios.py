@@ -263,52 +263,64 @@ def follows(ctx: Context) -> Result:
 
 
 def feed(ctx: Context) -> Result:
-    """GET /feed for a reader following `feed_followed` people among `feed_posts` posts."""
+    """GET /feed for two readers following `feed_followed` people each among `feed_posts`
+    posts: one whose followees wrote half of all posts (the newest page is among the recent
+    posts) and one whose followees are quiet (ten old posts each, so no recent window holds a
+    page and every followee's posts must be looked at)."""
     p = ctx.profile
-    reader, *rest = ctx.db.create_accounts(2 * p.feed_followed + 1, prefix="feed")
-    followed = [a.id for a in rest[: p.feed_followed]]
+    n = p.feed_followed
+    busy_reader, quiet_reader, *authors = ctx.db.create_accounts(3 * n + 2, prefix="feed")
+    quiet, followed, others = authors[:n], authors[n : 2 * n], authors[2 * n :]
     started = time.monotonic()
     ctx.db.seed_feed(
-        reader_id=reader.id, followed=followed, authors=[a.id for a in rest], posts=p.feed_posts
+        reader_id=quiet_reader.id,
+        followed=[a.id for a in quiet],
+        authors=[a.id for a in quiet],
+        posts=10 * n,
     )
-    ctx.say(f"  seeded {p.feed_posts} posts in {time.monotonic() - started:.1f} s")
+    ctx.db.seed_feed(
+        reader_id=busy_reader.id,
+        followed=[a.id for a in followed],
+        authors=[a.id for a in followed + others],
+        posts=p.feed_posts,
+    )
+    ctx.say(f"  seeded {p.feed_posts + 10 * n:,} posts in {time.monotonic() - started:.1f} s")
     server = Server("user", _serve("user"), env=ctx.db.service_env(), log_dir=ctx.work_dir)
-    request = {"method": "GET", "path": "/feed", "headers": reader.headers}
+    warmup = min(1.0, p.feed_seconds / 4)
+    results: Result = {"posts": p.feed_posts + 10 * n, "followed": n}
     with running(server):
-        open_loop = _http(
-            ctx,
-            server,
-            p.feed_seconds,
-            [
-                {
-                    "name": "GET /feed (open loop)",
-                    "kind": "open",
-                    "rate": p.feed_rate,
-                    "requests": [request],
-                    "warmupS": min(1.0, p.feed_seconds / 4),
-                },
-            ],
-        )
-        closed_loop = _http(
-            ctx,
-            server,
-            p.feed_seconds,
-            [
-                {
-                    "name": "GET /feed (closed loop)",
-                    "kind": "closed",
-                    "concurrency": p.feed_concurrency,
-                    "requests": [request],
-                    "warmupS": min(1.0, p.feed_seconds / 4),
-                },
-            ],
-        )
-    return {
-        "posts": p.feed_posts,
-        "followed": p.feed_followed,
-        "open": open_loop,
-        "closed": closed_loop,
-    }
+        for key, reader in (("busy", busy_reader), ("quiet", quiet_reader)):
+            request = {"method": "GET", "path": "/feed", "headers": reader.headers}
+            label = "followees post often" if key == "busy" else "followees are quiet"
+            results[key] = _http(
+                ctx,
+                server,
+                p.feed_seconds,
+                [
+                    {
+                        "name": f"GET /feed, {label}, {p.feed_rate:.0f} req/s",
+                        "kind": "open",
+                        "rate": p.feed_rate,
+                        "requests": [request],
+                        "warmupS": warmup,
+                    },
+                ],
+            )
+            results[f"{key}_closed"] = _http(
+                ctx,
+                server,
+                p.feed_seconds,
+                [
+                    {
+                        "name": f"GET /feed, {label}, {p.feed_concurrency} concurrent",
+                        "kind": "closed",
+                        "concurrency": p.feed_concurrency,
+                        "requests": [request],
+                        "warmupS": warmup,
+                    },
+                ],
+            )
+    return results
 
 
 def _http(

@@ -62,6 +62,7 @@ def test_smoke_run_covers_gochat_once_its_services_serve(smoke_run: Path) -> Non
         if "cluster" in results:  # only where Redis answers
             assert results["cluster"]["fixed"]["lost"] == 0
     if "user_service" not in notes:
-        assert results["feed"]["open"]["workloads"][0]["statuses"].get("200", 0) > 0
+        for key in ("busy", "quiet"):
+            assert set(results["feed"][key]["workloads"][0]["statuses"]) == {"200"}
         follow = results["follow"]["workloads"][0]["statuses"]
         assert follow.get("200", 0) > 0 and set(follow) == {"200"}

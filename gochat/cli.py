@@ -12,7 +12,6 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import ValidationError
 
-from gochat.wsprotocol import protocol_class
 from shared.database import create_engine
 from shared.logs import configure_logging
 from shared.schema import SchemaNotAtHead, ensure_at_head, upgrade_to_head
@@ -21,13 +20,12 @@ from shared.tokens import generate_key_pair, write_key_pair
 
 
 def uvicorn_config(app: FastAPI, settings: Settings, *, host: str, port: int) -> uvicorn.Config:
-    """Websocket defaults tightened: 64 KiB frames, no compression, the sans-I/O protocol
-    (with GoChat's non-awaiting frame writer for broadcasts, see `gochat.wsprotocol`)."""
+    """Websocket defaults tightened: 64 KiB frames, no compression, the sans-I/O protocol."""
     return uvicorn.Config(
         app,
         host=host,
         port=port,
-        ws=protocol_class(),
+        ws="websockets-sansio",
         ws_max_size=64 * 1024,
         ws_per_message_deflate=False,
         proxy_headers=True,

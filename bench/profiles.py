@@ -42,6 +42,8 @@ class Fanout:
     clients: int
     fixed_rate: float  # messages per second, all senders together
     ramp: Ramp
+    # Also ramp the Node reference hub, the load generator's own ceiling.
+    with_reference: bool = True
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ FULL = Profile(
         Fanout(
             100, 40, Ramp(start=200, factor=1.5, refine=2, minimum=5, maximum=4000, budget_s=60)
         ),
-        Fanout(1000, 10, Ramp(start=20, factor=1.5, refine=2, minimum=1, maximum=400, budget_s=60)),
+        Fanout(1000, 10, Ramp(start=20, factor=1.5, refine=2, minimum=1, maximum=400, budget_s=50)),
     ),
     senders=5,
     payload_bytes=60,

@@ -88,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         work_dir = Path(tmp)
         out_dir = args.out or (work_dir / "out" if args.smoke else BENCH_DIR)
         out_dir.mkdir(parents=True, exist_ok=True)
+        # Server logs outlive the run's temporary directory (bench/out/ is not committed).
+        log_dir = (args.out or BENCH_DIR / "out") / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
         with bench_database(work_dir) as db:
             needed = max(
                 [profile.idle_sockets, profile.cluster.clients, 2 * profile.follow_concurrency + 50]
@@ -95,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             accounts = db.create_accounts(needed, prefix="bench")
             say(f"database ready, {len(accounts)} accounts with live sessions")
-            ctx = scenarios.Context(profile, work_dir, db, accounts, redis_url(), say)
+            ctx = scenarios.Context(profile, work_dir, log_dir, db, accounts, redis_url(), say)
 
             def attempt(name: str, run: Callable[[], Any]) -> Any:
                 try:
@@ -117,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
                 for spec in profile.fanouts:
                     per_system = results["fanout"][str(spec.clients)] = {}
                     for system in systems:
+                        if system.reference and not spec.with_reference:
+                            continue
                         say(f"fanout N={spec.clients}: {system.label}")
                         per_system[system.key] = attempt(
                             f"fanout-{spec.clients}-{system.key}",

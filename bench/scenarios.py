@@ -29,6 +29,7 @@ LOGIN_PASSWORD = "bench password 1"
 class Context:
     profile: Profile
     work_dir: Path
+    log_dir: Path
     db: BenchDatabase
     accounts: list[Account]
     redis_url: str | None
@@ -40,13 +41,13 @@ class Context:
 
 def gochat_ws_available(ctx: Context) -> bool:
     """Whether ws_service serves the chat contract yet (it is built on another branch)."""
-    server = GOCHAT.server(ctx.work_dir, ctx.db.service_env())
+    server = GOCHAT.server(ctx.log_dir, ctx.db.service_env())
     with running(server):
         return httpx.get(server.url + "/ws/getRooms", timeout=5).status_code == 401
 
 
 def user_service_available(ctx: Context) -> bool:
-    server = Server("user", _serve("user"), env=ctx.db.service_env(), log_dir=ctx.work_dir)
+    server = Server("user", _serve("user"), env=ctx.db.service_env(), log_dir=ctx.log_dir)
     with running(server):
         return httpx.get(server.url + "/feed", timeout=5).status_code == 401
 
@@ -84,6 +85,10 @@ def _log_step(ctx: Context, label: str) -> Callable[[dict[str, Any]], None]:
             )
         elif kind in ("step", "fixed"):
             verdict = "" if kind == "fixed" else (" ok" if event.get("ok") else " FAIL")
+            if event.get("aborted"):
+                verdict += " (aborted: server fell behind)"
+            if event.get("contended"):
+                verdict += f" (other work: {event['foreign_cpu']} CPU)"
             ctx.say(
                 f"  {label} {kind} {event['rate']:.1f} msg/s -> {event['deliveries_per_s']} del/s"
                 f" p99 {event['p99_ms']} ms lost {event['lost']} dup {event['doubled']}"
@@ -100,7 +105,7 @@ def fanout(ctx: Context, system: System, spec: Fanout) -> Result:
     env = ctx.db.service_env() if system is GOCHAT else {}
     if system is GOCHAT:
         ctx.db.create_rooms([room])
-    server = system.server(ctx.work_dir, env)
+    server = system.server(ctx.log_dir, env)
     with running(server):
         clients = system.clients([server], room, ctx.accounts, spec.clients)
         plan = _fanout_plan(ctx, system, spec, clients, [server.pid])
@@ -121,7 +126,7 @@ def cluster(ctx: Context, redis_url: str) -> Result:
     room = ctx.room("cluster")
     ctx.db.create_rooms([room])
     env = ctx.db.service_env(GOCHAT_REDIS_URL=redis_url)
-    first, second = GOCHAT.server(ctx.work_dir, env), GOCHAT.server(ctx.work_dir, env)
+    first, second = GOCHAT.server(ctx.log_dir, env), GOCHAT.server(ctx.log_dir, env)
     with running(first, second):
         clients = GOCHAT.clients([first, second], room, ctx.accounts, spec.clients)
         plan = _fanout_plan(ctx, GOCHAT, spec, clients, [first.pid, second.pid])
@@ -137,7 +142,7 @@ def idle(ctx: Context, system: System) -> Result:
     env = ctx.db.service_env() if system is GOCHAT else {}
     if system is GOCHAT:
         ctx.db.create_rooms(rooms)
-    server = system.server(ctx.work_dir, env)
+    server = system.server(ctx.log_dir, env)
     with running(server):
         clients: list[dict[str, Any]] = []
         per_room = -(-p.idle_sockets // p.idle_rooms)
@@ -191,7 +196,7 @@ def login_flood(ctx: Context) -> Result:
         p.login_flood, prefix="login", password_hash=_login_hash(LOGIN_PASSWORD)
     )
     env = ctx.db.service_env(GOCHAT_JWT_PRIVATE_KEY_FILE=str(ctx.db.private_key_file))
-    server = Server("auth", _serve("auth"), env=env, log_dir=ctx.work_dir)
+    server = Server("auth", _serve("auth"), env=env, log_dir=ctx.log_dir)
     logins = [
         {
             "method": "POST",
@@ -244,7 +249,7 @@ def follows(ctx: Context) -> Result:
         for target in targets:
             for path in (f"/follow?toFollowId={target.id}", f"/unfollow?toUnfollowId={target.id}"):
                 requests.append({"method": "POST", "path": path, "headers": follower.headers})
-    server = Server("user", _serve("user"), env=ctx.db.service_env(), log_dir=ctx.work_dir)
+    server = Server("user", _serve("user"), env=ctx.db.service_env(), log_dir=ctx.log_dir)
     with running(server):
         return _http(
             ctx,
@@ -285,7 +290,7 @@ def feed(ctx: Context) -> Result:
         posts=p.feed_posts,
     )
     ctx.say(f"  seeded {p.feed_posts + 10 * n:,} posts in {time.monotonic() - started:.1f} s")
-    server = Server("user", _serve("user"), env=ctx.db.service_env(), log_dir=ctx.work_dir)
+    server = Server("user", _serve("user"), env=ctx.db.service_env(), log_dir=ctx.log_dir)
     warmup = min(1.0, p.feed_seconds / 4)
     results: Result = {"posts": p.feed_posts + 10 * n, "followed": n}
     with running(server):

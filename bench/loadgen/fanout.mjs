@@ -45,6 +45,9 @@ class Step {
     this.unique = 0;
     this.doubled = 0;
     this.windowDeliveries = 0;
+    this.latestUs = 0; // send time of the newest message delivered so far
+    this.latestLatencyMs = 0; // and how long it took
+    this.aborted = false;
   }
 }
 
@@ -106,6 +109,10 @@ function onFrame(receiver, data) {
       s.latencies = grown;
     }
     s.latencies[s.latencyCount++] = (nowUs() - sentUs) / 1000;
+  }
+  if (s.latestUs < sentUs) {
+    s.latestUs = sentUs;
+    s.latestLatencyMs = (nowUs() - sentUs) / 1000;
   }
 }
 
@@ -401,8 +408,9 @@ function procTicks(pid) {
   }
 }
 
-// Busy ticks per core from /proc/stat (user, nice, system, irq, softirq, steal): loopback
-// TCP does much of its work in softirq time that belongs to neither process.
+// Ticks per core from /proc/stat: `busy` counts user, nice, system, irq, softirq and steal;
+// `task` only user, nice and system, the time that is charged to processes. Loopback TCP does
+// much of its work in softirq time, charged to no process: it belongs to the workload.
 function coreTicks() {
   try {
     const lines = readFileSync("/proc/stat", "utf8").split("\n");
@@ -410,7 +418,11 @@ function coreTicks() {
     for (const line of lines) {
       if (!/^cpu\d/.test(line)) continue;
       const f = line.split(/\s+/).slice(1).map(Number);
-      cores.push({ busy: f[0] + f[1] + f[2] + f[5] + f[6] + f[7], total: f.reduce((a, b) => a + b, 0) });
+      cores.push({
+        busy: f[0] + f[1] + f[2] + f[5] + f[6] + f[7],
+        task: f[0] + f[1] + f[2],
+        total: f.reduce((a, b) => a + b, 0),
+      });
     }
     return cores;
   } catch {
@@ -461,15 +473,19 @@ function cpuSince(snap) {
       const total = c.total - snap.cores[i].total;
       return total > 0 ? Math.round(((c.busy - snap.cores[i].busy) / total) * 100) / 100 : null;
     }),
+    task_cpu: end.cores.reduce((sum, c, i) => {
+      const total = c.total - snap.cores[i].total;
+      return total > 0 ? sum + (c.task - snap.cores[i].task) / total : sum;
+    }, 0),
   };
 }
 
-// CPU the machine spent on anything but this load generator, the server and its database:
-// other people's work on a shared machine. A step that fails while it is high is measured again.
+// Process CPU the machine spent on anything but this load generator, the server and its
+// database: other people's work on a shared machine. A step that fails while it is high is
+// measured again.
 function foreignCpu(r) {
-  if (r.loadgen_cpu === null || !r.core_busy.length) return 0;
-  const busy = r.core_busy.reduce((a, b) => a + b, 0);
-  return Math.max(0, busy - r.loadgen_cpu - r.server_cpu - r.backing_cpu);
+  if (r.loadgen_cpu === null || r.task_cpu === undefined) return 0;
+  return Math.max(0, r.task_cpu - r.loadgen_cpu - r.server_cpu - r.backing_cpu);
 }
 
 // ---- one open-loop step ------------------------------------------------------------------
@@ -504,12 +520,18 @@ async function runStep(clients, { rate, warmupS, durationS, senders: minSenders,
   let cpu = null;
   let cpuResult = null;
   let windowSent = 0;
+  const abortUs = Math.max(plan.abortMs || 1000, 3000 / rate) * 1000;
   await new Promise((resolve) => {
     const tick = () => {
       const now = performance.now();
       const elapsedS = (now - start) / 1000;
       if (cpu === null && elapsedS >= warmupS) cpu = cpuSnapshot();
-      const due = Math.min(total, Math.floor(elapsedS * rate) + 1);
+      // A server more than `abortMs` behind has failed this step: stop feeding it, so the
+      // backlog it must work off before the next step stays small.
+      if (!s.aborted && sent > 0 && nowUs() - Math.max(s.latestUs, startUs) > abortUs) {
+        s.aborted = true;
+      }
+      const due = s.aborted ? sent : Math.min(total, Math.floor(elapsedS * rate) + 1);
       while (sent < due) {
         const intended = start + (sent / rate) * 1000;
         maxLagMs = Math.max(maxLagMs, now - intended);
@@ -521,7 +543,7 @@ async function runStep(clients, { rate, warmupS, durationS, senders: minSenders,
         client.send(protocol.encode(`@@${client.index}.${client.seq}.${gid}.${t}@@${pad}`));
         sent++;
       }
-      if (sent >= total) {
+      if (sent >= total || s.aborted) {
         if (cpu !== null) cpuResult = cpuSince(cpu);
         resolve();
       } else setTimeout(tick, 1);
@@ -531,19 +553,20 @@ async function runStep(clients, { rate, warmupS, durationS, senders: minSenders,
   // Wait for every delivery of every message sent, or give up after drainS.
   const openNow = () => clients.filter((c) => c.ready && !c.closed).length;
   const drainStart = performance.now();
-  while (s.unique < total * openNow() && performance.now() - drainStart < drainS * 1000) {
+  while (s.unique < sent * openNow() && performance.now() - drainStart < drainS * 1000) {
     await sleep(10);
   }
   step = null;
   const receivers = open.length;
-  const expected = total * receivers;
+  const expected = sent * receivers;
   const latencies = s.latencies.subarray(0, s.latencyCount).sort();
   const round = (x) => (x === null ? null : Math.round(x * 100) / 100);
   const result = {
     rate,
     senders,
     receivers,
-    sent: total,
+    sent,
+    aborted: s.aborted,
     expected,
     delivered: s.unique,
     lost: Math.max(0, expected - s.unique),
@@ -567,6 +590,7 @@ async function runStep(clients, { rate, warmupS, durationS, senders: minSenders,
     }),
   };
   result.foreign_cpu = foreignCpu(result);
+  delete result.task_cpu;
   for (const key of ["loadgen_cpu", "loadgen_sys", "server_cpu", "backing_cpu", "foreign_cpu"]) {
     if (result[key] !== null) result[key] = Math.round(result[key] * 100) / 100;
   }
@@ -576,6 +600,7 @@ async function runStep(clients, { rate, warmupS, durationS, senders: minSenders,
 
 function sustainable(result, limitMs) {
   return (
+    !result.aborted &&
     result.lost === 0 &&
     result.doubled === 0 &&
     result.errors === 0 &&

@@ -108,3 +108,27 @@ async def close_code(ws: ClientConnection, timeout: float = TIMEOUT) -> int | No
     """Read (and drop) frames until the server closes; its close code."""
     await frames_until_closed(ws, timeout)
     return ws.close_code
+
+
+async def online_in(
+    client: httpx.AsyncClient, account: Account, room_id: str, *, prefix: str = "/chat"
+) -> int:
+    """The room's `online` count, paging `getRooms` until the room shows up."""
+    url: str | None = f"{prefix}/ws/getRooms?limit=500"
+    while url is not None:
+        response = await client.get(url, headers=account.headers)
+        assert response.status_code == 200
+        for room in response.json():
+            if room["id"] == room_id:
+                return int(room["online"])
+        url = response.links.get("next", {}).get("url")
+    raise AssertionError(f"room {room_id} is not listed")
+
+
+async def clients_in(
+    client: httpx.AsyncClient, account: Account, room_id: str, *, prefix: str = "/chat"
+) -> list[dict[str, Any]]:
+    response = await client.get(f"{prefix}/ws/getClients/{room_id}", headers=account.headers)
+    assert response.status_code == 200
+    listed: list[dict[str, Any]] = response.json()
+    return listed

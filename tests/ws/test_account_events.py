@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import httpx
 
-from shared.events import AccountEvent, publish_account_event
 from tests.support.servers import ThreadServer
 from tests.support.users import PASSWORD, Account
 from tests.ws.chat_client import close_code, create_room, join, messages, send_message, until_ready
@@ -36,27 +34,30 @@ async def test_logout_closes_that_sessions_sockets_with_4401(
         assert (await messages(other, 1))[0]["content"] == "still here"
 
 
-async def test_a_deleted_users_sockets_are_closed_with_4401(
-    client: httpx.AsyncClient, chat_server: ThreadServer, alice: Account, bob: Account
+async def test_deleting_an_account_closes_its_sockets_with_4401_and_the_room_goes_on(
+    client: httpx.AsyncClient, dev_server: ThreadServer, alice: Account, bob: Account
 ) -> None:
-    """The user service publishes `user_deleted` after the deletion commits."""
-    room_id = await create_room(client, alice)
+    """The user service erases the account (with its messages) and publishes `user_deleted`."""
+    room_id = await create_room(client, bob)
     async with (
-        join(chat_server.url, room_id, alice, prefix="") as mine,
-        join(chat_server.url, room_id, bob, prefix="") as other,
+        join(dev_server.url, room_id, alice) as mine,
+        join(dev_server.url, room_id, bob) as other,
     ):
         await until_ready(mine)
         await until_ready(other)
-        runtime = chat_server.app.state.runtime
-        published = asyncio.run_coroutine_threadsafe(
-            publish_account_event(
-                runtime.broker,
-                runtime.settings.redis_namespace,
-                AccountEvent(kind="user_deleted", user_id=alice.id),
-            ),
-            chat_server.server.servers[0].get_loop(),
-        )
-        await asyncio.wrap_future(published)
+        for ws, text in ((other, "from bob"), (mine, "from alice"), (other, "bob again")):
+            await send_message(ws, text)
+            await messages(other, 1)
+        deleted = await client.delete("/users/delete", headers=alice.headers)
+        assert deleted.status_code == 204
         assert await close_code(mine, timeout=1) == 4401
-        await send_message(other, "bob stays")
-        assert (await messages(other, 1))[0]["content"] == "bob stays"
+        await send_message(other, "after")
+        assert (await messages(other, 1))[0]["id"] == 4
+    async with join(dev_server.url, room_id, bob) as later:
+        history, ready = await until_ready(later)
+    assert [(m["id"], m["content"]) for m in history] == [
+        (1, "from bob"),
+        (3, "bob again"),
+        (4, "after"),
+    ]
+    assert ready["last_id"] == 4

@@ -9,7 +9,7 @@ import pytest
 
 from tests.support.servers import ThreadServer
 from tests.support.users import Account, register, unique_name
-from tests.ws.chat_client import create_room, join, until_ready
+from tests.ws.chat_client import create_room, join, online_in, until_ready
 
 
 async def test_liveness(client: httpx.AsyncClient) -> None:
@@ -150,17 +150,6 @@ async def test_online_and_clients_count_each_user_once(
         await asyncio.sleep(0.05)
     assert left.json() == []
     assert await online_in(client, carol, room_id) == 0
-
-
-async def online_in(client: httpx.AsyncClient, account: Account, room_id: str) -> int:
-    url: str | None = "/chat/ws/getRooms?limit=500"
-    while url is not None:
-        response = await client.get(url, headers=account.headers)
-        for room in response.json():
-            if room["id"] == room_id:
-                return int(room["online"])
-        url = response.links.get("next", {}).get("url")
-    raise AssertionError(f"room {room_id} not listed")
 
 
 async def test_get_clients_of_an_unknown_room_is_404(

@@ -107,6 +107,15 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _client_queue_holds_a_batch(self) -> Settings:
+        if self.ws_client_queue_frames < self.ws_store_batch_max:
+            raise ValueError(
+                "GOCHAT_WS_CLIENT_QUEUE_FRAMES must be at least GOCHAT_WS_STORE_BATCH_MAX: a "
+                "client receives a whole stored batch at once, and a healthy one must fit it"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _heartbeat_inside_ttl(self) -> Settings:
         if self.presence_heartbeat_seconds >= self.presence_ttl_seconds:
             raise ValueError(

@@ -5,6 +5,8 @@ storage is the message store's."""
 from __future__ import annotations
 
 import asyncio
+from collections import deque
+from functools import partial
 
 from fastapi import APIRouter, WebSocket
 from fastapi.responses import JSONResponse
@@ -21,6 +23,7 @@ from ws_service.hub import HubClosed
 from ws_service.limits import TokenBucket
 from ws_service.protocol import (
     FrameRefused,
+    StoredMessage,
     error_frame,
     message_frame,
     parse_client_frame,
@@ -28,11 +31,12 @@ from ws_service.protocol import (
 )
 from ws_service.rooms.service import admit
 from ws_service.sinks import ClientGone, OutgoingFrame, frame_sink
-from ws_service.store import StoreUnavailable
+from ws_service.store import Appended, StoreUnavailable
 
 router = APIRouter(prefix="/ws", tags=["chat"])
 
 DENIAL_EXTENSION = "websocket.http.response"
+MAX_IN_FLIGHT = 32  # messages of one connection waiting for the database at once
 
 
 class InvalidResumePoint(GoChatError):
@@ -122,16 +126,14 @@ async def _send_history(chat: Chat, client: Client, *, after: int | None, throug
     """The last messages (or all after `after`, bounded) up to `through`, then `ready`;
     live messages after `through` wait in the client's queue meanwhile."""
     settings = chat.settings
-    async with unit_of_work(chat.sessionmaker) as db:
-        history, truncated = await messages.history(
-            db,
-            room_id=client.room_id,
-            after=after or 0,
-            through=through,
-            limit=settings.ws_history_messages
-            if after is None
-            else settings.ws_resume_max_messages,
-        )
+    limit = settings.ws_history_messages if after is None else settings.ws_resume_max_messages
+    history: list[StoredMessage] = []
+    truncated = False
+    if through > (after or 0) and limit > 0:  # else there is nothing to read
+        async with unit_of_work(chat.sessionmaker) as db:
+            history, truncated = await messages.history(
+                db, room_id=client.room_id, after=after or 0, through=through, limit=limit
+            )
     for message in history:
         await client.send_before_live(OutgoingFrame(message_frame(message)))
     ready = ready_frame(
@@ -142,12 +144,15 @@ async def _send_history(chat: Chat, client: Client, *, after: int | None, throug
 
 async def _receive(websocket: WebSocket, chat: Chat, client: Client) -> None:
     """Client frames until the connection ends. Every frame spends a token; a client that
-    keeps sending while refused (`ws_abuse_limit` refusals in a row) is closed with 1008."""
+    keeps sending while refused (`ws_abuse_limit` refusals in a row) is closed with 1008.
+    Up to MAX_IN_FLIGHT messages of one connection wait for the database at once: the
+    next frame is read while earlier ones are being committed."""
     settings = chat.settings
     clock = asyncio.get_running_loop().time
     bucket = TokenBucket(
         rate=settings.ws_rate_per_second, burst=settings.ws_rate_burst, now=clock()
     )
+    in_flight: deque[asyncio.Future[Appended]] = deque()
     refused_in_a_row = 0
     while True:
         message = await websocket.receive()
@@ -166,7 +171,11 @@ async def _receive(websocket: WebSocket, chat: Chat, client: Client) -> None:
             if text is None:
                 raise FrameRefused("bad_frame", "binary frames are not accepted")
             posted = parse_client_frame(text)
-            appended = await chat.store.append(
+            while in_flight and in_flight[0].done():
+                in_flight.popleft()
+            if len(in_flight) >= MAX_IN_FLIGHT:
+                await asyncio.wait([in_flight.popleft()])
+            done = await chat.store.submit(
                 room_id=client.room_id,
                 user_id=client.user_id,
                 username=client.username,
@@ -179,5 +188,18 @@ async def _receive(websocket: WebSocket, chat: Chat, client: Client) -> None:
         except StoreUnavailable as exc:
             client.deliver(OutgoingFrame(error_frame("unavailable", str(exc))))
             continue
-        if appended.duplicate:
-            client.deliver(OutgoingFrame(message_frame(appended.message)))
+        done.add_done_callback(partial(_answer, client))
+        in_flight.append(done)
+
+
+def _answer(client: Client, done: asyncio.Future[Appended]) -> None:
+    """What the sender alone is told once its message is settled: the original of a
+    repeated `client_id`, or why it was not stored. (Stored messages reach the sender with
+    everyone else's, from the hub.)"""
+    if done.cancelled():
+        return
+    failure = done.exception()
+    if failure is not None:
+        client.deliver(OutgoingFrame(error_frame("unavailable", str(failure))))
+    elif done.result().duplicate:
+        client.deliver(OutgoingFrame(message_frame(done.result().message)))

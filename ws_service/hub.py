@@ -41,8 +41,7 @@ from ws_service.stream import PresenceChange, StoredBatch, chat_channel, decode
 
 logger = logging.getLogger("gochat.ws.hub")
 
-EVENTS_PER_TURN = 64  # events handled before other tasks get the loop back
-FILL_LIMIT = 1000  # messages read from the database per gap fill
+FILL_LIMIT = 500  # messages read from the database per gap fill (one event)
 RECENT_ROOMS = 4096  # rooms without members whose last sequence number is remembered
 RETRY_FILL_SECONDS = 1.0
 
@@ -203,8 +202,10 @@ class RoomHub:
                 await self._wakeup.wait()
 
     def _turn(self) -> int:
-        """Departures first (nothing more is sent to them), then registrations, then up to
-        EVENTS_PER_TURN events. Returns how many items were handled."""
+        """Departures first (nothing more is sent to them), then registrations, then one
+        event: between two stored batches, other tasks (readers, client writers, the message
+        writer) get the loop back, so a client receives at most one batch at a time.
+        Returns how many items were handled."""
         handled = 0
         while not self._departures.empty():
             self._guarded(self._depart, self._departures.get_nowait())
@@ -212,9 +213,7 @@ class RoomHub:
         while not self._registrations.empty():
             self._guarded(self._register, self._registrations.get_nowait())
             handled += 1
-        for _ in range(EVENTS_PER_TURN):
-            if self._events.empty():
-                break
+        if not self._events.empty():
             self._guarded(self._on_event, self._events.get_nowait())
             handled += 1
         return handled

@@ -103,14 +103,29 @@ class MessageStore:
         while not self._queue.empty():
             _settle(self._queue.get_nowait(), stopping)
 
-    async def append(
+    async def submit(
         self, *, room_id: str, user_id: int, username: str, content: str, client_id: str | None
-    ) -> Appended:
-        """Returns once the message is committed and published (or found stored already)."""
+    ) -> asyncio.Future[Appended]:
+        """Queues the message (waiting only while the queue is full). The future is settled
+        once it is committed and published, or found stored already (`StoreUnavailable`
+        otherwise); one caller's messages are stored in the order submitted."""
         if self._writer is None:
             raise StoreUnavailable("the service is stopping")
         done: asyncio.Future[Appended] = asyncio.get_running_loop().create_future()
         await self._queue.put(_Pending(room_id, user_id, username, content, client_id, done))
+        return done
+
+    async def append(
+        self, *, room_id: str, user_id: int, username: str, content: str, client_id: str | None
+    ) -> Appended:
+        """`submit`, then wait for the outcome."""
+        done = await self.submit(
+            room_id=room_id,
+            user_id=user_id,
+            username=username,
+            content=content,
+            client_id=client_id,
+        )
         return await done
 
     async def _write(self) -> None:

@@ -39,7 +39,9 @@ def plain_asgi_server(
 ) -> Iterator[ThreadServer]:
     """uvicorn's own sans-I/O protocol, without our frame writer: every frame goes through
     ASGI `send` (the path under any other server)."""
-    settings = make_settings(database_url, data_dir, ws_client_queue_frames=16, **UNLIMITED)
+    settings = make_settings(
+        database_url, data_dir, ws_client_queue_frames=16, ws_store_batch_max=16, **UNLIMITED
+    )
     server = ThreadServer(create_app(settings), settings)
     server.server.config.ws = "websockets-sansio"
     yield server.start()

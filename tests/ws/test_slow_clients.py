@@ -35,7 +35,11 @@ def small_queue_server(
     database_url: str, data_dir: Path, dev_server: ThreadServer
 ) -> Iterator[ThreadServer]:
     settings = make_settings(
-        database_url, data_dir, ws_client_queue_frames=QUEUE_FRAMES, **UNLIMITED
+        database_url,
+        data_dir,
+        ws_client_queue_frames=QUEUE_FRAMES,
+        ws_store_batch_max=QUEUE_FRAMES,
+        **UNLIMITED,
     )
     server = ThreadServer(create_app(settings), settings).start()
     yield server

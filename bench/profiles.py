@@ -77,7 +77,9 @@ FULL = Profile(
         Fanout(
             100, 40, Ramp(start=200, factor=1.5, refine=2, minimum=5, maximum=4000, budget_s=60)
         ),
-        Fanout(1000, 10, Ramp(start=20, factor=1.5, refine=2, minimum=1, maximum=400, budget_s=50)),
+        Fanout(
+            1000, 10, Ramp(start=20, factor=1.5, refine=2, minimum=1, maximum=3000, budget_s=60)
+        ),
     ),
     senders=5,
     payload_bytes=60,

@@ -57,6 +57,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="websocket systems, comma-separated",
     )
     parser.add_argument(
+        "--clients", help="room sizes of the fan-out, comma-separated (default: the profile's)"
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         help="where RESULTS.md, latency.png and results.json go "
@@ -117,7 +120,10 @@ def main(argv: list[str] | None = None) -> int:
                 systems.remove(GOCHAT)
             if "fanout" in only:
                 results["fanout"] = {}
+                sizes = {int(n) for n in args.clients.split(",")} if args.clients else None
                 for spec in profile.fanouts:
+                    if sizes is not None and spec.clients not in sizes:
+                        continue
                     per_system = results["fanout"][str(spec.clients)] = {}
                     for system in systems:
                         if system.reference and not spec.with_reference:

@@ -55,6 +55,9 @@ GOCHAT = System(
     argv=[sys.executable, "-m", "gochat.cli", "serve", "ws", "--port", "{port}"],
     join_url=lambda base, room: f"{base}/ws/joinRoom/{room}",
     authenticated=True,
+    # The per-connection message limit (10/s, bursts of 20) would cap the N=100 ramp at about
+    # 100 senders x 10 msg/s: raised, so that the ramp measures delivery, not the limiter.
+    env={"GOCHAT_WS_RATE_PER_SECOND": "1000", "GOCHAT_WS_RATE_BURST": "1000"},
 )
 
 STARLETTE_HUB = System(

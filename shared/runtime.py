@@ -42,6 +42,7 @@ class Runtime:
         tokens = TokenCodec.from_settings(settings, need_private=mint_tokens)
         engine = create_engine(settings)
         redis: Redis | None = None
+        passwords = PasswordHasher(settings) if hash_passwords else None
         try:
             await ensure_at_head(engine)
             if settings.redis_url:
@@ -57,9 +58,11 @@ class Runtime:
                 rate_limiter=RateLimiter(
                     redis, redis_url=settings.redis_url, prefix=f"{settings.redis_namespace}:rl"
                 ),
-                passwords=PasswordHasher(settings) if hash_passwords else None,
+                passwords=passwords,
             )
         finally:
+            if passwords is not None:
+                passwords.close()
             if redis is not None:
                 await redis.aclose()
             await engine.dispose()

@@ -65,7 +65,5 @@ def web_client_routes(directory: Path = CLIENT_DIR) -> list[Route]:
     mount, so every other path keeps the router's behaviour: the services' mounts, `/docs`,
     slash redirects, JSON 404s."""
     client = WebClient(directory)
-    names = sorted(
-        path.name for path in directory.iterdir() if path.suffix in SERVED_SUFFIXES
-    )
+    names = sorted(path.name for path in directory.iterdir() if path.suffix in SERVED_SUFFIXES)
     return [Route("/", client, name="web"), *(Route(f"/{name}", client) for name in names)]

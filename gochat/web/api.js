@@ -100,6 +100,8 @@ export const searchUsers = (q, cursor) => request("GET", `${USERS}/users`, { que
 export const profile = (id) => request("GET", `${USERS}/users/${encodeURIComponent(id)}`);
 export const userPosts = (id, cursor) =>
   request("GET", `${USERS}/users/${encodeURIComponent(id)}/posts`, { query: { cursor, limit: 20 } });
+export const followList = (id, direction, cursor) =>
+  request("GET", `${USERS}/users/${encodeURIComponent(id)}/${direction}`, { query: { cursor, limit: 100 } });
 export const follow = (id) => request("POST", `${USERS}/follow`, { query: { toFollowId: id } });
 export const unfollow = (id) => request("POST", `${USERS}/unfollow`, { query: { toUnfollowId: id } });
 export const feed = (cursor) => request("GET", `${USERS}/feed`, { query: { cursor, limit: 20 } });

@@ -23,6 +23,7 @@ const HOME = "#/timeline";
 
 let afterLogin = HOME; // where a signed-out visitor was going
 let currentView = null;
+let navigated = false;
 
 function showNotice(text) {
   const notice = $("notice");
@@ -39,9 +40,11 @@ function showView(id, title) {
   }
   document.title = `${title} · GoChat`;
   currentView = id;
-  // Move focus to the new view's heading so screen readers announce it and Tab starts there.
+  // After a navigation, move focus to the new view's heading so screen readers announce it
+  // and Tab continues from there. On the first load the browser's own focus start is right.
   const heading = document.querySelector(`#view-${id} h1`);
-  if (heading) heading.focus({ preventScroll: false });
+  if (heading && navigated) heading.focus();
+  navigated = true;
 }
 
 async function route() {

@@ -61,12 +61,33 @@ function setCount(id, value) {
   $(id).textContent = String(value ?? 0);
 }
 
-function renderFollowButton(user) {
+const FOLLOW_SCAN_PAGES = 10;
+
+/**
+ * Whether the signed-in user follows `user`. The profile does not say, so walk the shorter of
+ * the two lists (their followers, or whom I follow), at most 1,000 entries. Unknown (null)
+ * beyond that: the button then offers "Follow", which is idempotent and answers the truth.
+ */
+async function followsThem(user) {
+  if (typeof user.followed_by_me === "boolean") return user.followed_by_me;
+  const mine = await api.profile(session.user.id);
+  const [listOf, lookFor, listName] =
+    user.followers <= mine.following ? [user.id, session.user.id, "followers"] : [session.user.id, user.id, "following"];
+  let cursor = null;
+  for (let page = 0; page < FOLLOW_SCAN_PAGES; page += 1) {
+    const result = await api.followList(listOf, listName, cursor);
+    if (result.items.some((entry) => entry.id === lookFor)) return true;
+    cursor = result.next_cursor;
+    if (!cursor) return false;
+  }
+  return null;
+}
+
+function renderFollowButton(user, following) {
   const button = $("profile-follow");
   const self = session.user && user.id === session.user.id;
   button.hidden = Boolean(self);
   if (self) return;
-  const following = Boolean(user.followed_by_me);
   button.textContent = following ? `Unfollow ${user.username}` : `Follow ${user.username}`;
   button.className = following ? "secondary" : "";
   button.dataset.following = following ? "true" : "false";
@@ -74,6 +95,12 @@ function renderFollowButton(user) {
 
 async function loadProfile(id) {
   const user = await api.profile(id);
+  const self = session.user && user.id === session.user.id;
+  showProfile(user, self ? false : await followsThem(user));
+  return user;
+}
+
+function showProfile(user, following) {
   shownProfile = user;
   $("profile-title").textContent = user.username;
   document.title = `${user.username} · GoChat`;
@@ -82,8 +109,7 @@ async function loadProfile(id) {
   setCount("profile-posts", user.posts);
   setCount("profile-followers", user.followers);
   setCount("profile-following", user.following);
-  renderFollowButton(user);
-  return user;
+  renderFollowButton(user, following);
 }
 
 async function toggleFollow() {
@@ -94,10 +120,10 @@ async function toggleFollow() {
   $("profile-error").textContent = "";
   button.disabled = true;
   try {
-    if (following) await api.unfollow(user.id);
-    else await api.follow(user.id);
-    await loadProfile(user.id); // the counts as the server has them now
-    announce(following ? `You no longer follow ${user.username}.` : `You now follow ${user.username}.`);
+    const answer = following ? await api.unfollow(user.id) : await api.follow(user.id);
+    const profile = await api.profile(user.id); // the counts as the server has them now
+    showProfile(profile, answer.following);
+    announce(answer.following ? `You now follow ${user.username}.` : `You no longer follow ${user.username}.`);
   } catch (error) {
     $("profile-error").textContent = error.message;
   } finally {

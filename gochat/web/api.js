@@ -27,6 +27,9 @@ function describe(status, body, retryAfter) {
   if (status === 429) {
     return retryAfter ? `Too many attempts. Try again in ${retryAfter} s.` : "Too many attempts. Try again shortly.";
   }
+  if (status === 403 && detail === "origin not allowed") {
+    return `GoChat does not accept changes from this address: add ${location.origin} to GOCHAT_ALLOWED_ORIGINS.`;
+  }
   if (typeof detail === "string") return detail.charAt(0).toUpperCase() + detail.slice(1) + ".";
   if (status === 422) return "Please check the highlighted fields.";
   if (status >= 500) return "GoChat had a problem. Please try again.";

@@ -124,6 +124,10 @@ class RoomView {
     else if (state === "reconnecting") {
       const seconds = Math.max(1, Math.round(info.delayMs / 1000));
       text.textContent = `Reconnecting… (${info.reason}; attempt ${info.attempt}, next try within ${seconds} s)`;
+      if (info.reason === "the server refused the connection" && info.attempt >= 3) {
+        // The usual cause when GoChat answers HTTP but not the socket: a moved host or port.
+        text.textContent += ` If this persists, check that ${location.origin} is in GOCHAT_ALLOWED_ORIGINS.`;
+      }
     } else if (state === "ended") {
       if (info.reason === "session") session.end("Your session has ended. Please log in again.");
       else text.textContent = "This room does not exist.";
@@ -224,15 +228,13 @@ class RoomView {
   async diagnose() {
     try {
       await api.me();
-    } catch (error) {
-      if (error.status === 401) return "session";
-    }
-    try {
       await api.roomClients(this.roomId);
     } catch (error) {
+      if (error.status === 401) return "session";
       if (error.status === 404) return "missing";
+      return "unreachable";
     }
-    return null;
+    return "refused";
   }
 
   // ---- rendering ----

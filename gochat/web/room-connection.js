@@ -39,8 +39,8 @@ export class RoomConnection {
    * @param {(frame: object) => void} options.onReady  history sent; live from now on
    * @param {(frame: object) => void} options.onPresence  join/leave frames
    * @param {(frame: object, info: {failed: object|null, retrying: boolean}) => void} options.onServerError
-   * @param {(reason: string) => Promise<string|null>} options.diagnose  after a refused
-   *        handshake: resolves "session" or "missing" to stop, null to keep retrying
+   * @param {() => Promise<string>} options.diagnose  after a failed handshake: "session" or
+   *        "missing" (stop), "refused" (the API answers but the socket is refused), "unreachable"
    */
   constructor(roomId, options) {
     this.roomId = roomId;
@@ -252,10 +252,12 @@ export class RoomConnection {
       // so ask the API whether the session or the room is gone before trying again.
       const verdict = await this.options.diagnose();
       if (this.stopped) return;
-      if (verdict) {
+      if (verdict === "session" || verdict === "missing") {
         this.end(verdict);
         return;
       }
+      this.scheduleReconnect(verdict === "refused" ? "the server refused the connection" : "cannot reach the server");
+      return;
     }
     this.scheduleReconnect(code === 1012 ? "the server is restarting" : "connection lost");
   }

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 
 PASSWORD = "correct horse battery"
+# Generous for a shared 2-core machine; a passing run waits far less.
+TIMEOUT_MS = 15_000
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 
@@ -33,7 +35,7 @@ class Person:
         cls, browser: Browser, base_url: str, prefix: str, *, viewport: dict[str, int] = DESKTOP
     ) -> Person:
         context = await browser.new_context(viewport=viewport)  # type: ignore[arg-type]
-        context.set_default_timeout(15_000)
+        context.set_default_timeout(TIMEOUT_MS)
         page = await context.new_page()
         person = cls(new_username(prefix), base_url, context, page)
         page.on("pageerror", lambda error: person.script_errors.append(str(error)))

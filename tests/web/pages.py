@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 
+from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 
 PASSWORD = "correct horse battery"
@@ -13,6 +14,8 @@ PASSWORD = "correct horse battery"
 TIMEOUT_MS = 15_000
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
+# axe-core's WCAG 2.0-2.2 A and AA rules, plus its best practices (landmarks, headings…).
+AXE_RULES = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
 
 
 def new_username(prefix: str) -> str:
@@ -95,6 +98,17 @@ class Person:
     async def close(self) -> None:
         await self.context.close()
         assert not self.script_errors, f"script errors in the page: {self.script_errors}"
+
+
+async def assert_accessible(page: Page, view: str) -> None:
+    """No axe-core violation in the page as it is now (run inside the page, from the copy of
+    axe-core bundled in the Python package: nothing is fetched)."""
+    results = await Axe().run(page, options={"runOnly": {"type": "tag", "values": AXE_RULES}})
+    details = [
+        f"{violation['id']}: {[node['target'] for node in violation['nodes']]}"
+        for violation in results.response["violations"]
+    ]
+    assert results.violations_count == 0, f"{view}: {details}"
 
 
 async def tab_to(page: Page, selector: str, *, limit: int = 40, backwards: bool = False) -> None:

@@ -11,7 +11,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.support.servers import ProcessServer
-from tests.web.pages import PHONE, Person, focused, tab_to
+from tests.web.pages import PHONE, Person, assert_accessible, focused, tab_to
 
 pytestmark = pytest.mark.slow
 
@@ -29,12 +29,15 @@ async def test_two_people_follow_post_and_chat_through_a_server_restart(
     url = web_server.url
     alice = await Person.open(browser, url, "alice")
     bob = await Person.open(browser, url, "bob", viewport=PHONE)
+    await bob.page.emulate_media(color_scheme="dark")  # Alice in light colours, Bob in dark
+    await assert_accessible(bob.page, "log in")
     await alice.sign_up()
     await bob.sign_up()
 
     # Bob posts. The cookie is HttpOnly and the page keeps no token of its own.
     first_post = f"Hello from {bob.username}"
     await bob.post(first_post)
+    await assert_accessible(bob.page, "timeline")
     assert await bob.page.evaluate("() => localStorage.length + sessionStorage.length") == 0
     assert "auth_token" not in await bob.page.evaluate("() => document.cookie")
     for n in range(21):  # enough for a second page of Alice's feed
@@ -54,6 +57,7 @@ async def test_two_people_follow_post_and_chat_through_a_server_restart(
     await alice.page.get_by_role("button", name=f"Follow {bob.username}").click()
     await expect(alice.page.get_by_role("button", name=f"Unfollow {bob.username}")).to_be_visible()
     await expect(alice.page.locator("#profile-followers")).to_have_text("1")
+    await assert_accessible(alice.page, "profile")
 
     # Bob's posts are in Alice's feed; his first one is on the second page.
     await alice.go("Timeline")
@@ -64,6 +68,7 @@ async def test_two_people_follow_post_and_chat_through_a_server_restart(
     await expect(alice.page.locator("#feed > li")).to_have_count(22)
     await expect(alice.page.get_by_text("You have reached the end.")).to_be_visible()
     await expect(alice.page.get_by_role("button", name="Load more posts")).to_be_hidden()
+    await assert_accessible(alice.page, "timeline, two pages")
 
     # The post box counts down from 500 and refuses more; Alice's own post can be deleted.
     box = alice.page.get_by_role("textbox", name="Write a post")
@@ -89,6 +94,7 @@ async def test_two_people_follow_post_and_chat_through_a_server_restart(
     await bob.go("Chat")
     room_item = bob.page.locator("#rooms > li").filter(has_text=room)
     await expect(room_item).to_contain_text("1 online")
+    await assert_accessible(bob.page, "rooms")
     await room_item.get_by_role("link", name=room).click()
     await expect(bob.connection).to_have_attribute("data-state", "live")
     await expect(alice.members).to_contain_text(bob.username)
@@ -132,6 +138,8 @@ async def test_two_people_follow_post_and_chat_through_a_server_restart(
     assert alice_ids == sorted(set(alice_ids))
     assert alice_ids == await message_ids(bob.page)
     await expect(alice.members).to_contain_text(bob.username)
+    await assert_accessible(alice.page, "chat room")
+    await assert_accessible(bob.page, "chat room")
     await alice.page.screenshot(path=artifacts / "web-chat.png")
     await bob.page.screenshot(path=artifacts / "web-chat-phone.png")
 
@@ -143,6 +151,7 @@ async def test_two_people_follow_post_and_chat_through_a_server_restart(
     confirm = dialog.get_by_role("button", name="Delete my account")
     await expect(confirm).to_be_disabled()
     await dialog.get_by_role("textbox").fill(bob.username)
+    await assert_accessible(bob.page, "delete account dialog")
     await confirm.click()
     await expect(bob.page.get_by_role("heading", name="Log in")).to_be_visible()
     await expect(bob.page.locator("#notice")).to_have_text("Your account has been deleted.")
@@ -177,6 +186,11 @@ async def test_sign_up_post_chat_and_delete_the_account_with_the_keyboard_alone(
     await expect(page.get_by_role("heading", name="Create an account")).to_be_focused()
     await key.press("Tab")
     assert await focused(page, "#signup-username")
+    await key.press("Enter")  # an empty form: errors by each field, focus on the first
+    await expect(page.locator("#signup-username")).to_have_attribute("aria-invalid", "true")
+    await expect(page.locator("#signup-password-error")).to_have_text("Use at least 8 characters.")
+    assert await focused(page, "#signup-username")
+    await assert_accessible(page, "sign-up errors")
     await key.type(carol.username)
     await key.press("Tab")
     assert await focused(page, "#signup-email")

@@ -216,6 +216,12 @@ async function deleteAccount() {
 function setUp() {
   $("login-form").addEventListener("submit", submitLogin);
   $("signup-form").addEventListener("submit", submitSignup);
+  $("signup-form").addEventListener("input", (event) => {
+    // An error stays until the field is edited, then goes until the next submit.
+    event.target.removeAttribute("aria-invalid");
+    const box = document.getElementById(`${event.target.id}-error`);
+    if (box) box.textContent = "";
+  });
   $("logout-button").addEventListener("click", logOut);
   $("delete-account").addEventListener("click", deleteAccount);
   $("skip-link").addEventListener("click", (event) => {

@@ -212,7 +212,10 @@ class RoomView {
   serverError(frame, { failed, retrying }) {
     const box = $("message-error");
     if (retrying) {
-      box.textContent = "You are sending messages too fast; sending again in a moment.";
+      box.textContent =
+        frame.code === "rate_limited"
+          ? "You are sending messages too fast; sending again in a moment."
+          : "The server could not take your message just now; sending again in a moment.";
       return;
     }
     const reason = String(frame.detail || frame.code || "refused by the server").replace(/\.$/, "");

@@ -20,6 +20,9 @@ const ECHO_TIMEOUT_MS = 10_000;
 const RATE_LIMIT_PAUSE_MS = 1_000;
 export const MAX_MESSAGE_LENGTH = 4_000;
 
+// Error frames for a message that is fine but could not be taken now (too fast; the database
+// busy): it is sent again. Any other error drops the message and gives its text back.
+const RETRYABLE_ERRORS = new Set(["rate_limited", "unavailable"]);
 // Close codes from the server (see the ws service's README).
 const CLOSE_SESSION_ENDED = 4401;
 
@@ -52,6 +55,8 @@ export class RoomConnection {
     this.attempt = 0;
     this.outbox = []; // [{clientId, content}] in send order; outbox[0] may be in flight
     this.inFlight = null;
+    this.echoTimer = undefined; // set while a message is in flight
+    this.pauseUntil = 0; // after a rate_limited error, nothing is sent before this time
     this.timers = new Set();
     this.retryTimer = null;
     this.onOnline = () => this.retryNow();
@@ -192,8 +197,8 @@ export class RoomConnection {
   handleError(frame) {
     const entry = this.inFlight;
     this.clearInFlight();
-    if (entry && frame.code === "rate_limited") {
-      // Not stored: keep it at the head of the queue and try again shortly.
+    if (entry && RETRYABLE_ERRORS.has(frame.code)) {
+      // Not stored, through no fault of the message: keep it first in line, try again shortly.
       this.options.onServerError(frame, { failed: null, retrying: true });
       this.pauseUntil = Date.now() + RATE_LIMIT_PAUSE_MS;
       this.later(RATE_LIMIT_PAUSE_MS, () => this.pump());
@@ -206,7 +211,7 @@ export class RoomConnection {
 
   pump() {
     if (!this.socket || !this.synced || this.inFlight || this.outbox.length === 0) return;
-    if (this.pauseUntil && Date.now() < this.pauseUntil) return;
+    if (Date.now() < this.pauseUntil) return;
     if (this.socket.readyState !== WebSocket.OPEN) return;
     const entry = this.outbox[0];
     this.inFlight = entry;

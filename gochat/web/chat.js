@@ -75,6 +75,8 @@ class RoomView {
     this.roomId = roomId;
     this.members = new Map(); // user_id -> username
     this.presenceBuffer = null; // join/leave frames that arrive while a snapshot loads
+    this.everLive = false; // connected at least once (later connections are resumptions)
+    this.backlog = 0; // others' messages caught up on while reconnecting
     this.messages = $("messages");
     this.connection = new RoomConnection(roomId, {
       userId: session.user.id,
@@ -117,6 +119,12 @@ class RoomView {
   showState(state, info) {
     const box = $("connection");
     const text = $("connection-text");
+    // Heard once per change, not at every retry.
+    if (state !== box.dataset.state) {
+      if (state === "reconnecting") announce("Connection lost. Reconnecting…");
+      else if (state === "live" && this.everLive) announce("Reconnected.");
+    }
+    if (state === "live") this.everLive = true;
     box.dataset.state = state;
     $("reconnect-now").hidden = state !== "reconnecting";
     if (state === "connecting") text.textContent = "Connecting…";
@@ -138,7 +146,11 @@ class RoomView {
   }
 
   ready(frame) {
-    if (frame.truncated || frame.skipped) {
+    if (this.backlog > 0) {
+      announce(`${this.backlog} new ${this.backlog === 1 ? "message" : "messages"} while you were away.`);
+    }
+    this.backlog = 0;
+    if (frame.truncated) {
       this.messages.append(el("li", { className: "system", text: "Some older messages were skipped." }));
     }
     $("messages-empty").hidden = this.messages.children.length > 0;
@@ -156,6 +168,7 @@ class RoomView {
       this.messages.insertBefore(item, this.messages.querySelector("li.pending"));
     });
     $("messages-empty").hidden = true;
+    if (!live && this.everLive && !own) this.backlog += 1; // caught up after a reconnect
     if (live && !own) {
       const region = $("messages-live");
       region.append(el("p", { text: `${message.username}: ${message.content}` }));

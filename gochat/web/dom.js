@@ -20,14 +20,12 @@ export function el(tag, props = {}, ...children) {
   return node;
 }
 
-/** A polite screen-reader announcement (not shown on screen). */
+/** A polite screen-reader announcement (not shown on screen). Each is a new node, so two in
+ * a row are both read and a repeated one is read again. */
 export function announce(text) {
   const region = $("announcer");
-  region.textContent = "";
-  // A fresh text node in a later frame makes repeated identical messages heard again.
-  requestAnimationFrame(() => {
-    region.textContent = text;
-  });
+  region.append(el("p", { text }));
+  while (region.children.length > 3) region.firstElementChild.remove();
 }
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });

@@ -18,6 +18,7 @@ const BACKOFF_MAX_MS = 10_000;
 const READY_TIMEOUT_MS = 15_000;
 const ECHO_TIMEOUT_MS = 10_000;
 const RATE_LIMIT_PAUSE_MS = 1_000;
+const RESYNC_GUARD_MS = 5_000;
 export const MAX_MESSAGE_LENGTH = 4_000;
 
 // Error frames for a message that is fine but could not be taken now (too fast; the database
@@ -57,6 +58,7 @@ export class RoomConnection {
     this.inFlight = null;
     this.echoTimer = undefined; // set while a message is in flight
     this.pauseUntil = 0; // after a rate_limited error, nothing is sent before this time
+    this.resyncedAt = 0;
     this.timers = new Set();
     this.retryTimer = null;
     this.onOnline = () => this.retryNow();
@@ -176,8 +178,11 @@ export class RoomConnection {
   handleMessage(socket, frame) {
     const id = Number(frame.id);
     if (this.lastId !== null && id <= this.lastId) return; // already shown (resume overlap)
-    if (this.synced && this.lastId !== null && id > this.lastId + 1) {
-      // Live frames skipped an id: fetch the hole from the server rather than show it.
+    if (this.synced && this.lastId !== null && id > this.lastId + 1 && Date.now() - this.resyncedAt > RESYNC_GUARD_MS) {
+      // Live frames skipped an id: fetch the hole from the server rather than show it. (Not
+      // twice in a row: a hole the server itself cannot fill, such as a message erased with
+      // its author's account, must not become a reconnect loop.)
+      this.resyncedAt = Date.now();
       this.drop(socket, "resyncing", { immediate: true });
       return;
     }

@@ -132,6 +132,9 @@ async def test_two_people_follow_post_and_chat_through_a_server_restart(
         await expect(alice.message(text)).to_have_count(1)
         await expect(bob.message(text)).to_have_count(1)
     await expect(alice.page.locator("#messages > li.pending")).to_have_count(0)
+    announcer = alice.page.locator("#announcer")
+    await expect(announcer).to_contain_text("3 new messages while you were away.")
+    await expect(announcer).to_contain_text("Reconnected.")
     assert alice.socket_urls[-1].endswith(f"?after={last_seen}"), alice.socket_urls
     # Both show the same messages, in id order, none twice.
     alice_ids = await message_ids(alice.page)

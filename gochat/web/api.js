@@ -48,8 +48,13 @@ function fieldErrors(body) {
   return fields;
 }
 
-/** One JSON call. Throws ApiError on any non-2xx; a network failure is ApiError status 0. */
-export async function request(method, path, { json, query, quietUnauthorized = false } = {}) {
+/** One JSON call: its body. Throws ApiError on any non-2xx; a network failure is status 0. */
+export async function request(method, path, options = {}) {
+  return (await exchange(method, path, options)).body;
+}
+
+/** One JSON call: {body, headers}. */
+async function exchange(method, path, { json, query, quietUnauthorized = false } = {}) {
   let url = path;
   if (query) {
     const params = new URLSearchParams();
@@ -87,7 +92,13 @@ export async function request(method, path, { json, query, quietUnauthorized = f
     if (response.status === 401 && !quietUnauthorized) onUnauthorized(error);
     throw error;
   }
-  return body;
+  return { body, headers: response.headers };
+}
+
+/** The `cursor` of a `Link: <…>; rel="next"` header, or null. */
+function nextCursorFromLink(header) {
+  const match = header && header.match(/<([^>]*)>\s*;\s*rel="?next"?/);
+  return match ? new URL(match[1], location.href).searchParams.get("cursor") : null;
 }
 
 // ---- auth ----
@@ -113,7 +124,13 @@ export const deletePost = (id) => request("DELETE", `${USERS}/posts/${encodeURIC
 export const deleteAccount = () => request("DELETE", `${USERS}/delete`, { quietUnauthorized: true });
 
 // ---- chat rooms ----
-export const rooms = (cursor) => request("GET", `${CHAT}/ws/getRooms`, { query: { cursor, limit: 100 } });
+/** A page of rooms as {items, next_cursor}: getRooms answers a JSON array and names the next
+ * page in its Link header. */
+export async function rooms(cursor) {
+  const { body, headers } = await exchange("GET", `${CHAT}/ws/getRooms`, { query: { cursor, limit: 100 } });
+  if (!Array.isArray(body)) return body; // already a page
+  return { items: body, next_cursor: nextCursorFromLink(headers.get("Link")) };
+}
 export const createRoom = (name) => request("POST", `${CHAT}/ws/createRoom`, { json: { name } });
 export const roomClients = (roomId) => request("GET", `${CHAT}/ws/getClients/${encodeURIComponent(roomId)}`);
 

@@ -32,10 +32,8 @@ async function loadRooms({ more }) {
     status.textContent = error.message;
     return;
   }
-  // A bare array (one page) or the {items, next_cursor} page every other list uses.
-  const items = Array.isArray(page) ? page : page.items;
-  roomsCursor = Array.isArray(page) ? null : page.next_cursor;
-  const rendered = items.map(renderRoom);
+  roomsCursor = page.next_cursor;
+  const rendered = page.items.map(renderRoom);
   if (more) list.append(...rendered);
   else list.replaceChildren(...rendered);
   $("rooms-more").hidden = !roomsCursor;

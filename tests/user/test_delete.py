@@ -190,3 +190,21 @@ async def test_delete_announces_user_deleted_on_the_broker_after_commit(
     finally:
         await pubsub.aclose()
         await redis.aclose()
+
+
+async def test_ids_of_deleted_users_and_posts_are_never_handed_out_again(
+    client: httpx.AsyncClient,
+) -> None:
+    """A stale link or a late event must never point at someone else's account or post."""
+    author = await register(client, "reuse")
+    post = await client.post("/users/posts", json={"content": "soon gone"}, headers=author.headers)
+    assert post.status_code == 201
+    post_id = post.json()["id"]
+    assert (
+        await client.delete(f"/users/posts/{post_id}", headers=author.headers)
+    ).status_code == 204
+    again = await client.post("/users/posts", json={"content": "next"}, headers=author.headers)
+    assert again.json()["id"] > post_id
+    assert (await client.delete("/users/delete", headers=author.headers)).status_code == 204
+    successor = await register(client, "reuse")
+    assert successor.id > author.id

@@ -91,10 +91,6 @@ export class RoomConnection {
     return entry.clientId;
   }
 
-  get pending() {
-    return this.outbox.length;
-  }
-
   /** Skip the backoff wait (the "Reconnect now" button, the browser coming back online). */
   retryNow() {
     if (this.stopped || this.socket || this.retryTimer === null) return;
@@ -116,8 +112,8 @@ export class RoomConnection {
 
   open() {
     this.retryTimer = null;
-    const after = this.lastId === null ? null : this.lastId;
-    const socket = new WebSocket(roomSocketUrl(this.roomId, after));
+    // No `after` on the first connection (the last 50 messages); then resume after the last.
+    const socket = new WebSocket(roomSocketUrl(this.roomId, this.lastId));
     this.socket = socket;
     this.synced = false;
     let opened = false;

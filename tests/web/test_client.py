@@ -159,9 +159,16 @@ async def test_two_people_follow_post_and_chat_through_a_server_restart(
     await expect(bob.page.get_by_role("heading", name="Log in")).to_be_visible()
     await expect(bob.page.locator("#notice")).to_have_text("Your account has been deleted.")
 
-    # Alice logs out: the cookie is gone and the timeline asks her to log in.
-    await alice.page.get_by_role("button", name="Log out").click()
+    # Alice logs out in a second tab: the server closes the room's socket in the first one
+    # (4401), which then says the session has ended. The cookie is gone.
+    second_tab = await alice.context.new_page()
+    await second_tab.goto(f"{url}/#/timeline")
+    await second_tab.get_by_role("button", name="Log out").click()
+    await expect(second_tab.locator("#notice")).to_have_text("You have logged out.")
     await expect(alice.page.get_by_role("heading", name="Log in")).to_be_visible()
+    await expect(alice.page.locator("#notice")).to_have_text(
+        "Your session has ended. Please log in again."
+    )
     assert not [c for c in await alice.context.cookies() if c["name"] == "auth_token"]
     await alice.page.goto(f"{url}/#/timeline")
     await expect(alice.page.get_by_role("heading", name="Log in")).to_be_visible()

@@ -152,7 +152,9 @@ export class RoomConnection {
       case "ready":
         clearTimeout(readyTimer);
         this.timers.delete(readyTimer);
-        if (this.lastId === null) this.lastId = Number(frame.last_id) || 0;
+        // Everything up to `last_id` has been sent or no longer exists (a deleted account's
+        // messages leave holes); everything after it comes live.
+        this.lastId = Math.max(this.lastId ?? 0, Number(frame.last_id) || 0);
         this.synced = true;
         this.attempt = 0;
         this.options.onReady(frame);

@@ -632,6 +632,7 @@ async function ramp(clients, spec, timing) {
       // Measure a failure again when other work took CPU meanwhile (a shared machine), or
       // once when it failed only narrowly (one hiccup must not end a ramp); a gross failure
       // stands, or the backlog it leaves would spoil the next step too.
+      if (performance.now() > deadline) break;
       if (result.contended && contendedRetries < (spec.contendedRetries ?? 3)) {
         contendedRetries++;
         await sleep(1000);

@@ -147,7 +147,10 @@ def _fanout_section(n: str, per_system: dict[str, Any]) -> list[str]:
         best = ramp.get("best") or {}
         confirm = ramp.get("confirm") or {}
         best_value = sustainable(result)
-        limited = " (ramp ceiling)" if ramp.get("ceiling_hit") else ""
+        limited = " (the ramp's ceiling: more was not tried)" if ramp.get("ceiling_hit") else ""
+        if best_value == 0 and ramp.get("steps"):
+            lowest = min(step["rate"] for step in ramp["steps"])
+            limited = f" (p99 > 100 ms even at {lowest:.1f} msg/s)"
         ramp_rows.append(
             [
                 LABELS[key],
@@ -161,6 +164,22 @@ def _fanout_section(n: str, per_system: dict[str, Any]) -> list[str]:
                 _ratio(ours, best_value) if key != "gochat" else "1.00×",
             ]
         )
+    remeasured = {
+        key: sum(1 for step in (result.get("ramp") or {}).get("steps", []) if step.get("contended"))
+        for key, result in per_system.items()
+        if result
+    }
+    reference = per_system.get("reference")
+    ceiling_note = []
+    if reference and reference.get("ramp") and reference["ramp"].get("best"):
+        best = reference["ramp"]["best"]
+        ceiling_note = [
+            f"The load generator's own ceiling: against the Node reference hub it delivered"
+            f" {_fmt(best['deliveries_per_s'])} deliveries/s at p99 {_fmt(best['p99_ms'])} ms"
+            f" using {_fmt(best['loadgen_cpu'])} of its core"
+            f" (the hub: {_fmt(best['server_cpu'])}).",
+            "",
+        ]
     lines += [
         "Fixed rate (every system the same offered load; after warm-up):",
         "",
@@ -196,6 +215,12 @@ def _fanout_section(n: str, per_system: dict[str, Any]) -> list[str]:
             ],
             ramp_rows,
         ),
+        "",
+        *ceiling_note,
+        "Steps measured while other work on the machine took more than 0.15 CPU were measured"
+        " again (up to three times) before they counted: "
+        + ", ".join(f"{LABELS[key]} {count}" for key, count in remeasured.items())
+        + ".",
         "",
     ]
     return lines

@@ -75,7 +75,10 @@ FULL = Profile(
     name="full",
     fanouts=(
         Fanout(
-            100, 40, Ramp(start=200, factor=1.5, refine=2, minimum=5, maximum=4000, budget_s=60)
+            100,
+            40,
+            Ramp(start=200, factor=1.5, refine=2, minimum=5, maximum=4000, budget_s=45),
+            with_reference=False,
         ),
         Fanout(
             1000, 10, Ramp(start=20, factor=1.5, refine=2, minimum=1, maximum=3000, budget_s=60)
@@ -90,7 +93,7 @@ FULL = Profile(
     idle_rooms=100,
     idle_warm=50,
     cluster=Fanout(
-        1000, 10, Ramp(start=20, factor=1.5, refine=2, minimum=1, maximum=400, budget_s=45)
+        1000, 10, Ramp(start=20, factor=1.5, refine=2, minimum=1, maximum=3000, budget_s=45)
     ),
     login_flood=100,
     login_seconds=10.0,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -78,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(f"bench: unknown scenario or system: {', '.join(sorted(unknown))}")
     command = "python -m bench.run " + " ".join(argv if argv is not None else sys.argv[1:])
 
+    # SIGTERM unwinds like Ctrl-C: servers stopped, load generator ended, database dropped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     raise_open_files_limit(4 * profile.idle_sockets + 1024)
     ensure_node_modules()
     started = time.monotonic()

@@ -12,14 +12,13 @@ from fastapi import APIRouter, WebSocket
 from fastapi.responses import JSONResponse
 
 from shared.database import unit_of_work
-from shared.deps import get_runtime, token_from
+from shared.deps import RuntimeDep, token_from
 from shared.errors import GoChatError
-from shared.runtime import Runtime
 from shared.sessions import SessionUser
 from ws_service import messages
 from ws_service.chat import Chat
 from ws_service.client import CLOSE_POLICY_VIOLATION, CLOSE_SERVICE_RESTART, Client
-from ws_service.deps import get_chat
+from ws_service.deps import ChatDep
 from ws_service.hub import HubClosed
 from ws_service.limits import TokenBucket
 from ws_service.protocol import (
@@ -30,7 +29,7 @@ from ws_service.protocol import (
     parse_client_frame,
     ready_frame,
 )
-from ws_service.rooms.service import Admission, admit
+from ws_service.rooms.service import admit
 from ws_service.sinks import ClientGone, OutgoingFrame, frame_sink
 from ws_service.store import Appended, StoreUnavailable
 
@@ -45,41 +44,9 @@ class InvalidResumePoint(GoChatError):
     default_detail = "after must be a non-negative integer"
 
 
-async def join_room(websocket: WebSocket) -> None:
-    """Everything is checked before the upgrade and refused with a real HTTP status.
-
-    A plain Starlette route, not a FastAPI one: a connection lives for hours, and FastAPI's
-    per-request machinery (dependency exit stacks, the frames of its wrappers) would be held
-    by every one of them, a fifth of an idle connection's memory (see bench/RESULTS.md).
-    """
-    runtime = get_runtime(websocket)
-    chat = get_chat(websocket)
-    admitted = await _admit(websocket, runtime)
-    if admitted is None:
-        return
-    admission, after = admitted
-    await websocket.accept()
-    client = Client(
-        frame_sink(websocket),
-        room_id=admission.room_id,
-        user_id=admission.user.id,
-        username=admission.user.username,
-        session_id=admission.user.session_id,
-        queue_limit=chat.settings.ws_client_queue_frames,
-    )
-    await _serve(
-        websocket, chat, client, user=admission.user, after=after, last_seq=admission.last_seq
-    )
-
-
-# Starlette routes do not get the router's prefix.
-router.add_websocket_route(f"{router.prefix}/joinRoom/{{room_id}}", join_room)
-
-
-async def _admit(websocket: WebSocket, runtime: Runtime) -> tuple[Admission, int | None] | None:
-    """The admission and the resume point, or None once the handshake has been refused. A
-    function of its own so that the connection's handler keeps neither the database session
-    nor the token alive."""
+@router.websocket("/joinRoom/{room_id}")
+async def join_room(websocket: WebSocket, room_id: str, runtime: RuntimeDep, chat: ChatDep) -> None:
+    """Everything is checked before the upgrade and refused with a real HTTP status."""
     try:
         after = _resume_point(websocket.query_params.get("after"))
         token, _from_cookie = token_from(websocket)
@@ -89,12 +56,23 @@ async def _admit(websocket: WebSocket, runtime: Runtime) -> tuple[Admission, int
                 db,
                 token=token,
                 origin=websocket.headers.get("origin"),
-                room_id=websocket.path_params["room_id"],
+                room_id=room_id,
             )
     except GoChatError as exc:
         await _refuse(websocket, exc)
-        return None
-    return admission, after
+        return
+    await websocket.accept()
+    client = Client(
+        frame_sink(websocket),
+        room_id=room_id,
+        user_id=admission.user.id,
+        username=admission.user.username,
+        session_id=admission.user.session_id,
+        queue_limit=chat.settings.ws_client_queue_frames,
+    )
+    await _serve(
+        websocket, chat, client, user=admission.user, after=after, last_seq=admission.last_seq
+    )
 
 
 def _resume_point(value: str | None) -> int | None:

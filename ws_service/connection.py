@@ -30,7 +30,7 @@ from ws_service.protocol import (
     ready_frame,
 )
 from ws_service.rooms.service import admit
-from ws_service.sinks import ClientGone, OutgoingFrame, frame_sink
+from ws_service.sinks import ClientGone, OutgoingFrames, frame_sink
 from ws_service.store import Appended, StoreUnavailable
 
 router = APIRouter(prefix="/ws", tags=["chat"])
@@ -135,11 +135,11 @@ async def _send_history(chat: Chat, client: Client, *, after: int | None, throug
                 db, room_id=client.room_id, after=after or 0, through=through, limit=limit
             )
     for message in history:
-        await client.send_before_live(OutgoingFrame(message_frame(message)))
+        await client.send_before_live(OutgoingFrames(message_frame(message)))
     ready = ready_frame(
         room_id=client.room_id, last_id=through, truncated=after is not None and truncated
     )
-    await client.send_before_live(OutgoingFrame(ready))
+    await client.send_before_live(OutgoingFrames(ready))
 
 
 async def _receive(websocket: WebSocket, chat: Chat, client: Client) -> None:
@@ -163,7 +163,7 @@ async def _receive(websocket: WebSocket, chat: Chat, client: Client) -> None:
             if refused_in_a_row >= settings.ws_abuse_limit:
                 client.close(CLOSE_POLICY_VIOLATION, "too many messages")
                 return
-            client.deliver(OutgoingFrame(error_frame("rate_limited", "slow down")))
+            client.deliver(OutgoingFrames(error_frame("rate_limited", "slow down")))
             continue
         refused_in_a_row = 0
         try:
@@ -183,10 +183,10 @@ async def _receive(websocket: WebSocket, chat: Chat, client: Client) -> None:
                 client_id=posted.client_id,
             )
         except FrameRefused as exc:
-            client.deliver(OutgoingFrame(error_frame(exc.code, exc.detail)))
+            client.deliver(OutgoingFrames(error_frame(exc.code, exc.detail)))
             continue
         except StoreUnavailable as exc:
-            client.deliver(OutgoingFrame(error_frame("unavailable", str(exc))))
+            client.deliver(OutgoingFrames(error_frame("unavailable", str(exc))))
             continue
         done.add_done_callback(partial(_answer, client))
         in_flight.append(done)
@@ -200,6 +200,6 @@ def _answer(client: Client, done: asyncio.Future[Appended]) -> None:
         return
     failure = done.exception()
     if failure is not None:
-        client.deliver(OutgoingFrame(error_frame("unavailable", str(failure))))
+        client.deliver(OutgoingFrames(error_frame("unavailable", str(failure))))
     elif done.result().duplicate:
-        client.deliver(OutgoingFrame(message_frame(done.result().message)))
+        client.deliver(OutgoingFrames(message_frame(done.result().message)))

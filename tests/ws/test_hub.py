@@ -126,6 +126,21 @@ async def test_messages_published_out_of_order_are_delivered_in_order(
         assert ids(sink) == [1, 2, 3, 4]
 
 
+async def test_a_batch_reaches_each_member_in_one_write(
+    client: httpx.AsyncClient, alice: Account, sessionmaker: Sessionmaker, namespace: str
+) -> None:
+    room_id = await create_room(client, alice)
+    broker = MemoryBroker()
+    async with hub_for(broker, namespace, sessionmaker) as hub:
+        member, sink = client_of(alice, room_id)
+        await hub.join(member, stored_last_seq=0)
+        member.go_live()
+        batch = [message(room_id, seq, alice) for seq in (1, 2, 3)]
+        await broker.publish(chat_channel(namespace), encode_stored(batch))
+        await eventually(lambda: ids(sink) == [1, 2, 3])
+        assert sink.writes == 1
+
+
 async def test_a_gap_that_does_not_close_is_filled_from_the_database(
     client: httpx.AsyncClient, alice: Account, sessionmaker: Sessionmaker, namespace: str
 ) -> None:

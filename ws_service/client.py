@@ -20,7 +20,9 @@ from collections import deque
 from ws_service.sinks import ClientGone, FrameSink, OutgoingFrames
 
 CLOSE_TRY_AGAIN_LATER = 1013  # the client does not read fast enough
+CLOSE_NORMAL = 1000
 CLOSE_POLICY_VIOLATION = 1008  # sustained flooding
+CLOSE_INTERNAL_ERROR = 1011
 CLOSE_SERVICE_RESTART = 1012  # the instance is shutting down: reconnect elsewhere
 CLOSE_SESSION_ENDED = 4401  # logged out or deleted
 
@@ -140,9 +142,9 @@ class Client:
         self._queued_frames = 0
 
     async def aclose(self) -> None:
-        """The handler's last word: stop the writer and wait for the close to finish."""
-        if self.close_code is None:
-            self.close_code = 1000
+        """The handler's last word: close (if nothing did yet), stop the writer, and wait
+        for the close to finish."""
+        self.close(CLOSE_NORMAL, "")
         writer = self._writer
         if writer is not None and writer is not asyncio.current_task():
             writer.cancel()

@@ -128,12 +128,16 @@ class RoomHub:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def __aenter__(self) -> RoomHub:
-        stream = await self._stack.enter_async_context(
-            self._broker.subscribe(chat_channel(self._namespace), maxsize=self._queue_size)
-        )
-        control = await self._stack.enter_async_context(
-            self._broker.subscribe(control_channel(self._namespace), maxsize=self._queue_size)
-        )
+        try:
+            stream = await self._stack.enter_async_context(
+                self._broker.subscribe(chat_channel(self._namespace), maxsize=self._queue_size)
+            )
+            control = await self._stack.enter_async_context(
+                self._broker.subscribe(control_channel(self._namespace), maxsize=self._queue_size)
+            )
+        except BaseException:
+            await self._stack.aclose()
+            raise
         self._closed = False
         self._tasks = [
             asyncio.create_task(self._run(), name="ws-hub"),

@@ -41,7 +41,11 @@ class GoChatWebSocketProtocol(WebSocketsSansIOProtocol):
 
     async def send(self, message: Any) -> None:
         await super().send(message)
-        if message["type"] == "websocket.http.response.body" and not message.get("more_body"):
+        if message["type"] == "websocket.accept" and self.handshake_complete:
+            # The handshake's request and response (headers and all) are not needed once
+            # answered; uvicorn keeps them for the connection's lifetime (~4 KB each).
+            del self.request, self.response
+        elif message["type"] == "websocket.http.response.body" and not message.get("more_body"):
             # A refused handshake is complete: uvicorn 0.54 would log an error for it.
             self.handshake_complete = True
 

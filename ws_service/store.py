@@ -151,10 +151,10 @@ class MessageStore:
         try:
             return await self._commit_once(batch)
         except IntegrityError:
-            # Another instance stored one of these client_ids meanwhile, or a sender was
-            # deleted: retry each message alone, so only the one at fault fails.
-            if len(batch) == 1:
-                return [StoreUnavailable(NOT_STORED)], []
+            # Another instance stored one of these client_ids meanwhile (the retry finds its
+            # row and answers with it), or a sender was deleted: retry each message alone,
+            # so only the one at fault fails.
+            pass
         outcomes: list[Outcome] = []
         stored: list[StoredMessage] = []
         for pending in batch:

@@ -44,6 +44,9 @@ logger = logging.getLogger("gochat.ws.hub")
 FILL_LIMIT = 500  # messages read from the database per gap fill (one event)
 RECENT_ROOMS = 4096  # rooms without members whose last sequence number is remembered
 RETRY_FILL_SECONDS = 1.0
+# Messages held back behind a gap, per room, before they are dropped and read again from
+# the database (which holds every one of them) once it answers.
+MAX_HELD = 2 * FILL_LIMIT
 
 MessageFields = dict[str, Any]
 
@@ -187,10 +190,6 @@ class RoomHub:
             return
         await self._put(self._departures, client)
 
-    @property
-    def connections(self) -> int:
-        return sum(len(room.members) for room in self._rooms.values())
-
     async def _put(self, queue: asyncio.Queue[Any], item: object) -> None:
         await queue.put(item)
         self._wakeup.set()
@@ -319,8 +318,12 @@ class RoomHub:
             self._broadcast(self._rooms[room_id], *payloads)
         for fields in batch.messages:
             room = self._rooms.get(fields["room_id"])
-            if room is not None and room.sequence.missing is not None:
-                self._schedule_fill(room)
+            if room is None or room.sequence.missing is None:
+                continue
+            if room.sequence.held > MAX_HELD:
+                room.sequence.drop_held()
+                room.catch_up = True
+            self._schedule_fill(room)
 
     def _broadcast(self, room: _Room, *payloads: bytes) -> None:
         frames = OutgoingFrames(*payloads)

@@ -93,6 +93,7 @@ class ProcessServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                self.stop()  # closes the pipe, which would otherwise leak (a warning = error)
                 raise RuntimeError(f"server exited: {err[-2000:]}")
             try:
                 if httpx.get(self.url + "/", timeout=1).status_code < 500:

@@ -50,10 +50,16 @@ def _service_factory(name: str) -> Callable[[Settings], FastAPI]:
     return ws
 
 
-async def _check_schema(settings: Settings) -> None:
+async def _refuse_schema_behind(settings: Settings) -> None:
+    """Raise `SchemaNotAtHead` before serving. A database that cannot be reached yet is no
+    reason to stop: the service starts, retries in the background and says so at /readyz."""
     engine = create_engine(settings)
     try:
         await ensure_at_head(engine)
+    except SchemaNotAtHead:
+        raise
+    except Exception:  # noqa: S110 - unreachable now; the runtime logs and retries
+        pass
     finally:
         await engine.dispose()
 
@@ -97,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
         app = create_dev_app(settings)
     else:
         try:
-            asyncio.run(_check_schema(settings))
+            asyncio.run(_refuse_schema_behind(settings))
         except SchemaNotAtHead as exc:
             sys.exit(f"gochat: {exc}")
         app = _service_factory(args.service)(settings)

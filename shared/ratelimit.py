@@ -22,7 +22,7 @@ class RateLimiter:
         else:
             # Reuse the runtime's pool: one set of Redis connections, closed by its owner.
             storage = RedisStorage(
-                "async+redis://unused",
+                "async+redis://runtime-pool:6379",  # placeholder: the pool below is used
                 implementation="redispy",
                 key_prefix=prefix,
                 connection_pool=redis.connection_pool,  # type: ignore[arg-type]

@@ -3,6 +3,7 @@ test can kill. Both listen on a free loopback port and use the production uvicor
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -117,3 +118,21 @@ class ProcessServer:
                 self.kill()
         if self.proc and self.proc.stderr:
             self.proc.stderr.close()
+
+
+async def wait_until_ready(
+    http: httpx.AsyncClient, path: str = "/readyz", timeout: float = 20
+) -> None:
+    """Poll a readiness endpoint until it answers 200 (bounded)."""
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            response = await http.get(path)
+            if response.status_code == 200:
+                return
+            last = response.text
+        except httpx.HTTPError as exc:
+            last = repr(exc)
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{path} not ready after {timeout} s: {last}")

@@ -1,0 +1,127 @@
+"""Readiness and outages: a service starts before PostgreSQL or Redis, says so at /readyz,
+answers 503 JSON while either is away and serves again by itself when it is back.
+
+The outages are made with a cuttable TCP proxy in front of the real servers, never by
+stopping them (other test runs share them)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from auth_service.app import create_app as create_auth_app
+from shared.settings import Settings
+from tests.conftest import make_settings
+from tests.support.proxy import cuttable
+from tests.support.servers import ThreadServer, wait_until_ready
+from tests.support.users import PASSWORD, register, unique_name
+
+
+@pytest.fixture
+def postgres_url(database_url: str) -> str:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("needs PostgreSQL (GOCHAT_TEST_DATABASE_URL)")
+    return database_url
+
+
+@asynccontextmanager
+async def auth_service(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    server = ThreadServer(create_auth_app(settings), settings).start()
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+            yield http
+    finally:
+        server.stop()
+
+
+async def test_readyz_is_200_with_every_dependency_ok(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    response = await client.get("/users/readyz")
+    assert response.status_code == 200
+    assert response.json() == {
+        "service": "user",
+        "status": "ready",
+        "checks": {"database": "ok"},
+    }
+    assert (await client.get("/users/")).json() == {"service": "user", "status": "ok"}
+
+
+async def test_a_service_starts_before_its_database_and_serves_once_it_answers(
+    postgres_url: str, data_dir: Path
+) -> None:
+    with cuttable(postgres_url, listening=False) as postgres:
+        settings = make_settings(postgres.url_for(postgres_url), data_dir)
+        async with auth_service(settings) as http:
+            assert (await http.get("/")).status_code == 200
+            waiting = await http.get("/readyz")
+            assert waiting.status_code == 503
+            assert waiting.json()["status"] == "unavailable"
+            assert waiting.json()["checks"]["database"].startswith("unreachable")
+            name = unique_name("early")
+            refused = await http.post(
+                "/register",
+                json={"username": name, "email": f"{name}@example.com", "password": PASSWORD},
+            )
+            assert refused.status_code == 503
+            assert refused.json()["detail"].startswith("database unavailable")
+            assert refused.headers["retry-after"]
+
+            postgres.restore()
+            await wait_until_ready(http)
+            await register(http, "late", auth_path="")
+
+
+async def test_a_database_outage_costs_requests_not_the_process(
+    postgres_url: str, data_dir: Path
+) -> None:
+    with cuttable(postgres_url) as postgres:
+        settings = make_settings(postgres.url_for(postgres_url), data_dir)
+        async with auth_service(settings) as http:
+            account = await register(http, "outage", auth_path="")
+            assert (await http.get("/me", headers=account.headers)).status_code == 200
+
+            postgres.cut()  # every pooled connection dies, new ones are refused
+            during = await http.get("/me", headers=account.headers)
+            assert during.status_code == 503
+            assert during.json() == {"detail": "database unavailable; try again shortly"}
+            not_ready = await http.get("/readyz")
+            assert not_ready.status_code == 503
+            assert not_ready.json()["checks"]["database"].startswith("unreachable")
+
+            postgres.restore()
+            await wait_until_ready(http)
+            assert (await http.get("/me", headers=account.headers)).status_code == 200
+
+
+async def test_a_redis_outage_costs_requests_not_the_process(
+    redis_url: str, database_url: str, data_dir: Path
+) -> None:
+    with cuttable(redis_url, listening=False) as redis:
+        settings = make_settings(database_url, data_dir, redis_url=redis.url_for(redis_url))
+        async with auth_service(settings) as http:
+            waiting = await http.get("/readyz")
+            assert waiting.status_code == 503
+            assert waiting.json()["checks"] == {
+                "database": "ok",
+                "redis": waiting.json()["checks"]["redis"],
+            }
+            assert waiting.json()["checks"]["redis"].startswith("unreachable")
+
+            redis.restore()
+            await wait_until_ready(http)
+            account = await register(http, "redis", auth_path="")
+
+            redis.cut()
+            login = {"email": account.email, "password": PASSWORD}
+            during = await http.post("/login", json=login)
+            assert during.status_code == 503
+            assert during.json() == {"detail": "redis unavailable; try again shortly"}
+
+            redis.restore()
+            await wait_until_ready(http)
+            assert (await http.post("/login", json=login)).status_code == 200

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from shared.metrics import ChatMetrics
+from shared.service_app import build_service_app
+from shared.settings import Settings
+from tests.support.users import register
+
+
+def samples(exposition: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(exposition)
+        for sample in family.samples
+    }
+
+
+async def test_requests_are_counted_by_route_template_and_status(
+    client: httpx.AsyncClient,
+) -> None:
+    account = await register(client, "metrics")
+    await client.get("/auth/me", headers=account.headers)
+    await client.get(f"/auth/no/such/{account.id}")
+
+    response = await client.get("/auth/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    found = samples(response.text)
+
+    def count(route: str, method: str, status: str) -> float:
+        labels = frozenset({"route": route, "method": method, "status": status}.items())
+        return found.get(("gochat_http_requests_total", labels), 0)
+
+    assert count("/register", "POST", "201") >= 1
+    assert count("/me", "GET", "200") >= 1
+    assert count("unmatched", "GET", "404") >= 1  # never the raw path: bounded labels
+    assert not any(str(account.id) in dict(labels).get("route", "") for _, labels in found)
+    latency = (
+        "gochat_http_request_duration_seconds_count",
+        frozenset({"route": "/register", "method": "POST"}.items()),
+    )
+    assert found[latency] >= 1
+    assert ("process_resident_memory_bytes", frozenset()) in found
+
+
+async def test_each_service_app_counts_its_own_requests(client: httpx.AsyncClient) -> None:
+    """Three apps in one process (the dev server), three registries: no clash, no mixing."""
+    root = (
+        "gochat_http_requests_total",
+        frozenset({"route": "/", "method": "GET", "status": "200"}.items()),
+    )
+    auth_before = samples((await client.get("/auth/metrics")).text).get(root, 0)
+    users_before = samples((await client.get("/users/metrics")).text).get(root, 0)
+    for _ in range(3):
+        assert (await client.get("/users/")).status_code == 200
+    assert samples((await client.get("/users/metrics")).text)[root] == users_before + 3
+    assert samples((await client.get("/auth/metrics")).text).get(root, 0) == auth_before
+
+
+def test_many_apps_in_one_process_register_their_metrics_independently(
+    settings: Settings,
+) -> None:
+    apps = [build_service_app(name="ws", settings=settings, routers=[]) for _ in range(3)]
+    chats = [ChatMetrics(app.state.metrics.registry) for app in apps]
+    chats[0].messages_received.inc(5)
+    values = [
+        app.state.metrics.registry.get_sample_value("gochat_ws_messages_received_total")
+        for app in apps
+    ]
+    assert values == [5, 0, 0]

@@ -4,6 +4,7 @@ test can kill. Both listen on a free loopback port and use the production uvicor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -13,6 +14,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import uvicorn
@@ -73,6 +75,8 @@ class ProcessServer:
     env: Mapping[str, str]
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    # Where its log (stderr) goes; by default a pipe that is read only when it fails to start.
+    log_path: Path | None = None
 
     @property
     def url(self) -> str:
@@ -84,16 +88,19 @@ class ProcessServer:
 
     def start(self, timeout: float = 30) -> ProcessServer:
         env = {**os.environ, **self.env}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gochat.cli", *self.args, "--port", str(self.port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        with open(self.log_path, "wb") if self.log_path else contextlib.nullcontext() as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "gochat.cli", *self.args, "--port", str(self.port)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=log or subprocess.PIPE,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                if self.log_path:
+                    err = self.log_path.read_text()
                 raise RuntimeError(f"server exited: {err[-2000:]}")
             try:
                 if httpx.get(self.url + "/", timeout=1).status_code < 500:

@@ -15,14 +15,14 @@ from shared.errors import TooManyRequests
 
 
 class RateLimiter:
-    def __init__(self, redis: Redis | None, *, prefix: str = "gochat:rl") -> None:
+    def __init__(self, redis: Redis | None, *, redis_url: str | None, prefix: str) -> None:
         storage: Storage
-        if redis is None:
+        if redis is None or redis_url is None:
             storage = MemoryStorage()
         else:
             # Reuse the runtime's pool: one set of Redis connections, closed by its owner.
             storage = RedisStorage(
-                "async+redis://runtime-pool:6379",  # placeholder: the pool below is used
+                f"async+{redis_url}",
                 implementation="redispy",
                 key_prefix=prefix,
                 connection_pool=redis.connection_pool,  # type: ignore[arg-type]

@@ -62,7 +62,9 @@ class Runtime:
                 redis=redis,
                 broker=broker,
                 tokens=tokens,
-                rate_limiter=RateLimiter(redis, prefix=f"{settings.redis_namespace}:rl"),
+                rate_limiter=RateLimiter(
+                    redis, redis_url=settings.redis_url, prefix=f"{settings.redis_namespace}:rl"
+                ),
                 passwords=PasswordHasher(settings) if hash_passwords else None,
                 database=gate,
             )

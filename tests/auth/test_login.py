@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -60,7 +61,7 @@ async def test_bad_login_bodies_are_422(client: httpx.AsyncClient, payload: obje
 
 
 @pytest.fixture
-def strict_auth_server(settings: Settings, data_dir) -> Iterator[ThreadServer]:  # type: ignore[no-untyped-def]
+def strict_auth_server(settings: Settings, data_dir: Path) -> Iterator[ThreadServer]:
     """An auth service of its own with the production login limit (10 failures a minute)."""
     strict = make_settings(
         settings.database_url,
@@ -115,3 +116,29 @@ async def test_throttled_login_does_no_hashing(strict_auth_server: ThreadServer)
         for _ in range(20):
             assert (await http.post("/login", json=login)).status_code == 429
         assert hasher.operations == before
+
+
+async def test_failure_counts_are_shared_between_instances_through_redis(
+    settings: Settings, data_dir: Path, redis_url: str
+) -> None:
+    """Two auth processes behind one address count against the same window in Redis."""
+    shared = make_settings(
+        settings.database_url, data_dir, login_failure_limit="6/minute", redis_url=redis_url
+    )
+    first = ThreadServer(create_app(shared), shared).start()
+    second = ThreadServer(create_app(shared), shared).start()
+    try:
+        async with (
+            httpx.AsyncClient(base_url=first.url) as one,
+            httpx.AsyncClient(base_url=second.url) as two,
+        ):
+            account = await register(one, auth_path="")
+            wrong = {"email": account.email, "password": "wrong password"}
+            for http in (one, two, one, two, one, two):
+                assert (await http.post("/login", json=wrong)).status_code == 401
+            for http in (one, two):
+                right = {"email": account.email, "password": PASSWORD}
+                assert (await http.post("/login", json=right)).status_code == 429
+    finally:
+        first.stop()
+        second.stop()

@@ -74,6 +74,12 @@ def main(argv: list[str] | None = None) -> None:
     for sub in (dev, serve):
         sub.add_argument("--host", help="default: GOCHAT_HOST or 127.0.0.1")
         sub.add_argument("--port", type=int, help="default: GOCHAT_PORT or 8000")
+    stack = commands.add_parser(
+        "stack", help="run the compose topology as local processes behind nginx"
+    )
+    stack.add_argument("--port", type=int, default=8080, help="the gateway's port (8080)")
+    stack.add_argument("--ws-instances", type=int, default=2, choices=range(1, 9))
+    stack.add_argument("--run-dir", type=Path, default=Path("data/stack"), help="keys and logs")
     keygen = commands.add_parser("keygen", help="write a new ES256 key pair into DIR")
     keygen.add_argument("directory", type=Path)
     args = parser.parse_args(argv)
@@ -92,6 +98,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "migrate":
         upgrade_to_head(settings.database_url)
         print("gochat: database is at the latest schema")
+        return
+
+    if args.command == "stack":
+        from gochat.stack import run_stack
+
+        run_stack(gateway_port=args.port, ws_instances=args.ws_instances, run_dir=args.run_dir)
         return
 
     host = args.host or settings.host

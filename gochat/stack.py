@@ -118,6 +118,16 @@ class ServiceProcess:
             assert self.proc is not None
             self.proc.send_signal(signum)
 
+    def terminate(self) -> int | None:
+        """SIGTERM, as an orchestrator stops a container: drain, close sockets with 1012."""
+        self.send(signal.SIGTERM)
+        return self.wait(STOP_TIMEOUT_SECONDS)
+
+    def kill(self) -> int | None:
+        """SIGKILL: no shutdown code runs, as when a machine dies."""
+        self.send(signal.SIGKILL)
+        return self.wait(STOP_TIMEOUT_SECONDS)
+
     def wait(self, timeout: float) -> int | None:
         """The exit status, after SIGKILL if it is still running after `timeout`."""
         if self.proc is None:

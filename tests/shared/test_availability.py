@@ -6,6 +6,7 @@ stopping them (other test runs share them)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,8 +15,11 @@ import httpx
 import pytest
 
 from auth_service.app import create_app as create_auth_app
+from shared import availability
+from shared.schema import upgrade_to_head
 from shared.settings import Settings
 from tests.conftest import make_settings
+from tests.support.databases import empty_database
 from tests.support.proxy import cuttable
 from tests.support.servers import ThreadServer, wait_until_ready
 from tests.support.users import PASSWORD, register, unique_name
@@ -125,3 +129,31 @@ async def test_a_redis_outage_costs_requests_not_the_process(
             redis.restore()
             await wait_until_ready(http)
             assert (await http.post("/login", json=login)).status_code == 200
+
+
+async def test_a_database_found_behind_the_code_is_refused_until_it_is_migrated(
+    postgres_url: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reached only after start, and behind: still refused (503, naming `gochat migrate`)
+    rather than served; once migrated, served without a restart."""
+    monkeypatch.setattr(availability, "RETRY_MAX_DELAY_SECONDS", 0.2)
+    async with empty_database(postgres_url) as empty_url:
+        with cuttable(empty_url, listening=False) as db:
+            settings = make_settings(db.url_for(empty_url), data_dir)
+            async with auth_service(settings) as http:
+                db.restore()
+                for _ in range(100):
+                    behind = await http.get("/readyz")
+                    if "schema" in behind.json()["checks"]["database"]:
+                        break
+                    await asyncio.sleep(0.05)
+                assert behind.status_code == 503
+                checks = behind.json()["checks"]
+                assert checks["database"] == "schema behind; run `gochat migrate`"
+                refused = await http.get("/me", headers={"Authorization": "Bearer x"})
+                assert refused.status_code == 503
+                assert "gochat migrate" in refused.json()["detail"]
+
+                await asyncio.to_thread(upgrade_to_head, empty_url)
+                await wait_until_ready(http)
+                await register(http, "migrated", auth_path="")

@@ -22,34 +22,31 @@ def test_rendering_fills_our_placeholders_and_leaves_nginx_variables() -> None:
         render_gateway_config({}, template)
 
 
-def test_nginx_accepts_the_gateway_config(tmp_path: Path) -> None:
+@pytest.fixture
+def gateway(tmp_path: Path) -> Gateway:
+    """The stack's gateway configured for four services, two ws instances among them."""
     nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
     if nginx is None:
         pytest.skip("nginx is not installed (.ci/run installs it)")
-    gateway = Gateway(nginx, tmp_path / "nginx", error_log=tmp_path / "error.log")
-    gateway.configure(
+    configured = Gateway(nginx, tmp_path / "nginx", error_log=tmp_path / "error.log")
+    configured.configure(
         listen="127.0.0.1:8080",
         access_log=tmp_path / "access.log",
         upstreams={"auth": [8001], "user": [8002], "ws": [8003, 8004], "web": [8005]},
     )
+    return configured
+
+
+def test_nginx_accepts_the_gateway_config(gateway: Gateway) -> None:
     gateway.check()
-    rendered = (tmp_path / "nginx" / "gochat.conf").read_text()
+    rendered = (gateway.prefix / "gochat.conf").read_text()
     assert not re.search(r"\$\{GATEWAY_[A-Z_]+\}", rendered)
     assert "server 127.0.0.1:8003; server 127.0.0.1:8004;" in rendered
     assert GATEWAY_TEMPLATE.read_text().count("location") == rendered.count("location")
 
 
-def test_nginx_rejects_a_broken_config(tmp_path: Path) -> None:
-    nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
-    if nginx is None:
-        pytest.skip("nginx is not installed (.ci/run installs it)")
-    gateway = Gateway(nginx, tmp_path / "nginx", error_log=tmp_path / "error.log")
-    gateway.configure(
-        listen="127.0.0.1:8080",
-        access_log=tmp_path / "access.log",
-        upstreams={"auth": [8001], "user": [8002], "ws": [8003], "web": [8005]},
-    )
-    conf = tmp_path / "nginx" / "gochat.conf"
+def test_nginx_rejects_a_broken_config(gateway: Gateway) -> None:
+    conf = gateway.prefix / "gochat.conf"
     conf.write_text(conf.read_text().replace("least_conn;", "least_conn"))
     with pytest.raises(StackError, match="nginx refused"):
         gateway.check()

@@ -1,7 +1,7 @@
 """`gochat stack`: the docker compose topology as plain processes on this machine.
 
 PostgreSQL and Redis are the configured ones (`GOCHAT_DATABASE_URL`, `GOCHAT_REDIS_URL`). The
-stack migrates the database once (compose's `migrate`), starts `auth`, `user`, N `ws`
+stack runs `gochat migrate` once (compose's `migrate`), then starts `auth`, `user`, N `ws`
 instances and `web` as separate `gochat serve` processes on loopback ports, then Debian's
 nginx as the gateway, configured from the same template as compose
 (deploy/nginx/gochat.conf.template) with loopback upstreams. Stopping it stops nginx first, so
@@ -29,7 +29,6 @@ from pathlib import Path
 import httpx
 from pydantic import ValidationError
 
-from shared.schema import upgrade_to_head
 from shared.settings import Settings, describe_error
 from shared.tokens import (
     PRIVATE_KEY_FILENAME,
@@ -42,7 +41,7 @@ GATEWAY_TEMPLATE = (
     Path(__file__).resolve().parent.parent / "deploy" / "nginx" / "gochat.conf.template"
 )
 _PLACEHOLDER = re.compile(r"\$\{(GATEWAY_[A-Z_]+)\}")
-SERVE = (sys.executable, "-m", "gochat.cli", "serve")
+GOCHAT = (sys.executable, "-m", "gochat.cli")
 START_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 20.0  # uvicorn drains for up to 10 s (timeout_graceful_shutdown)
 
@@ -102,7 +101,7 @@ class ServiceProcess:
     def start(self) -> None:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-                [*SERVE, self.service, "--host", "127.0.0.1", "--port", str(self.port)],
+                [*GOCHAT, "serve", self.service, "--host", "127.0.0.1", "--port", str(self.port)],
                 env=dict(self.env),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -187,7 +186,6 @@ class Stack:
         if nginx is None:
             raise StackError("nginx is not installed (Debian: apt-get install nginx)")
         self.logs.mkdir(parents=True, exist_ok=True)
-        upgrade_to_head(settings.database_url)  # compose's one-shot `migrate`
         try:
             self._start_services(settings)
             self._start_gateway(nginx)
@@ -249,6 +247,7 @@ class Stack:
         private_key = self._key_files(settings, base)
         verifying = {k: v for k, v in base.items() if not k.startswith("GOCHAT_JWT_PRIVATE_KEY")}
         minting = {**verifying, **private_key}
+        migrate(verifying, self.logs / "migrate.log")
 
         names = [("auth", "auth", minting), ("user", "user", verifying)]
         names += [(f"ws-{i}", "ws", verifying) for i in range(1, self.ws_instances + 1)]
@@ -296,6 +295,23 @@ class Stack:
                 pass
             time.sleep(0.1)
         raise StackError(f"the gateway did not answer in time; see {gateway.error_log}")
+
+
+def migrate(env: Mapping[str, str], log_path: Path) -> None:
+    """compose's one-shot `migrate`: `gochat migrate` in its own process, which must succeed
+    before any service starts."""
+    with open(log_path, "ab") as log:
+        done = subprocess.run(  # noqa: S603 - this interpreter, fixed arguments
+            [*GOCHAT, "migrate"],
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=START_TIMEOUT_SECONDS,
+            check=False,
+        )
+    if done.returncode != 0:
+        raise StackError(f"gochat migrate failed; see {log_path}")
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,8 @@ class User(Base):
     __table_args__ = (
         Index("uq_users_username_lower", func.lower(text("username")), unique=True),
         Index("uq_users_email", "email", unique=True),
+        # Without AUTOINCREMENT SQLite hands a deleted newest row's id to the next insert.
+        {"sqlite_autoincrement": True},
     )
 
 
@@ -119,6 +121,7 @@ class Post(Base):
     __table_args__ = (
         # Newest first per author: ids grow with time, so (author_id, id) orders both.
         Index("ix_posts_author_id_id", "author_id", "id"),
+        {"sqlite_autoincrement": True},
     )
 
 

@@ -17,6 +17,9 @@ from pydantic import BaseModel
 from shared.errors import GoChatError
 
 CursorValue = int | str
+# The largest key a BIGINT column holds; a cursor beyond it can only be forged, and would
+# overflow the database driver (a 500) rather than be refused.
+MAX_CURSOR_INT = 2**63 - 1
 
 
 class InvalidCursor(GoChatError):
@@ -37,7 +40,7 @@ def encode_cursor(*key: CursorValue) -> str:
 
 
 def decode_cursor(cursor: str, *types: type[CursorValue]) -> tuple[CursorValue, ...]:
-    """The key, checked against the expected types (ints must be positive); else 422."""
+    """The key, checked against the expected types (ints must be positive 64-bit); else 422."""
     try:
         raw = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError, orjson.JSONDecodeError):
@@ -46,7 +49,9 @@ def decode_cursor(cursor: str, *types: type[CursorValue]) -> tuple[CursorValue, 
         raise InvalidCursor()
     for value, expected in zip(raw, types, strict=True):
         # bool is an int subclass; a cursor never holds one.
-        if type(value) is not expected or (isinstance(value, int) and value <= 0):
+        if type(value) is not expected or (
+            isinstance(value, int) and not 0 < value <= MAX_CURSOR_INT
+        ):
             raise InvalidCursor()
     return tuple(raw)
 

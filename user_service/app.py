@@ -4,12 +4,17 @@ from fastapi import FastAPI
 
 from shared.service_app import build_service_app
 from shared.settings import Settings, load_settings
+from user_service.accounts.router import router as accounts
+from user_service.feed.router import router as feed
+from user_service.follows.router import router as follows
+from user_service.posts.router import router as posts
+from user_service.profiles.router import router as profiles
 
 
 def create_app(settings: Settings | None = None, *, own_runtime: bool = True) -> FastAPI:
     return build_service_app(
         name="user",
         settings=settings or load_settings(),
-        routers=[],
+        routers=[accounts, follows, profiles, posts, feed],
         own_runtime=own_runtime,
     )

@@ -29,6 +29,8 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.String(255), nullable=False),
         sa.Column("created_at", Timestamp, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_users"),
+        # Ids are never reused after a delete (SQLite reuses the highest one otherwise).
+        sqlite_autoincrement=True,
     )
     op.create_index("uq_users_username_lower", "users", [sa.text("lower(username)")], unique=True)
     op.create_index("uq_users_email", "users", ["email"], unique=True)
@@ -68,6 +70,7 @@ def upgrade() -> None:
             ["author_id"], ["users.id"], ondelete="CASCADE", name="fk_posts_author_id_users"
         ),
         sa.PrimaryKeyConstraint("id", name="pk_posts"),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_posts_author_id_id", "posts", ["author_id", "id"])
 

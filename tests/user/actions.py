@@ -1,0 +1,64 @@
+"""What users do through the user service's API, for tests to read like behaviour."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.support.users import Account
+
+USERS = "/users"  # where `gochat dev` mounts the user service
+
+
+async def write_post(client: httpx.AsyncClient, author: Account, content: str) -> dict[str, Any]:
+    response = await client.post(
+        f"{USERS}/posts", json={"content": content}, headers=author.headers
+    )
+    assert response.status_code == 201, response.text
+    post: dict[str, Any] = response.json()
+    return post
+
+
+async def follow(client: httpx.AsyncClient, follower: Account, target_id: int) -> dict[str, Any]:
+    response = await client.post(
+        f"{USERS}/follow", params={"toFollowId": target_id}, headers=follower.headers
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def profile(client: httpx.AsyncClient, viewer: Account, user_id: int) -> dict[str, Any]:
+    response = await client.get(f"{USERS}/users/{user_id}", headers=viewer.headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def walk(
+    client: httpx.AsyncClient,
+    viewer: Account,
+    path: str,
+    *,
+    limit: int = 20,
+    params: dict[str, Any] | None = None,
+    max_pages: int = 500,
+) -> list[dict[str, Any]]:
+    """Every item of a paginated list, following `next_cursor` to the end."""
+    items: list[dict[str, Any]] = []
+    cursor = None
+    for _ in range(max_pages):
+        query = {**(params or {}), "limit": limit}
+        if cursor is not None:
+            query["cursor"] = cursor
+        response = await client.get(f"{USERS}{path}", params=query, headers=viewer.headers)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        assert len(page["items"]) <= limit
+        items.extend(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items
+        assert page["items"], "a page with a next cursor must not be empty"
+    raise AssertionError(f"{path} did not end within {max_pages} pages")

@@ -1,0 +1,1 @@
+"""The home timeline: your own posts and those of everyone you follow, newest first."""

@@ -1,0 +1,23 @@
+"""The home timeline's rules."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.pagination import Page
+from shared.sessions import SessionUser
+from user_service.feed import queries
+from user_service.paging import decode_id_cursor
+from user_service.posts.schemas import PostOut
+from user_service.posts.service import post_page
+
+
+async def home_feed(
+    db: AsyncSession, *, user: SessionUser, cursor: str | None, limit: int
+) -> Page[PostOut]:
+    """The user's own posts and those of everyone they follow now, newest first. A post
+    appears at most once however the follows change between pages, because pages are cut
+    by post id."""
+    before = decode_id_cursor(cursor)
+    rows = await queries.feed(db, user_id=user.id, before=before, limit=limit)
+    return post_page(rows, limit=limit)

@@ -1,0 +1,1 @@
+"""Who follows whom: follow, unfollow, and both lists of a user."""

@@ -1,0 +1,90 @@
+"""SQL on `user_followers`. The primary key (follower_id, following_id) serves "whom does X
+follow"; `ix_user_followers_following_id_follower_id` serves "who follows X"."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.models import User, UserFollower, utcnow
+from user_service.paging import AnyRow, AnySelect
+
+
+async def insert_follow(
+    db: AsyncSession, *, follower_id: int, following_id: int
+) -> datetime | None:
+    """Inserts the follow unless it exists (`ON CONFLICT DO NOTHING`, so concurrent identical
+    follows neither fail nor duplicate). Its `created_at`, or None when it was already there."""
+    insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        insert(UserFollower)
+        .values(follower_id=follower_id, following_id=following_id, created_at=utcnow())
+        .on_conflict_do_nothing(
+            index_elements=[UserFollower.follower_id, UserFollower.following_id]
+        )
+        .returning(UserFollower.created_at)
+    )
+    created_at: datetime | None = await db.scalar(statement)
+    return created_at
+
+
+async def follow_created_at(
+    db: AsyncSession, *, follower_id: int, following_id: int
+) -> datetime | None:
+    created_at: datetime | None = await db.scalar(
+        select(UserFollower.created_at).where(
+            UserFollower.follower_id == follower_id, UserFollower.following_id == following_id
+        )
+    )
+    return created_at
+
+
+async def delete_follow(db: AsyncSession, *, follower_id: int, following_id: int) -> None:
+    await db.execute(
+        delete(UserFollower).where(
+            UserFollower.follower_id == follower_id, UserFollower.following_id == following_id
+        )
+    )
+
+
+Direction = Literal["followers", "following"]
+
+
+def follow_list_statement(
+    *, direction: Direction, user_id: int, before: int | None, limit: int
+) -> AnySelect:
+    """Who follows `user_id` ("followers") or whom they follow ("following"), by the other
+    user's id descending (most recent accounts first), each with their name by primary key.
+
+    Followers are a backward range scan of `ix_user_followers_following_id_follower_id`,
+    following one of the primary key.
+    """
+    if direction == "followers":
+        listed, owner = UserFollower.follower_id, UserFollower.following_id
+    else:
+        listed, owner = UserFollower.following_id, UserFollower.follower_id
+    statement = (
+        select(
+            User.id, User.username, User.created_at, UserFollower.created_at.label("followed_at")
+        )
+        .join(User, User.id == listed)
+        .where(owner == user_id)
+    )
+    if before is not None:
+        statement = statement.where(listed < before)
+    return statement.order_by(listed.desc()).limit(limit + 1)
+
+
+async def follow_list(
+    db: AsyncSession, *, direction: Direction, user_id: int, before: int | None, limit: int
+) -> Sequence[AnyRow]:
+    """At most `limit + 1` rows (the extra one tells whether another page exists)."""
+    statement = follow_list_statement(
+        direction=direction, user_id=user_id, before=before, limit=limit
+    )
+    return (await db.execute(statement)).all()

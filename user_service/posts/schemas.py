@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+MAX_POST_LENGTH = 500
+
+
+def _storable(content: str) -> str:
+    """Trimmed, 1-500 characters, and text both databases can store: PostgreSQL refuses NUL,
+    and a lone surrogate (legal in JSON's \\u escapes) is not UTF-8."""
+    content = content.strip()
+    if not content:
+        raise ValueError("content is empty")
+    if len(content) > MAX_POST_LENGTH:
+        raise ValueError(f"content is longer than {MAX_POST_LENGTH} characters")
+    if "\x00" in content:
+        raise ValueError("content contains a NUL character")
+    try:
+        content.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("content is not valid Unicode text") from None
+    return content
+
+
+PostContent = Annotated[
+    str,
+    # A cheap bound before trimming, so a megabyte of spaces is refused without work.
+    Field(max_length=10 * MAX_POST_LENGTH),
+    AfterValidator(_storable),
+]
+
+
+class PostIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    content: PostContent
+
+
+class PostOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    author_id: int
+    author_username: str
+    content: str
+    created_at: datetime

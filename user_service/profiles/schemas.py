@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+# What `GET /users?q=` accepts: the start of a username (usernames are 3-32 of these).
+UsernamePrefix = Annotated[
+    str, StringConstraints(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_]+$")
+]
+
+
+class UserSummary(BaseModel):
+    """What anyone may see of a user: never the email address."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    username: str
+    created_at: datetime
+
+
+class ProfileOut(UserSummary):
+    followers: int
+    following: int
+    posts: int

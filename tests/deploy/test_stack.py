@@ -3,6 +3,7 @@ the web client behind Debian's nginx, on PostgreSQL and Redis, driven through th
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import shutil
@@ -52,9 +53,15 @@ async def gateway(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-def gateway_log(stack: Stack) -> list[dict[str, object]]:
-    path = stack.logs / "gateway.log"
-    return [json.loads(line) for line in path.read_text().splitlines()]
+async def logged_by_gateway(stack: Stack, request_id: str) -> dict[str, object]:
+    """The gateway's access line for a request (nginx writes it just after answering)."""
+    for _ in range(50):
+        for line in (stack.logs / "gateway.log").read_text().splitlines():
+            entry: dict[str, object] = json.loads(line)
+            if entry["request_id"] == request_id:
+                return entry
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the gateway logged no request {request_id}")
 
 
 async def test_sign_up_log_in_follow_and_post_through_the_gateway(
@@ -78,8 +85,8 @@ async def test_sign_up_log_in_follow_and_post_through_the_gateway(
 
     # The gateway passes its request id on, so its log line and the service's share it.
     request_id = feed.headers["x-request-id"]
-    logged = [e for e in gateway_log(stack) if e["request_id"] == request_id]
-    assert logged and logged[0]["path"] == "/users/feed" and logged[0]["status"] == 200
+    logged = await logged_by_gateway(stack, request_id)
+    assert logged["path"] == "/users/feed" and logged["status"] == 200
     user_log = (stack.logs / "user.log").read_text()
     assert f'"request_id":"{request_id}"' in user_log
 

@@ -21,7 +21,7 @@ from shared.settings import Settings
 from tests.conftest import make_settings
 from tests.support.databases import empty_database
 from tests.support.proxy import cuttable
-from tests.support.servers import ThreadServer, wait_until_ready
+from tests.support.servers import ProcessServer, ThreadServer, free_port, wait_until_ready
 from tests.support.users import PASSWORD, register, unique_name
 
 
@@ -157,3 +157,19 @@ async def test_a_database_found_behind_the_code_is_refused_until_it_is_migrated(
                 await asyncio.to_thread(upgrade_to_head, empty_url)
                 await wait_until_ready(http)
                 await register(http, "migrated", auth_path="")
+
+
+async def test_gochat_serve_starts_while_its_database_cannot_be_reached(
+    data_dir: Path,
+) -> None:
+    nobody_listens = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/gochat"
+    env = {"GOCHAT_DATABASE_URL": nobody_listens, "GOCHAT_DATA_DIR": str(data_dir)}
+    server = ProcessServer(["serve", "user"], env).start()
+    try:
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            assert (await http.get("/")).status_code == 200
+            waiting = await http.get("/readyz")
+            assert waiting.status_code == 503
+            assert waiting.json()["checks"]["database"] == "unreachable (ConnectionRefusedError)"
+    finally:
+        server.stop()

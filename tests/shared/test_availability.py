@@ -11,12 +11,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
+from fastapi import APIRouter
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from auth_service.app import create_app as create_auth_app
 from shared import availability
 from shared.schema import upgrade_to_head
+from shared.service_app import build_service_app
 from shared.settings import Settings
 from tests.conftest import make_settings
 from tests.support.databases import empty_database
@@ -171,5 +175,44 @@ async def test_gochat_serve_starts_while_its_database_cannot_be_reached(
             waiting = await http.get("/readyz")
             assert waiting.status_code == 503
             assert waiting.json()["checks"]["database"] == "unreachable (ConnectionRefusedError)"
+    finally:
+        server.stop()
+
+
+failing = APIRouter()
+
+
+@failing.get("/duplicate")
+async def duplicate() -> None:
+    raise IntegrityError("INSERT", {}, Exception("duplicate key"))
+
+
+@failing.get("/refused")
+async def refused() -> None:
+    raise ConnectionRefusedError(111, "Connect call failed")
+
+
+@failing.get("/starting-up")
+async def starting_up() -> None:
+    try:
+        raise asyncpg.CannotConnectNowError("the database system is starting up")
+    except asyncpg.CannotConnectNowError as exc:
+        adapted = Exception("adapted")
+        adapted.__cause__ = exc
+        raise DBAPIError("SELECT 1", {}, adapted) from exc
+
+
+async def test_outages_are_503_and_other_database_errors_stay_500(settings: Settings) -> None:
+    app = build_service_app(name="user", settings=settings, routers=[failing])
+    server = ThreadServer(app, settings).start()
+    try:
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            for path in ("/refused", "/starting-up"):
+                outage = await http.get(path)
+                assert outage.status_code == 503, path
+                assert outage.json() == {"detail": "database unavailable; try again shortly"}
+            bug = await http.get("/duplicate")
+            assert bug.status_code == 500
+            assert bug.json() == {"detail": "internal error"}
     finally:
         server.stop()

@@ -20,14 +20,19 @@ from shared.tokens import generate_key_pair, write_key_pair
 
 
 def uvicorn_config(app: FastAPI, settings: Settings, *, host: str, port: int) -> uvicorn.Config:
-    """Websocket defaults tightened: 64 KiB frames, no compression, the sans-I/O protocol."""
+    """Websocket defaults tightened: 64 KiB frames, no compression, pings that find dead
+    peers, and the sans-I/O protocol with the chat service's non-awaiting frame writer."""
+    from ws_service.transport import websocket_protocol
+
     return uvicorn.Config(
         app,
         host=host,
         port=port,
-        ws="websockets-sansio",
+        ws=websocket_protocol(),
         ws_max_size=64 * 1024,
         ws_per_message_deflate=False,
+        ws_ping_interval=settings.ws_ping_interval_seconds,
+        ws_ping_timeout=settings.ws_ping_timeout_seconds,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         server_header=False,

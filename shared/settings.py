@@ -56,6 +56,22 @@ class Settings(BaseSettings):
     login_failure_limit: str = "10/minute"
     register_limit: str = "30/minute"
 
+    # The chat service (ws_service).
+    ws_history_messages: int = Field(default=50, ge=0, le=1000)
+    ws_resume_max_messages: int = Field(default=1000, ge=1, le=10_000)
+    ws_rate_per_second: float = Field(default=10.0, gt=0, le=100_000)
+    ws_rate_burst: int = Field(default=20, ge=1, le=100_000)
+    ws_abuse_limit: int = Field(default=30, ge=1, le=100_000)
+    ws_client_queue_frames: int = Field(default=1000, ge=1, le=100_000)
+    ws_hub_queue_size: int = Field(default=10_000, ge=1, le=1_000_000)
+    ws_store_queue_size: int = Field(default=10_000, ge=1, le=1_000_000)
+    ws_store_batch_max: int = Field(default=500, ge=1, le=10_000)
+    ws_gap_wait_ms: int = Field(default=250, ge=0, le=10_000)
+    ws_ping_interval_seconds: float = Field(default=20.0, gt=0, le=3600)
+    ws_ping_timeout_seconds: float = Field(default=20.0, gt=0, le=3600)
+    presence_ttl_seconds: float = Field(default=10.0, gt=0, le=3600)
+    presence_heartbeat_seconds: float = Field(default=3.0, gt=0, le=3600)
+
     @field_validator("allowed_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -87,6 +103,24 @@ class Settings(BaseSettings):
             raise ValueError(
                 "production needs GOCHAT_JWT_PUBLIC_KEY_FILE (and the auth service "
                 "GOCHAT_JWT_PRIVATE_KEY_FILE); generate a pair with `gochat keygen DIR`"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _client_queue_holds_a_batch(self) -> Settings:
+        if self.ws_client_queue_frames < self.ws_store_batch_max:
+            raise ValueError(
+                "GOCHAT_WS_CLIENT_QUEUE_FRAMES must be at least GOCHAT_WS_STORE_BATCH_MAX: a "
+                "client receives a whole stored batch at once, and a healthy one must fit it"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _heartbeat_inside_ttl(self) -> Settings:
+        if self.presence_heartbeat_seconds >= self.presence_ttl_seconds:
+            raise ValueError(
+                "GOCHAT_PRESENCE_HEARTBEAT_SECONDS must be shorter than "
+                "GOCHAT_PRESENCE_TTL_SECONDS, or live users expire between heartbeats"
             )
         return self
 

@@ -1,15 +1,30 @@
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
+from shared.runtime import Runtime
 from shared.service_app import build_service_app
 from shared.settings import Settings, load_settings
+from ws_service.chat import open_chat
+from ws_service.connection import router as connection_router
+from ws_service.rooms.router import router as rooms_router
+
+
+@asynccontextmanager
+async def chat_lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
+    async with open_chat(runtime) as chat:
+        app.state.chat = chat
+        yield
 
 
 def create_app(settings: Settings | None = None, *, own_runtime: bool = True) -> FastAPI:
     return build_service_app(
         name="ws",
         settings=settings or load_settings(),
-        routers=[],
+        routers=[rooms_router, connection_router],
         own_runtime=own_runtime,
+        service_lifespan=chat_lifespan,
     )

@@ -1,0 +1,103 @@
+"""The delivery rules of one client, without a socket: an in-memory sink that can push back."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from tests.ws.memory_sink import MemorySink
+from ws_service.client import CLOSE_TRY_AGAIN_LATER, Client
+from ws_service.sinks import OutgoingFrame
+
+
+def frames(*payloads: bytes) -> list[OutgoingFrame]:
+    return [OutgoingFrame(p) for p in payloads]
+
+
+def live_client(sink: MemorySink, queue_limit: int = 3) -> Client:
+    client = Client(
+        sink, room_id="r", user_id=1, username="u", session_id=uuid.uuid4(), queue_limit=queue_limit
+    )
+    client.go_live()
+    return client
+
+
+async def test_a_client_that_keeps_up_is_written_directly_without_a_task() -> None:
+    sink = MemorySink()
+    client = live_client(sink)
+    for frame in frames(b"1", b"2", b"3", b"4", b"5"):
+        client.deliver(frame)
+    assert sink.written == [b"1", b"2", b"3", b"4", b"5"]
+    assert client.queued == 0 and client._writer is None
+
+
+async def test_pushback_queues_in_order_and_the_writer_drains_it() -> None:
+    sink = MemorySink()
+    client = live_client(sink)
+    client.deliver(OutgoingFrame(b"1"))
+    sink.open.clear()
+    client.deliver(OutgoingFrame(b"2"))
+    client.deliver(OutgoingFrame(b"3"))
+    assert sink.written == [b"1"] and client.queued == 2
+    sink.open.set()
+    client.deliver(OutgoingFrame(b"4"))  # behind the queue, though the sink is open again
+    assert sink.written == [b"1"]
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert sink.written == [b"1", b"2", b"3", b"4"]
+    assert client.queued == 0 and client._writer is None
+    client.deliver(OutgoingFrame(b"5"))
+    assert sink.written[-1] == b"5"  # direct again
+
+
+async def test_a_full_queue_closes_the_client_with_1013() -> None:
+    sink = MemorySink()
+    client = live_client(sink, queue_limit=3)
+    sink.open.clear()
+    for frame in frames(b"1", b"2", b"3"):
+        client.deliver(frame)
+    assert sink.closed_with is None
+    client.deliver(OutgoingFrame(b"4"))
+    assert sink.closed_with == CLOSE_TRY_AGAIN_LATER
+    assert client.close_code == CLOSE_TRY_AGAIN_LATER and client.queued == 0
+    client.deliver(OutgoingFrame(b"5"))
+    assert client.queued == 0
+    await client.aclose()
+
+
+async def test_live_frames_wait_behind_history_until_go_live() -> None:
+    sink = MemorySink()
+    client = Client(
+        sink, room_id="r", user_id=1, username="u", session_id=uuid.uuid4(), queue_limit=10
+    )
+    client.deliver(OutgoingFrame(b"live 1"))
+    await client.send_before_live(OutgoingFrame(b"history"))
+    client.deliver(OutgoingFrame(b"live 2"))
+    await client.send_before_live(OutgoingFrame(b"ready"))
+    assert sink.written == [b"history", b"ready"]
+    client.go_live()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert sink.written == [b"history", b"ready", b"live 1", b"live 2"]
+
+
+async def test_aclose_stops_a_writer_stuck_on_a_client_that_never_reads() -> None:
+    sink = MemorySink()
+    client = live_client(sink)
+    sink.open.clear()
+    client.deliver(OutgoingFrame(b"1"))
+    await asyncio.sleep(0)
+    writer = client._writer
+    assert writer is not None and not writer.done()
+    await client.aclose()
+    assert writer.cancelled()
+
+
+@pytest.mark.parametrize("payload", [b'{"a":1}', "é".encode()])
+def test_an_outgoing_frame_is_one_unmasked_text_frame(payload: bytes) -> None:
+    frame = OutgoingFrame(payload)
+    assert frame.wire == bytes([0x81, len(payload)]) + payload
+    assert frame.wire is frame.wire  # encoded once
+    assert frame.text == payload.decode()

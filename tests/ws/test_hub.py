@@ -1,0 +1,255 @@
+"""The hub's ordering rules against a real database and the in-process broker: messages
+published out of order, missed, or lost in a reset still reach clients in sequence."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+
+import httpx
+import orjson
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.broker import MemoryBroker
+from shared.database import create_engine, create_sessionmaker
+from shared.events import AccountEvent, publish_account_event
+from shared.settings import Settings
+from tests.support.users import Account
+from tests.ws.chat_client import create_room
+from tests.ws.memory_sink import MemorySink
+from ws_service.client import Client
+from ws_service.hub import HubClosed, RoomHub
+from ws_service.protocol import StoredMessage
+from ws_service.store import MessageStore
+from ws_service.stream import PresenceChange, chat_channel, encode_presence, encode_stored
+
+Sessionmaker = async_sessionmaker[AsyncSession]
+
+
+@pytest.fixture
+async def sessionmaker(settings: Settings) -> AsyncIterator[Sessionmaker]:
+    engine = create_engine(settings)
+    yield create_sessionmaker(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+def namespace() -> str:
+    return f"hub-{secrets.token_hex(4)}"
+
+
+def hub_for(
+    broker: MemoryBroker, namespace: str, sessionmaker: Sessionmaker, **options: float
+) -> RoomHub:
+    return RoomHub(
+        broker=broker,
+        namespace=namespace,
+        sessionmaker=sessionmaker,
+        queue_size=int(options.get("queue_size", 100)),
+        gap_wait=options.get("gap_wait", 0.05),
+    )
+
+
+def client_of(
+    account: Account, room_id: str, session_id: uuid.UUID | None = None
+) -> tuple[Client, MemorySink]:
+    sink = MemorySink()
+    client = Client(
+        sink,
+        room_id=room_id,
+        user_id=account.id,
+        username=account.username,
+        session_id=session_id or uuid.uuid4(),
+        queue_limit=100,
+    )
+    return client, sink
+
+
+def message(room_id: str, seq: int, account: Account) -> StoredMessage:
+    return StoredMessage(
+        room_id=room_id,
+        seq=seq,
+        user_id=account.id,
+        username=account.username,
+        content=f"m{seq}",
+        client_id=None,
+        created_at=datetime.now(UTC),
+    )
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 5) -> None:
+    async with asyncio.timeout(timeout):
+        while not check():
+            await asyncio.sleep(0.01)
+
+
+def ids(sink: MemorySink) -> list[int]:
+    return [frame["id"] for frame in map(orjson.loads, sink.written) if frame["type"] == "message"]
+
+
+async def store_quietly(
+    sessionmaker: Sessionmaker, room_id: str, account: Account, count: int
+) -> None:
+    """Messages stored by "another instance" whose broadcasts this hub never hears."""
+    async with MessageStore(
+        sessionmaker, MemoryBroker(), "elsewhere", queue_size=100, batch_max=100
+    ) as store:
+        for n in range(count):
+            await store.append(
+                room_id=room_id,
+                user_id=account.id,
+                username=account.username,
+                content=f"q{n}",
+                client_id=None,
+            )
+
+
+async def test_messages_published_out_of_order_are_delivered_in_order(
+    client: httpx.AsyncClient, alice: Account, sessionmaker: Sessionmaker, namespace: str
+) -> None:
+    room_id = await create_room(client, alice)
+    broker = MemoryBroker()
+    async with hub_for(broker, namespace, sessionmaker, gap_wait=5) as hub:
+        member, sink = client_of(alice, room_id)
+        assert await hub.join(member, stored_last_seq=0) == 0
+        member.go_live()
+        for seq in (3, 1, 1, 2, 3, 4):
+            await broker.publish(
+                chat_channel(namespace), encode_stored([message(room_id, seq, alice)])
+            )
+        await eventually(lambda: len(ids(sink)) == 4)
+        await asyncio.sleep(0.05)
+        assert ids(sink) == [1, 2, 3, 4]
+
+
+async def test_a_gap_that_does_not_close_is_filled_from_the_database(
+    client: httpx.AsyncClient, alice: Account, sessionmaker: Sessionmaker, namespace: str
+) -> None:
+    room_id = await create_room(client, alice)
+    broker = MemoryBroker()
+    async with hub_for(broker, namespace, sessionmaker) as hub:
+        member, sink = client_of(alice, room_id)
+        await hub.join(member, stored_last_seq=0)
+        member.go_live()
+        await store_quietly(sessionmaker, room_id, alice, 3)  # 1..3, never published here
+        await broker.publish(chat_channel(namespace), encode_stored([message(room_id, 4, alice)]))
+        await eventually(lambda: ids(sink) == [1, 2, 3, 4])
+        contents = [orjson.loads(frame)["content"] for frame in sink.written]
+        assert contents == ["q0", "q1", "q2", "m4"]
+
+
+async def test_a_client_joining_while_the_database_is_ahead_gets_everything_once(
+    client: httpx.AsyncClient,
+    alice: Account,
+    bob: Account,
+    sessionmaker: Sessionmaker,
+    namespace: str,
+) -> None:
+    room_id = await create_room(client, alice)
+    async with hub_for(MemoryBroker(), namespace, sessionmaker) as hub:
+        first, first_sink = client_of(alice, room_id)
+        assert await hub.join(first, stored_last_seq=0) == 0
+        first.go_live()
+        await store_quietly(sessionmaker, room_id, alice, 2)
+        second, second_sink = client_of(bob, room_id)
+        # The room is followed here up to 0: the newcomer's history ends there too, and
+        # 1..2 come live to both, once the hub has read them.
+        assert await hub.join(second, stored_last_seq=2) == 0
+        second.go_live()
+        await eventually(lambda: ids(first_sink) == [1, 2] and ids(second_sink) == [1, 2])
+
+
+async def test_a_room_nobody_here_followed_starts_after_what_the_database_had(
+    client: httpx.AsyncClient, alice: Account, sessionmaker: Sessionmaker, namespace: str
+) -> None:
+    room_id = await create_room(client, alice)
+    broker = MemoryBroker()
+    async with hub_for(broker, namespace, sessionmaker) as hub:
+        # Published just before anyone here joined: history covers it.
+        await broker.publish(chat_channel(namespace), encode_stored([message(room_id, 1, alice)]))
+        await asyncio.sleep(0.05)
+        member, sink = client_of(alice, room_id)
+        assert await hub.join(member, stored_last_seq=0) == 1
+        member.go_live()
+        await broker.publish(chat_channel(namespace), encode_stored([message(room_id, 2, alice)]))
+        await eventually(lambda: ids(sink) == [2])
+
+
+async def test_a_reset_of_the_stream_is_caught_up_from_the_database(
+    client: httpx.AsyncClient, alice: Account, sessionmaker: Sessionmaker, namespace: str
+) -> None:
+    room_id = await create_room(client, alice)
+    broker = MemoryBroker()
+    async with hub_for(broker, namespace, sessionmaker, queue_size=4, gap_wait=5) as hub:
+        member, sink = client_of(alice, room_id)
+        await hub.join(member, stored_last_seq=0)
+        member.go_live()
+        await store_quietly(sessionmaker, room_id, alice, 2)
+        noise = encode_presence(PresenceChange("join", "another-room", alice.id, alice.username))
+        for _ in range(10):  # more than the subscription holds, at once: it resets
+            await broker.publish(chat_channel(namespace), noise)
+        await eventually(lambda: ids(sink) == [1, 2])
+
+
+async def test_presence_changes_reach_the_room(
+    client: httpx.AsyncClient, alice: Account, sessionmaker: Sessionmaker, namespace: str
+) -> None:
+    room_id = await create_room(client, alice)
+    broker = MemoryBroker()
+    async with hub_for(broker, namespace, sessionmaker) as hub:
+        member, sink = client_of(alice, room_id)
+        await hub.join(member, stored_last_seq=0)
+        member.go_live()
+        change = PresenceChange("leave", room_id, 42, "someone")
+        await broker.publish(chat_channel(namespace), encode_presence(change))
+        await eventually(lambda: len(sink.written) == 1)
+        assert orjson.loads(sink.written[0]) == {
+            "type": "leave",
+            "room_id": room_id,
+            "user_id": 42,
+            "username": "someone",
+        }
+
+
+async def test_account_events_close_the_sessions_they_name_with_4401(
+    client: httpx.AsyncClient,
+    alice: Account,
+    bob: Account,
+    sessionmaker: Sessionmaker,
+    namespace: str,
+) -> None:
+    room_id = await create_room(client, alice)
+    broker = MemoryBroker()
+    async with hub_for(broker, namespace, sessionmaker) as hub:
+        session = uuid.uuid4()
+        phone, phone_sink = client_of(alice, room_id, session)
+        laptop, laptop_sink = client_of(alice, room_id)
+        other, other_sink = client_of(bob, room_id)
+        for member in (phone, laptop, other):
+            await hub.join(member, stored_last_seq=0)
+        await publish_account_event(
+            broker, namespace, AccountEvent("session_revoked", alice.id, session)
+        )
+        await eventually(lambda: phone_sink.closed_with == 4401)
+        assert laptop_sink.closed_with is None and other_sink.closed_with is None
+        await publish_account_event(broker, namespace, AccountEvent("user_deleted", alice.id))
+        await eventually(lambda: laptop_sink.closed_with == 4401)
+        assert other_sink.closed_with is None
+
+
+async def test_stopping_closes_every_client_with_1012_and_refuses_newcomers(
+    client: httpx.AsyncClient, alice: Account, sessionmaker: Sessionmaker, namespace: str
+) -> None:
+    room_id = await create_room(client, alice)
+    hub = hub_for(MemoryBroker(), namespace, sessionmaker)
+    async with hub:
+        member, sink = client_of(alice, room_id)
+        await hub.join(member, stored_last_seq=0)
+    assert sink.closed_with == 1012
+    late, _ = client_of(alice, room_id)
+    with pytest.raises(HubClosed):
+        await hub.join(late, stored_last_seq=0)

@@ -1,0 +1,205 @@
+"""Two `gochat serve ws` processes on one database and one Redis, as behind a load balancer."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from shared.broker import RedisBroker
+from shared.events import AccountEvent, publish_account_event
+from tests.support.servers import ProcessServer
+from tests.support.users import Account, register
+from tests.ws.chat_client import (
+    clients_in,
+    close_code,
+    create_room,
+    join,
+    messages,
+    next_of,
+    online_in,
+    send_message,
+    until_ready,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.redis]
+
+PRESENCE_TTL = 1.5
+
+
+@pytest.fixture(scope="module")
+def instance_env(database_url: str, data_dir: Path, redis_url: str) -> dict[str, str]:
+    return {
+        "GOCHAT_ENV": "test",
+        "GOCHAT_DATABASE_URL": database_url,
+        "GOCHAT_DATA_DIR": str(data_dir),
+        "GOCHAT_REDIS_URL": redis_url,
+        "GOCHAT_REDIS_NAMESPACE": f"gochat-test-{secrets.token_hex(4)}",
+        "GOCHAT_LOG_LEVEL": "warning",
+        "GOCHAT_WS_RATE_PER_SECOND": "100000",
+        "GOCHAT_WS_RATE_BURST": "100000",
+        "GOCHAT_PRESENCE_TTL_SECONDS": str(PRESENCE_TTL),
+        "GOCHAT_PRESENCE_HEARTBEAT_SECONDS": "0.3",
+    }
+
+
+@pytest.fixture(scope="module")
+def instances(instance_env: dict[str, str]) -> Iterator[tuple[ProcessServer, ProcessServer]]:
+    first = ProcessServer(["serve", "ws"], instance_env).start()
+    second = ProcessServer(["serve", "ws"], instance_env).start()
+    yield first, second
+    first.stop()
+    second.stop()
+
+
+@pytest.fixture
+async def redis_broker(redis_url: str) -> AsyncIterator[RedisBroker]:
+    redis = Redis.from_url(redis_url)
+    yield RedisBroker(redis)
+    await redis.aclose()
+
+
+async def clients_on(server: ProcessServer, room_id: str, account: Account) -> list[dict[str, Any]]:
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        return await clients_in(http, account, room_id, prefix="")
+
+
+async def online_on(server: ProcessServer, room_id: str, account: Account) -> int:
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        return await online_in(http, account, room_id, prefix="")
+
+
+async def test_each_side_sees_the_others_messages_once_in_one_order(
+    client: httpx.AsyncClient, instances: tuple[ProcessServer, ProcessServer]
+) -> None:
+    accounts = [await register(client, f"i{n}") for n in range(4)]
+    room_id = await create_room(client, accounts[0])
+    per_client = 25
+    total = per_client * len(accounts)
+
+    async def chat(
+        account: Account, server: ProcessServer, ready: asyncio.Barrier
+    ) -> list[tuple[int, str]]:
+        async with join(server.url, room_id, account, prefix="", max_queue=None) as ws:
+            await until_ready(ws)
+            await ready.wait()
+            for n in range(per_client):
+                await send_message(ws, f"{account.username}:{n}")
+            return [(m["id"], m["content"]) for m in await messages(ws, total, timeout=60)]
+
+    barrier = asyncio.Barrier(len(accounts))
+    received = await asyncio.gather(
+        *(chat(account, instances[n % 2], barrier) for n, account in enumerate(accounts))
+    )
+    assert [seq for seq, _ in received[0]] == list(range(1, total + 1))
+    assert len({content for _, content in received[0]}) == total
+    for other in received[1:]:
+        assert other == received[0]
+
+
+async def test_both_instances_answer_get_clients_the_same(
+    client: httpx.AsyncClient,
+    instances: tuple[ProcessServer, ProcessServer],
+    alice: Account,
+    bob: Account,
+) -> None:
+    first, second = instances
+    room_id = await create_room(client, alice)
+    async with join(first.url, room_id, alice, prefix="") as alice_here:
+        await until_ready(alice_here)
+        async with (
+            join(second.url, room_id, bob, prefix="") as bob_there,
+            join(second.url, room_id, alice, prefix="") as alice_there,
+        ):
+            await until_ready(bob_there)
+            await until_ready(alice_there)
+            expected = sorted(
+                [
+                    {"user_id": alice.id, "username": alice.username},
+                    {"user_id": bob.id, "username": bob.username},
+                ],
+                key=lambda c: c["username"].lower(),
+            )
+            assert await clients_on(first, room_id, alice) == expected
+            assert await clients_on(second, room_id, bob) == expected
+            assert await online_on(first, room_id, alice) == 2
+            assert await online_on(second, room_id, alice) == 2
+            # Bob's join crossed instances; Alice's second tab announced nothing.
+            joined = await next_of(alice_here, "join")
+            assert joined["user_id"] == alice.id
+            assert (await next_of(alice_here, "join"))["user_id"] == bob.id
+            await send_message(alice_there, "marker")
+            assert (await next_of(alice_here, "join", "message"))["type"] == "message"
+        left = await next_of(alice_here, "leave")
+        assert left["user_id"] == bob.id  # Alice still has a connection: only Bob left
+        assert await clients_on(second, room_id, bob) == [
+            {"user_id": alice.id, "username": alice.username}
+        ]
+
+
+async def test_an_account_event_closes_sockets_on_every_instance(
+    client: httpx.AsyncClient,
+    instances: tuple[ProcessServer, ProcessServer],
+    redis_broker: RedisBroker,
+    instance_env: dict[str, str],
+    alice: Account,
+    bob: Account,
+) -> None:
+    room_id = await create_room(client, alice)
+    async with (
+        join(instances[0].url, room_id, alice, prefix="") as here,
+        join(instances[1].url, room_id, alice, prefix="") as there,
+        join(instances[1].url, room_id, bob, prefix="") as other,
+    ):
+        for ws in (here, there, other):
+            await until_ready(ws)
+        await publish_account_event(
+            redis_broker,
+            instance_env["GOCHAT_REDIS_NAMESPACE"],
+            AccountEvent(kind="user_deleted", user_id=alice.id),
+        )
+        assert await close_code(here, timeout=1) == 4401
+        assert await close_code(there, timeout=1) == 4401
+        await send_message(other, "bob is fine")
+        assert (await messages(other, 1))[0]["content"] == "bob is fine"
+
+
+async def test_a_killed_instances_users_disappear_within_seconds(
+    client: httpx.AsyncClient,
+    instances: tuple[ProcessServer, ProcessServer],
+    instance_env: dict[str, str],
+    alice: Account,
+    bob: Account,
+) -> None:
+    survivor = instances[0]
+    doomed = ProcessServer(["serve", "ws"], instance_env).start()
+    try:
+        room_id = await create_room(client, alice)
+        async with (
+            join(survivor.url, room_id, alice, prefix="") as watcher,
+            join(doomed.url, room_id, bob, prefix="") as bob_there,
+        ):
+            await until_ready(watcher)
+            await until_ready(bob_there)
+            assert (await next_of(watcher, "join"))["user_id"] == alice.id
+            assert (await next_of(watcher, "join"))["user_id"] == bob.id
+            assert len(await clients_on(survivor, room_id, alice)) == 2
+            doomed.kill()  # no shutdown code runs: its presence entries just stop being renewed
+            left = await next_of(watcher, "leave", timeout=PRESENCE_TTL + 5)
+            assert left == {
+                "type": "leave",
+                "room_id": room_id,
+                "user_id": bob.id,
+                "username": bob.username,
+            }
+            assert await clients_on(survivor, room_id, alice) == [
+                {"user_id": alice.id, "username": alice.username}
+            ]
+    finally:
+        doomed.stop()

@@ -1,0 +1,75 @@
+"""The chat service's long-lived parts, built and closed in order by the app's lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.runtime import Runtime
+from shared.settings import Settings
+from ws_service.hub import RoomHub
+from ws_service.presence import MemoryPresence, Presence, RedisPresence
+from ws_service.store import MessageStore
+from ws_service.stream import PresenceChange, chat_channel, encode_presence
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    settings: Settings
+    sessionmaker: async_sessionmaker[AsyncSession]
+    hub: RoomHub
+    store: MessageStore
+    presence: Presence
+
+
+@asynccontextmanager
+async def open_chat(runtime: Runtime) -> AsyncIterator[Chat]:
+    """On the way out the hub goes first (every socket closed with 1012), then presence
+    (this instance's users leave at once, not after the TTL), then the message writer."""
+    settings = runtime.settings
+    channel = chat_channel(settings.redis_namespace)
+
+    async def announce(change: PresenceChange) -> None:
+        await runtime.broker.publish(channel, encode_presence(change))
+
+    presence: Presence = (
+        RedisPresence(
+            announce,
+            runtime.redis,
+            namespace=settings.redis_namespace,
+            ttl_seconds=settings.presence_ttl_seconds,
+            heartbeat_seconds=settings.presence_heartbeat_seconds,
+        )
+        if runtime.redis is not None
+        else MemoryPresence(announce)
+    )
+    async with AsyncExitStack() as stack:
+        store = await stack.enter_async_context(
+            MessageStore(
+                runtime.sessionmaker,
+                runtime.broker,
+                channel,
+                queue_size=settings.ws_store_queue_size,
+                batch_max=settings.ws_store_batch_max,
+            )
+        )
+        await stack.enter_async_context(presence)
+        hub = await stack.enter_async_context(
+            RoomHub(
+                broker=runtime.broker,
+                namespace=settings.redis_namespace,
+                sessionmaker=runtime.sessionmaker,
+                queue_size=settings.ws_hub_queue_size,
+                gap_wait=settings.ws_gap_wait_ms / 1000,
+            )
+        )
+        yield Chat(
+            settings=settings,
+            sessionmaker=runtime.sessionmaker,
+            hub=hub,
+            store=store,
+            presence=presence,
+        )

@@ -1,0 +1,143 @@
+"""One websocket connection to one room, as the hub sees it: who it is and how frames reach it.
+
+Delivery rules (plain code, tested without a socket):
+- While the client keeps up, a frame is written straight to its connection, without awaiting
+  and without waking any task.
+- When the connection pushes back, frames wait in the client's bounded queue and a writer
+  task drains it; once anything is queued everything after it queues too, so order holds.
+- A client whose queue is full when another frame arrives is closed with 1013: one slow
+  reader never slows the room.
+- Until `go_live` (history is being sent), live frames are queued behind the history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections import deque
+
+from ws_service.sinks import ClientGone, FrameSink, OutgoingFrame
+
+CLOSE_TRY_AGAIN_LATER = 1013  # the client does not read fast enough
+CLOSE_POLICY_VIOLATION = 1008  # sustained flooding
+CLOSE_SERVICE_RESTART = 1012  # the instance is shutting down: reconnect elsewhere
+CLOSE_SESSION_ENDED = 4401  # logged out or deleted
+
+
+class Client:
+    __slots__ = (
+        "_live",
+        "_queue",
+        "_queue_limit",
+        "_writer",
+        "close_code",
+        "room_id",
+        "session_id",
+        "sink",
+        "user_id",
+        "username",
+    )
+
+    def __init__(
+        self,
+        sink: FrameSink,
+        *,
+        room_id: str,
+        user_id: int,
+        username: str,
+        session_id: uuid.UUID,
+        queue_limit: int,
+    ) -> None:
+        self.sink = sink
+        self.room_id = room_id
+        self.user_id = user_id
+        self.username = username
+        self.session_id = session_id
+        self.close_code: int | None = None
+        self._queue_limit = queue_limit
+        # None while nothing waits: the fast path allocates nothing per client.
+        self._queue: deque[OutgoingFrame] | None = deque()
+        self._live = False
+        self._writer: asyncio.Task[None] | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self.close_code is not None
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue) if self._queue is not None else 0
+
+    def deliver(self, frame: OutgoingFrame) -> None:
+        """Never awaits: write now, or queue behind what is already waiting."""
+        queue = self._queue
+        if queue is None:
+            if self.sink.try_write(frame):
+                return
+            if self.close_code is not None:
+                return
+            queue = self._queue = deque()
+        elif self.close_code is not None:
+            return
+        if len(queue) >= self._queue_limit:
+            self.close(CLOSE_TRY_AGAIN_LATER, "too slow: outgoing queue full")
+            return
+        queue.append(frame)
+        if self._live and self._writer is None:
+            self._writer = asyncio.create_task(self._drain(), name="ws-client-writer")
+
+    async def send_before_live(self, frame: OutgoingFrame) -> None:
+        """History and `ready`: written ahead of the live frames queued meanwhile."""
+        if not self.sink.try_write(frame):
+            await self.sink.write(frame)
+
+    def go_live(self) -> None:
+        """History is out: release the live frames queued behind it, then write directly."""
+        self._live = True
+        if self.close_code is not None:
+            return
+        if self._queue:
+            self._writer = asyncio.create_task(self._drain(), name="ws-client-writer")
+        else:
+            self._queue = None
+
+    async def _drain(self) -> None:
+        queue = self._queue
+        try:
+            while queue:
+                frame = queue[0]
+                if not self.sink.try_write(frame):
+                    await self.sink.write(frame)
+                    if self.close_code is not None:  # closed meanwhile: the queue is cleared
+                        return
+                queue.popleft()
+        except ClientGone:
+            self.close_code = 1006  # the connection went away; its handler is leaving
+            if self._queue is not None:
+                self._queue.clear()
+            return
+        finally:
+            self._writer = None
+        self._queue = None  # caught up: back to direct writes
+
+    def close(self, code: int, reason: str) -> None:
+        """Idempotent; drops what is queued. The connection's handler then sees a disconnect
+        and unregisters the client."""
+        if self.close_code is not None:
+            return
+        self.close_code = code
+        if self._queue is not None:
+            self._queue.clear()
+        self.sink.close(code, reason)
+
+    async def aclose(self) -> None:
+        """The handler's last word: stop the writer and wait for the close to finish."""
+        if self.close_code is None:
+            self.close_code = 1000
+        writer = self._writer
+        if writer is not None and writer is not asyncio.current_task():
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+        await self.sink.aclose()

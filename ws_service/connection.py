@@ -1,0 +1,205 @@
+"""`/ws/joinRoom/{room_id}`: one websocket in one room. This module only moves frames:
+the handshake's rules are `rooms.service.admit`, delivery is the hub's and the client's,
+storage is the message store's."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from functools import partial
+
+from fastapi import APIRouter, WebSocket
+from fastapi.responses import JSONResponse
+
+from shared.database import unit_of_work
+from shared.deps import RuntimeDep, token_from
+from shared.errors import GoChatError
+from shared.sessions import SessionUser
+from ws_service import messages
+from ws_service.chat import Chat
+from ws_service.client import CLOSE_POLICY_VIOLATION, CLOSE_SERVICE_RESTART, Client
+from ws_service.deps import ChatDep
+from ws_service.hub import HubClosed
+from ws_service.limits import TokenBucket
+from ws_service.protocol import (
+    FrameRefused,
+    StoredMessage,
+    error_frame,
+    message_frame,
+    parse_client_frame,
+    ready_frame,
+)
+from ws_service.rooms.service import admit
+from ws_service.sinks import ClientGone, OutgoingFrame, frame_sink
+from ws_service.store import Appended, StoreUnavailable
+
+router = APIRouter(prefix="/ws", tags=["chat"])
+
+DENIAL_EXTENSION = "websocket.http.response"
+MAX_IN_FLIGHT = 32  # messages of one connection waiting for the database at once
+
+
+class InvalidResumePoint(GoChatError):
+    status_code = 422
+    default_detail = "after must be a non-negative integer"
+
+
+@router.websocket("/joinRoom/{room_id}")
+async def join_room(websocket: WebSocket, room_id: str, runtime: RuntimeDep, chat: ChatDep) -> None:
+    """Everything is checked before the upgrade and refused with a real HTTP status."""
+    try:
+        after = _resume_point(websocket.query_params.get("after"))
+        token, _from_cookie = token_from(websocket)
+        async with unit_of_work(runtime.sessionmaker) as db:
+            admission = await admit(
+                runtime,
+                db,
+                token=token,
+                origin=websocket.headers.get("origin"),
+                room_id=room_id,
+            )
+    except GoChatError as exc:
+        await _refuse(websocket, exc)
+        return
+    await websocket.accept()
+    client = Client(
+        frame_sink(websocket),
+        room_id=room_id,
+        user_id=admission.user.id,
+        username=admission.user.username,
+        session_id=admission.user.session_id,
+        queue_limit=chat.settings.ws_client_queue_frames,
+    )
+    await _serve(
+        websocket, chat, client, user=admission.user, after=after, last_seq=admission.last_seq
+    )
+
+
+def _resume_point(value: str | None) -> int | None:
+    if value is None:
+        return None
+    if not value.isascii() or not value.isdigit() or len(value) > 18:
+        raise InvalidResumePoint()
+    return int(value)
+
+
+async def _refuse(websocket: WebSocket, exc: GoChatError) -> None:
+    if DENIAL_EXTENSION in websocket.scope.get("extensions", {}):
+        response = JSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        )
+        await websocket.send_denial_response(response)
+    else:  # the server cannot send a status: it answers 403 to a close before accept
+        await websocket.close(code=CLOSE_POLICY_VIOLATION, reason=exc.detail)
+
+
+async def _serve(
+    websocket: WebSocket,
+    chat: Chat,
+    client: Client,
+    *,
+    user: SessionUser,
+    after: int | None,
+    last_seq: int,
+) -> None:
+    try:
+        through = await chat.hub.join(client, stored_last_seq=last_seq)
+    except HubClosed:
+        client.close(CLOSE_SERVICE_RESTART, "server restarting")
+        await client.aclose()
+        return
+    try:
+        # First, so that `leave` below always matches it (it counts before any await).
+        await chat.presence.enter(client.room_id, user.id, user.username)
+        await _send_history(chat, client, after=after, through=through)
+        client.go_live()
+        await _receive(websocket, chat, client)
+    except ClientGone:
+        pass
+    finally:
+        await chat.hub.leave(client)
+        await chat.presence.leave(client.room_id, user.id)
+        await client.aclose()
+
+
+async def _send_history(chat: Chat, client: Client, *, after: int | None, through: int) -> None:
+    """The last messages (or all after `after`, bounded) up to `through`, then `ready`;
+    live messages after `through` wait in the client's queue meanwhile."""
+    settings = chat.settings
+    limit = settings.ws_history_messages if after is None else settings.ws_resume_max_messages
+    history: list[StoredMessage] = []
+    truncated = False
+    if through > (after or 0) and limit > 0:  # else there is nothing to read
+        async with unit_of_work(chat.sessionmaker) as db:
+            history, truncated = await messages.history(
+                db, room_id=client.room_id, after=after or 0, through=through, limit=limit
+            )
+    for message in history:
+        await client.send_before_live(OutgoingFrame(message_frame(message)))
+    ready = ready_frame(
+        room_id=client.room_id, last_id=through, truncated=after is not None and truncated
+    )
+    await client.send_before_live(OutgoingFrame(ready))
+
+
+async def _receive(websocket: WebSocket, chat: Chat, client: Client) -> None:
+    """Client frames until the connection ends. Every frame spends a token; a client that
+    keeps sending while refused (`ws_abuse_limit` refusals in a row) is closed with 1008.
+    Up to MAX_IN_FLIGHT messages of one connection wait for the database at once: the
+    next frame is read while earlier ones are being committed."""
+    settings = chat.settings
+    clock = asyncio.get_running_loop().time
+    bucket = TokenBucket(
+        rate=settings.ws_rate_per_second, burst=settings.ws_rate_burst, now=clock()
+    )
+    in_flight: deque[asyncio.Future[Appended]] = deque()
+    refused_in_a_row = 0
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        if not bucket.take(clock()):
+            refused_in_a_row += 1
+            if refused_in_a_row >= settings.ws_abuse_limit:
+                client.close(CLOSE_POLICY_VIOLATION, "too many messages")
+                return
+            client.deliver(OutgoingFrame(error_frame("rate_limited", "slow down")))
+            continue
+        refused_in_a_row = 0
+        try:
+            text = message.get("text")
+            if text is None:
+                raise FrameRefused("bad_frame", "binary frames are not accepted")
+            posted = parse_client_frame(text)
+            while in_flight and in_flight[0].done():
+                in_flight.popleft()
+            if len(in_flight) >= MAX_IN_FLIGHT:
+                await asyncio.wait([in_flight.popleft()])
+            done = await chat.store.submit(
+                room_id=client.room_id,
+                user_id=client.user_id,
+                username=client.username,
+                content=posted.content,
+                client_id=posted.client_id,
+            )
+        except FrameRefused as exc:
+            client.deliver(OutgoingFrame(error_frame(exc.code, exc.detail)))
+            continue
+        except StoreUnavailable as exc:
+            client.deliver(OutgoingFrame(error_frame("unavailable", str(exc))))
+            continue
+        done.add_done_callback(partial(_answer, client))
+        in_flight.append(done)
+
+
+def _answer(client: Client, done: asyncio.Future[Appended]) -> None:
+    """What the sender alone is told once its message is settled: the original of a
+    repeated `client_id`, or why it was not stored. (Stored messages reach the sender with
+    everyone else's, from the hub.)"""
+    if done.cancelled():
+        return
+    failure = done.exception()
+    if failure is not None:
+        client.deliver(OutgoingFrame(error_frame("unavailable", str(failure))))
+    elif done.result().duplicate:
+        client.deliver(OutgoingFrame(message_frame(done.result().message)))

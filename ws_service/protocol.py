@@ -1,0 +1,119 @@
+"""The frames clients and the chat service exchange: parsing and encoding, pure functions.
+
+Client -> server: `{"type": "message", "content": "...", "client_id": "optional key"}`, or
+a plain text frame that is not a JSON object, taken whole as the content.
+Server -> client: `message`, `join`, `leave`, `error` and `ready` frames, JSON text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import orjson
+
+MAX_CONTENT_CHARS = 4000
+MAX_CLIENT_ID_CHARS = 64
+
+ErrorCode = Literal["bad_frame", "invalid_content", "rate_limited", "unavailable"]
+PresenceKind = Literal["join", "leave"]
+
+
+class FrameRefused(Exception):
+    """A client frame the server will not act on; the connection stays open."""
+
+    def __init__(self, code: ErrorCode, detail: str) -> None:
+        super().__init__(detail)
+        self.code: ErrorCode = code
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class PostedMessage:
+    """What a client asked to post, checked for shape and length."""
+
+    content: str
+    client_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """A message as stored: `seq` is its per-room sequence number, the frame's `id`."""
+
+    room_id: str
+    seq: int
+    user_id: int
+    username: str
+    content: str
+    client_id: str | None
+    created_at: datetime
+
+
+def parse_client_frame(text: str) -> PostedMessage:
+    """A JSON object must be a well-formed `message`; any other text is the content itself."""
+    try:
+        raw = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raw = None
+    if not isinstance(raw, dict):
+        return PostedMessage(content=_checked_content(text), client_id=None)
+    if raw.get("type") != "message" or not set(raw) <= {"type", "content", "client_id"}:
+        raise FrameRefused("bad_frame", 'expected {"type": "message", "content", "client_id"?}')
+    content = raw.get("content")
+    if not isinstance(content, str):
+        raise FrameRefused("bad_frame", "content must be a string")
+    client_id = raw.get("client_id")
+    if client_id is not None and (
+        not isinstance(client_id, str) or not 1 <= len(client_id) <= MAX_CLIENT_ID_CHARS
+    ):
+        raise FrameRefused(
+            "bad_frame", f"client_id must be a string of 1 to {MAX_CLIENT_ID_CHARS} characters"
+        )
+    return PostedMessage(content=_checked_content(content), client_id=client_id)
+
+
+def _checked_content(content: str) -> str:
+    if not content.strip():
+        raise FrameRefused("invalid_content", "content is empty")
+    if len(content) > MAX_CONTENT_CHARS:
+        raise FrameRefused(
+            "invalid_content", f"content is longer than {MAX_CONTENT_CHARS} characters"
+        )
+    return content
+
+
+def encode(frame: dict[str, Any]) -> bytes:
+    """JSON bytes; datetimes as RFC 3339 with `Z`, as the HTTP API writes them."""
+    return orjson.dumps(frame, option=orjson.OPT_UTC_Z)
+
+
+def message_fields(message: StoredMessage) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "id": message.seq,
+        "room_id": message.room_id,
+        "user_id": message.user_id,
+        "username": message.username,
+        "content": message.content,
+        "created_at": message.created_at,
+        "client_id": message.client_id,
+    }
+
+
+def message_frame(message: StoredMessage) -> bytes:
+    return encode(message_fields(message))
+
+
+def presence_frame(kind: PresenceKind, *, room_id: str, user_id: int, username: str) -> bytes:
+    return encode({"type": kind, "room_id": room_id, "user_id": user_id, "username": username})
+
+
+def error_frame(code: ErrorCode, detail: str) -> bytes:
+    return encode({"type": "error", "code": code, "detail": detail})
+
+
+def ready_frame(*, room_id: str, last_id: int, truncated: bool) -> bytes:
+    """Sent once history has been sent. `truncated`: more messages were missed than a resume
+    sends, and only the newest were sent."""
+    return encode({"type": "ready", "room_id": room_id, "last_id": last_id, "truncated": truncated})

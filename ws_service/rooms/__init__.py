@@ -1,0 +1,1 @@
+"""Rooms: create and list them, and who is in one now."""

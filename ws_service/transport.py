@@ -1,0 +1,97 @@
+"""uvicorn's sans-I/O websocket protocol, plus a writer that does not await.
+
+ASGI has no "write these framed bytes now" call: `await send(...)` per member per message is
+most of a naive hub's cost (see shared/guide/PERFORMANCE.md). This subclass offers the app,
+through the ASGI scope extension `gochat.frame_sink`, the connection itself as a `FrameSink`:
+`try_write` puts an already-framed message on the transport when it is not pushing back,
+`write` waits for it to drain, `close` closes at once and aborts a peer that never reads.
+
+It relies on the internals of one uvicorn version (`TESTED_UVICORN`); `websocket_protocol()`
+falls back to the stock protocol, and the app to plain ASGI sends, on any other version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.http11 import Request
+from websockets.protocol import State
+
+from ws_service.sinks import SINK_EXTENSION, ClientGone, OutgoingFrame
+
+logger = logging.getLogger("gochat.ws.transport")
+
+TESTED_UVICORN = "0.54.0"
+# How long a closed connection may take to acknowledge the close before it is cut.
+CLOSE_GRACE_SECONDS = 5.0
+
+
+class GoChatWebSocketProtocol(WebSocketsSansIOProtocol):
+    """A connection that is also its own `FrameSink` (see ws_service.sinks)."""
+
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        if self.handshake_initiated and not self.handshake_complete:
+            # The app has been started for this request and has not run yet.
+            self.scope["extensions"][SINK_EXTENSION] = {"sink": self}
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.http.response.body" and not message.get("more_body"):
+            # A refused handshake is complete: uvicorn 0.54 would log an error for it.
+            self.handshake_complete = True
+
+    def _open(self) -> bool:
+        return (
+            self.handshake_complete
+            and not self.close_sent
+            and not self.disconnected
+            and self.initial_response is None
+            and self.conn.state is State.OPEN
+            and not self.transport.is_closing()
+        )
+
+    def try_write(self, frame: OutgoingFrame) -> bool:
+        if not self.writable.is_set() or not self._open():
+            return False
+        self.transport.write(frame.wire)
+        return True
+
+    async def write(self, frame: OutgoingFrame) -> None:
+        await self.writable.wait()
+        if not self._open():
+            raise ClientGone
+        self.transport.write(frame.wire)
+
+    def close(self, code: int, reason: str) -> None:
+        """Like the app sending `websocket.close`, without waiting for the send buffer; a
+        peer that does not read our close within the grace period is aborted."""
+        if not self._open():
+            return
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
+        self.conn.send_close(code, reason)
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.close_sent = True
+        if self.read_paused:
+            self.read_paused = False
+            self.transport.resume_reading()
+        self.close_timer = self.loop.call_later(CLOSE_GRACE_SECONDS, self.transport.abort)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def websocket_protocol() -> type[asyncio.Protocol] | str:
+    """For uvicorn's `ws` setting: ours on the uvicorn version it was written against."""
+    if uvicorn.__version__ == TESTED_UVICORN:
+        return GoChatWebSocketProtocol
+    logger.warning(
+        "uvicorn %s is not %s: serving websockets through plain ASGI sends (slower)",
+        uvicorn.__version__,
+        TESTED_UVICORN,
+    )
+    return "websockets-sansio"

@@ -11,11 +11,20 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
+from websockets.asyncio.client import ClientConnection
 
 from gochat.stack import Stack, free_port
 from tests.conftest import REDIS_URL
 from tests.support.servers import wait_until_ready
-from tests.support.users import PASSWORD, register
+from tests.support.users import PASSWORD, Account, register
+from tests.ws.chat_client import (
+    close_code,
+    create_room,
+    join,
+    messages,
+    send_message,
+    until_ready,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -121,3 +130,66 @@ async def test_the_gateway_answers_json_while_no_instance_of_a_service_runs(
     finally:
         stack.restart("user")
     await wait_until_ready(gateway, "/users/readyz")
+
+
+async def join_placed(
+    stack: Stack, room_id: str, account: Account, *, after: int | None = None
+) -> tuple[ClientConnection, str]:
+    """A chat socket opened through the gateway, and the ws instance the gateway gave it to
+    (found by the request id in that instance's log)."""
+    request_id = f"place-{secrets.token_hex(8)}"
+    ws = await join(stack.url, room_id, account, after=after, headers={"X-Request-ID": request_id})
+    for _ in range(100):
+        for process in stack.ws():
+            if f'"request_id":"{request_id}"' in process.log_path.read_text():
+                return ws, process.name
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no ws instance logged {request_id}")
+
+
+async def test_chat_between_instances_survives_losing_one(
+    stack: Stack, gateway: httpx.AsyncClient
+) -> None:
+    """Two clients the gateway placed on different ws instances chat; one instance is
+    stopped (SIGTERM): its client is closed with 1012, reconnects through the gateway with
+    ?after= to the other instance, and gets what it missed, once each, in order."""
+    alice = await register(gateway, "alice")
+    bob = await register(gateway, "bob")
+    room_id = await create_room(gateway, alice)
+
+    # The gateway sends each new socket to the instance holding the fewest.
+    alice_ws, alice_instance = await join_placed(stack, room_id, alice)
+    bob_ws, bob_instance = await join_placed(stack, room_id, bob)
+    assert alice_instance != bob_instance
+    await until_ready(alice_ws)
+    await until_ready(bob_ws)
+
+    await send_message(alice_ws, "hello from alice", client_id="a1")
+    await send_message(bob_ws, "hello from bob", client_id="b1")
+    seen_by_alice = await messages(alice_ws, 2)
+    seen_by_bob = await messages(bob_ws, 2)
+    assert [m["id"] for m in seen_by_alice] == [m["id"] for m in seen_by_bob]
+    assert {m["content"] for m in seen_by_bob} == {"hello from alice", "hello from bob"}
+    last_seen = seen_by_alice[-1]["id"]
+
+    stopping = asyncio.create_task(asyncio.to_thread(stack.services[alice_instance].terminate))
+    try:
+        assert await close_code(alice_ws) == 1012  # "service restart": come back elsewhere
+        await alice_ws.close()
+        await stopping
+        missed = [f"while alice was away {n}" for n in range(3)]
+        for n, content in enumerate(missed):
+            await send_message(bob_ws, content, client_id=f"b-away-{n}")
+        await messages(bob_ws, 3)
+
+        back, instance = await join_placed(stack, room_id, alice, after=last_seen)
+        assert instance == bob_instance
+        history, ready = await until_ready(back)
+        assert [m["content"] for m in history] == missed
+        assert [m["id"] for m in history] == [last_seen + 1, last_seen + 2, last_seen + 3]
+        assert ready["last_id"] == last_seen + 3
+        await back.close()
+        await bob_ws.close()
+    finally:
+        await stopping
+        await asyncio.to_thread(stack.restart, alice_instance)

@@ -6,7 +6,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from shared.metrics import ChatMetrics
 from shared.service_app import build_service_app
 from shared.settings import Settings
+from tests.support.servers import ThreadServer
 from tests.support.users import register
+from tests.ws.chat_client import create_room, join, messages, send_message, until_ready
 
 
 def samples(exposition: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -70,3 +72,34 @@ def test_many_apps_in_one_process_register_their_metrics_independently(
         for app in apps
     ]
     assert values == [5, 0, 0]
+
+
+async def test_the_chat_service_counts_connections_messages_and_broadcasts(
+    client: httpx.AsyncClient, dev_server: ThreadServer
+) -> None:
+    async def chat_samples() -> dict[str, float]:
+        found = samples((await client.get("/chat/metrics")).text)
+        return {name: value for (name, labels), value in found.items() if not labels}
+
+    alice = await register(client, "alice")
+    bob = await register(client, "bob")
+    room_id = await create_room(client, alice)
+    before = await chat_samples()
+    async with (
+        join(dev_server.url, room_id, alice) as alice_ws,
+        join(dev_server.url, room_id, bob) as bob_ws,
+    ):
+        await until_ready(alice_ws)
+        await until_ready(bob_ws)
+        for n in range(3):
+            await send_message(alice_ws, f"counted {n}")
+        await messages(bob_ws, 3)
+        during = await chat_samples()
+
+    def grew(name: str) -> float:
+        return during[name] - before.get(name, 0)
+
+    assert during["gochat_ws_connections_open"] >= 2
+    assert grew("gochat_ws_messages_received_total") == 3
+    assert grew("gochat_ws_messages_sent_total") >= 6  # 3 messages, 2 members each
+    assert grew("gochat_ws_broadcast_seconds_count") >= 1

@@ -27,6 +27,8 @@ from tests.support.databases import empty_database
 from tests.support.proxy import cuttable
 from tests.support.servers import ProcessServer, ThreadServer, free_port, wait_until_ready
 from tests.support.users import PASSWORD, register, unique_name
+from tests.ws.chat_client import create_room, join, next_of, send_message, until_ready
+from ws_service.app import create_app as create_ws_app
 
 
 @pytest.fixture
@@ -216,3 +218,28 @@ async def test_outages_are_503_and_other_database_errors_stay_500(settings: Sett
             assert bug.json() == {"detail": "internal error"}
     finally:
         server.stop()
+
+
+async def test_the_chat_service_starts_before_redis_and_chats_once_it_answers(
+    redis_url: str, database_url: str, data_dir: Path, client: httpx.AsyncClient
+) -> None:
+    """Its broker subscriptions wait for Redis in the background instead of failing the
+    start; once subscribed, messages flow through Redis."""
+    alice = await register(client, "early")
+    room_id = await create_room(client, alice)
+    with cuttable(redis_url, listening=False) as redis:
+        settings = make_settings(database_url, data_dir, redis_url=redis.url_for(redis_url))
+        server = ThreadServer(create_ws_app(settings), settings).start()
+        try:
+            async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+                waiting = await http.get("/readyz")
+                assert waiting.status_code == 503
+                assert waiting.json()["checks"]["redis"].startswith("unreachable")
+                redis.restore()
+                await wait_until_ready(http)
+            async with join(server.url, room_id, alice, prefix="") as ws:
+                await until_ready(ws)
+                await send_message(ws, "through Redis")
+                assert (await next_of(ws, "message"))["content"] == "through Redis"
+        finally:
+            server.stop()

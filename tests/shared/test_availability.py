@@ -165,12 +165,13 @@ async def test_a_database_found_behind_the_code_is_refused_until_it_is_migrated(
                 await register(http, "migrated", auth_path="")
 
 
+@pytest.mark.parametrize("service", ["auth", "user", "ws"])
 async def test_gochat_serve_starts_while_its_database_cannot_be_reached(
-    data_dir: Path,
+    data_dir: Path, service: str
 ) -> None:
     nobody_listens = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/gochat"
     env = {"GOCHAT_DATABASE_URL": nobody_listens, "GOCHAT_DATA_DIR": str(data_dir)}
-    server = ProcessServer(["serve", "user"], env).start()
+    server = ProcessServer(["serve", service], env).start()
     try:
         async with httpx.AsyncClient(base_url=server.url) as http:
             assert (await http.get("/")).status_code == 200

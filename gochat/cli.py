@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +14,7 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 
 from shared.database import create_engine
+from shared.errors import install_error_handling
 from shared.logs import configure_logging
 from shared.schema import SchemaNotAtHead, ensure_at_head, upgrade_to_head
 from shared.settings import Settings, describe_error
@@ -41,7 +43,27 @@ def uvicorn_config(app: FastAPI, settings: Settings, *, host: str, port: int) ->
     )
 
 
+def create_web_app(_settings: Settings) -> FastAPI:
+    """The browser client's files, with their security headers, and nothing else: what the
+    gateway serves at `/` (compose's `web`). No database, no keys."""
+    try:
+        client = importlib.import_module("gochat.web")
+    except ModuleNotFoundError:
+        sys.exit("gochat: this build has no web client (gochat/web)")
+    app = FastAPI(
+        title="GoChat web client",
+        routes=client.web_client_routes(),
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    install_error_handling(app)  # request ids in the access log, JSON 404s
+    return app
+
+
 def _service_factory(name: str) -> Callable[[Settings], FastAPI]:
+    if name == "web":
+        return create_web_app
     if name == "auth":
         from auth_service.app import create_app as auth
 
@@ -75,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("migrate", help="upgrade the database to the latest schema")
     dev = commands.add_parser("dev", help="migrate, then serve all services on one port")
     serve = commands.add_parser("serve", help="serve one service")
-    serve.add_argument("service", choices=["auth", "user", "ws"])
+    serve.add_argument("service", choices=["auth", "user", "ws", "web"])
     for sub in (dev, serve):
         sub.add_argument("--host", help="default: GOCHAT_HOST or 127.0.0.1")
         sub.add_argument("--port", type=int, help="default: GOCHAT_PORT or 8000")
@@ -119,10 +141,11 @@ def main(argv: list[str] | None = None) -> None:
         upgrade_to_head(settings.database_url)
         app = create_dev_app(settings)
     else:
-        try:
-            asyncio.run(_refuse_schema_behind(settings))
-        except SchemaNotAtHead as exc:
-            sys.exit(f"gochat: {exc}")
+        if args.service != "web":  # the web client's files need no database
+            try:
+                asyncio.run(_refuse_schema_behind(settings))
+            except SchemaNotAtHead as exc:
+                sys.exit(f"gochat: {exc}")
         app = _service_factory(args.service)(settings)
     server = uvicorn.Server(uvicorn_config(app, settings, host=host, port=port))
     try:

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import InvalidStatus
 
 from gochat.stack import Stack, free_port
 from tests.conftest import REDIS_URL
@@ -208,3 +209,27 @@ async def test_chat_between_instances_survives_losing_one(
     finally:
         await stopping
         await asyncio.to_thread(stack.restart, alice_instance)
+
+
+async def test_the_web_client_is_served_at_the_root_and_its_origin_may_chat(
+    stack: Stack, gateway: httpx.AsyncClient
+) -> None:
+    """A browser on the gateway's address: the page, then the cookie and the page's Origin
+    open a chat socket through the gateway."""
+    if "web" not in stack.services:
+        pytest.skip("this build has no web client (gochat/web)")
+    page = await gateway.get("/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+
+    alice = await register(gateway, "browser")
+    room_id = await create_room(gateway, alice)
+    browser_headers = {"Origin": stack.url, "Cookie": f"auth_token={alice.token}"}
+    async with join(stack.url, room_id, None, headers=browser_headers) as ws:
+        _history, ready = await until_ready(ws)
+        assert ready["room_id"] == room_id
+    foreign = {**browser_headers, "Origin": "https://elsewhere.example"}
+    with pytest.raises(InvalidStatus) as refused:
+        await join(stack.url, room_id, None, headers=foreign)
+    assert refused.value.response.status_code == 403

@@ -133,3 +133,10 @@ def test_env_example_lists_every_setting() -> None:
     assert settings <= listed, f"missing from .env.example: {sorted(settings - listed)}"
     compose_only = {"GOCHAT_GATEWAY_PORT", "GOCHAT_IMAGE_TAG"}
     assert listed - settings == compose_only
+
+
+def test_the_web_client_container_gets_no_database_password(services: dict[str, Any]) -> None:
+    web = services["web"]
+    assert web["command"] == ["serve", "web"]
+    assert web["env_file"] == []
+    assert "GOCHAT_DATABASE_URL" not in web["environment"]

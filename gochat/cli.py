@@ -152,6 +152,8 @@ def main(argv: list[str] | None = None) -> None:
         server.run()
     except RuntimeError as exc:  # start-up refusals (schema behind, bad keys) read as one line
         sys.exit(f"gochat: {exc}")
+    except KeyboardInterrupt:  # Ctrl-C: uvicorn shut down cleanly, then re-raised it
+        sys.exit(130)
     if not server.started:
         sys.exit(1)
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import httpx
@@ -18,6 +19,9 @@ async def test_gochat_serve_logs_one_json_object_a_line_with_the_request_id(
         async with httpx.AsyncClient(base_url=server.url) as http:
             response = await http.get("/", headers={"X-Request-ID": "trace-me-0042"})
             generated = (await http.get("/nowhere")).headers["x-request-id"]
+        assert server.proc is not None
+        server.proc.send_signal(signal.SIGINT)  # Ctrl-C: no traceback after the JSON lines
+        assert server.proc.wait(timeout=15) == 130
     finally:
         server.stop()
 

@@ -77,6 +77,17 @@ def _service_factory(name: str) -> Callable[[Settings], FastAPI]:
     return ws
 
 
+def with_own_origin(settings: Settings, *, host: str, port: int) -> Settings:
+    """The page `gochat dev` serves must be allowed to open its own websockets, whatever port
+    it was moved to."""
+    names = {host}
+    if host in ("127.0.0.1", "localhost", "0.0.0.0"):
+        names |= {"127.0.0.1", "localhost"}
+    own = tuple(f"http://{name}:{port}" for name in sorted(names - {"0.0.0.0"}))
+    origins = tuple(dict.fromkeys(settings.allowed_origins + own))
+    return settings.model_copy(update={"allowed_origins": origins})
+
+
 async def _refuse_schema_behind(settings: Settings) -> None:
     """Raise `SchemaNotAtHead` before serving. A database that cannot be reached yet is no
     reason to stop: the service starts, retries in the background and says so at /readyz."""
@@ -139,6 +150,7 @@ def main(argv: list[str] | None = None) -> None:
         from gochat.dev import create_dev_app
 
         upgrade_to_head(settings.database_url)
+        settings = with_own_origin(settings, host=host, port=port)
         app = create_dev_app(settings)
     else:
         if args.service != "web":  # the web client's files need no database

@@ -1,4 +1,5 @@
-"""All three services in one process under /auth, /users and /chat, sharing one runtime.
+"""All three services in one process under /auth, /users and /chat, sharing one runtime, and
+the web client at `/`.
 
 This is what `make run` serves: one port, one SQLite file, nothing else to start.
 """
@@ -12,6 +13,7 @@ from fastapi import FastAPI
 from starlette.routing import Mount
 
 from auth_service.app import create_app as create_auth_app
+from gochat.web import web_client_routes
 from shared.errors import install_error_handling
 from shared.runtime import Runtime
 from shared.settings import Settings
@@ -38,7 +40,10 @@ def create_dev_app(settings: Settings) -> FastAPI:
     app = FastAPI(
         title="GoChat (all services)",
         lifespan=lifespan,
-        routes=[Mount(prefix, app=service) for prefix, service in services.items()],
+        routes=[
+            *(Mount(prefix, app=service) for prefix, service in services.items()),
+            *web_client_routes(),
+        ],
     )
     install_error_handling(app)
     return app

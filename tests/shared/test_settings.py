@@ -87,3 +87,18 @@ def test_service_refuses_a_database_behind_the_code(tmp_path: Path) -> None:
     migrated = run_gochat("migrate", env=env, cwd=tmp_path)
     assert migrated.returncode == 0, migrated.stderr
     assert "latest schema" in migrated.stdout
+
+
+def test_dev_server_allows_its_own_origin_wherever_it_listens() -> None:
+    from gochat.cli import with_own_origin
+
+    base = Settings(_env_file=None, allowed_origins="https://chat.example")  # type: ignore[call-arg]
+    moved = with_own_origin(base, host="127.0.0.1", port=9011)
+    assert moved.allowed_origins == (
+        "https://chat.example",
+        "http://127.0.0.1:9011",
+        "http://localhost:9011",
+    )
+    assert with_own_origin(base, host="10.0.0.5", port=80).allowed_origins[-1] == (
+        "http://10.0.0.5:80"
+    )

@@ -94,6 +94,7 @@ class ProcessServer:
                 err = self.proc.stderr.read().decode() if self.proc.stderr else ""
                 if self.log_path:
                     err = self.log_path.read_text()
+                self.stop()  # closes the pipe, which would otherwise leak (a warning = error)
                 raise RuntimeError(f"server exited: {err[-2000:]}")
             try:
                 if httpx.get(self.url + "/", timeout=1).status_code < 500:

@@ -1,0 +1,127 @@
+"""What a person does in the web client, as Playwright steps (by role and label, as a screen
+reader user finds things)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+from axe_playwright_python.async_playwright import Axe
+from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
+
+PASSWORD = "correct horse battery"
+# Generous for a shared 2-core machine; a passing run waits far less.
+TIMEOUT_MS = 15_000
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+# axe-core's WCAG 2.0-2.2 A and AA rules, plus its best practices (landmarks, headings…).
+AXE_RULES = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
+
+
+def new_username(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(4)}"
+
+
+@dataclass
+class Person:
+    """One browser context (its own cookie jar) with one page open on the client."""
+
+    username: str
+    base_url: str
+    context: BrowserContext
+    page: Page
+    script_errors: list[str] = field(default_factory=list)
+    socket_urls: list[str] = field(default_factory=list)
+
+    @classmethod
+    async def open(
+        cls, browser: Browser, base_url: str, prefix: str, *, viewport: dict[str, int] = DESKTOP
+    ) -> Person:
+        context = await browser.new_context(viewport=viewport)  # type: ignore[arg-type]
+        context.set_default_timeout(TIMEOUT_MS)
+        page = await context.new_page()
+        person = cls(new_username(prefix), base_url, context, page)
+        page.on("pageerror", lambda error: person.script_errors.append(str(error)))
+        page.on("websocket", lambda socket: person.socket_urls.append(socket.url))
+        await page.goto(base_url + "/")
+        return person
+
+    async def sign_up(self) -> None:
+        page = self.page
+        await page.get_by_role("link", name="Create an account").click()
+        await page.get_by_role("textbox", name="Username", exact=True).fill(self.username)
+        await page.get_by_role("textbox", name="Email").fill(f"{self.username}@example.com")
+        await page.locator("#signup-password").fill(PASSWORD)
+        await page.get_by_role("button", name="Sign up").click()
+        await expect(page.get_by_role("heading", name="Timeline", exact=True)).to_be_visible()
+        await expect(page.locator("#session-username")).to_have_text(self.username)
+
+    async def go(self, section: str) -> None:
+        """Follow a link of the main navigation."""
+        nav = self.page.get_by_role("navigation", name="Main")
+        await nav.get_by_role("link", name=section, exact=True).click()
+
+    async def post(self, text: str) -> None:
+        await self.page.get_by_role("textbox", name="Write a post").fill(text)
+        await self.page.get_by_role("button", name="Post", exact=True).click()
+        await expect(self.feed_post(text)).to_have_count(1)
+
+    def feed_post(self, text: str) -> Locator:
+        return self.page.locator("#feed .post .content").filter(has_text=text)
+
+    # ---- chat ----
+
+    @property
+    def connection(self) -> Locator:
+        return self.page.locator("#connection")
+
+    @property
+    def members(self) -> Locator:
+        return self.page.locator("#members")
+
+    def message(self, text: str) -> Locator:
+        """Messages whose content is exactly `text` (a count of 1 means shown once)."""
+        return self.page.locator("#messages > li .content").get_by_text(text, exact=True)
+
+    async def send(self, text: str) -> None:
+        box = self.page.get_by_role("textbox", name="Message")
+        await box.fill(text)
+        await box.press("Enter")
+
+    async def last_message_id(self) -> int:
+        value = await self.page.locator("#messages > li[data-message-id]").last.get_attribute(
+            "data-message-id"
+        )
+        assert value is not None
+        return int(value)
+
+    async def close(self) -> None:
+        await self.context.close()
+        assert not self.script_errors, f"script errors in the page: {self.script_errors}"
+
+
+async def assert_accessible(page: Page, view: str) -> None:
+    """No axe-core violation in the page as it is now (run inside the page, from the copy of
+    axe-core bundled in the Python package: nothing is fetched)."""
+    results = await Axe().run(page, options={"runOnly": {"type": "tag", "values": AXE_RULES}})
+    details = [
+        f"{violation['id']}: {[node['target'] for node in violation['nodes']]}"
+        for violation in results.response["violations"]
+    ]
+    assert results.violations_count == 0, f"{view}: {details}"
+
+
+async def tab_to(page: Page, selector: str, *, limit: int = 40, backwards: bool = False) -> None:
+    """Press Tab (or Shift+Tab) until `selector` has focus: proof that it is reachable by
+    keyboard, in the page's focus order."""
+    key = "Shift+Tab" if backwards else "Tab"
+    for _ in range(limit):
+        await page.keyboard.press(key)
+        if await page.evaluate("(s) => document.activeElement.matches(s)", selector):
+            return
+    focused = await page.evaluate("() => document.activeElement.outerHTML.slice(0, 120)")
+    raise AssertionError(f"{selector} not reached with {key}; focus is on {focused}")
+
+
+async def focused(page: Page, selector: str) -> bool:
+    return bool(await page.evaluate("(s) => document.activeElement.matches(s)", selector))

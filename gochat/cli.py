@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 from pydantic import ValidationError
+from starlette.routing import BaseRoute
 
 from shared.database import create_engine
 from shared.errors import install_error_handling
@@ -46,13 +46,12 @@ def uvicorn_config(app: FastAPI, settings: Settings, *, host: str, port: int) ->
 def create_web_app(_settings: Settings) -> FastAPI:
     """The browser client's files, with their security headers, and nothing else: what the
     gateway serves at `/` (compose's `web`). No database, no keys."""
-    try:
-        client = importlib.import_module("gochat.web")
-    except ModuleNotFoundError:
-        sys.exit("gochat: this build has no web client (gochat/web)")
+    from gochat.web import web_client_routes
+
+    routes: list[BaseRoute] = [*web_client_routes()]
     app = FastAPI(
         title="GoChat web client",
-        routes=client.web_client_routes(),
+        routes=routes,
         openapi_url=None,
         docs_url=None,
         redoc_url=None,

@@ -11,7 +11,6 @@ websockets with 1012), SIGKILL for any still running after a deadline.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import re
@@ -62,10 +61,6 @@ def render_gateway_config(values: Mapping[str, str], template: str | None = None
         return values[name]
 
     return _PLACEHOLDER.sub(fill, text)
-
-
-def has_web_client() -> bool:
-    return importlib.util.find_spec("gochat.web") is not None
 
 
 def upstream_servers(ports: Iterable[int]) -> str:
@@ -251,8 +246,7 @@ class Stack:
 
         names = [("auth", "auth", minting), ("user", "user", verifying)]
         names += [(f"ws-{i}", "ws", verifying) for i in range(1, self.ws_instances + 1)]
-        if has_web_client():
-            names += [("web", "web", verifying)]
+        names += [("web", "web", verifying)]
         for name, service, env in names:
             process = ServiceProcess(name, service, env, self.logs / f"{name}.log")
             self.services[name] = process
@@ -331,19 +325,14 @@ class Gateway:
     def configure(
         self, *, listen: str, access_log: Path, upstreams: Mapping[str, list[int]]
     ) -> None:
-        def servers(name: str) -> str:
-            if not upstreams.get(name):  # e.g. no web client in this build: answer 502
-                return f"server 127.0.0.1:{free_port()} down;"
-            return upstream_servers(upstreams[name])
-
         values = {
             "GATEWAY_LISTEN": listen,
             "GATEWAY_RESOLVER": "",  # fixed loopback addresses: nothing to resolve
             "GATEWAY_ACCESS_LOG": str(access_log),
-            "GATEWAY_AUTH_SERVERS": servers("auth"),
-            "GATEWAY_USER_SERVERS": servers("user"),
-            "GATEWAY_WS_SERVERS": servers("ws"),
-            "GATEWAY_WEB_SERVERS": servers("web"),
+            "GATEWAY_AUTH_SERVERS": upstream_servers(upstreams["auth"]),
+            "GATEWAY_USER_SERVERS": upstream_servers(upstreams["user"]),
+            "GATEWAY_WS_SERVERS": upstream_servers(upstreams["ws"]),
+            "GATEWAY_WEB_SERVERS": upstream_servers(upstreams["web"]),
         }
         (self.prefix / "temp").mkdir(parents=True, exist_ok=True)
         (self.prefix / "gochat.conf").write_text(render_gateway_config(values))

@@ -4,7 +4,6 @@ itself when it is installed (CI installs Debian's)."""
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -23,11 +22,8 @@ def test_rendering_fills_our_placeholders_and_leaves_nginx_variables() -> None:
 
 
 @pytest.fixture
-def gateway(tmp_path: Path) -> Gateway:
+def gateway(nginx: str, tmp_path: Path) -> Gateway:
     """The stack's gateway configured for four services, two ws instances among them."""
-    nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
-    if nginx is None:
-        pytest.skip("nginx is not installed (.ci/run installs it)")
     configured = Gateway(nginx, tmp_path / "nginx", error_log=tmp_path / "error.log")
     configured.configure(
         listen="127.0.0.1:8080",

@@ -97,12 +97,15 @@ def machine_services_restored() -> Iterator[None]:
 
 
 @pytest.fixture
-def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(
+    database_url: str, nginx: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
     env = stack_environment(database_url)
     for url in (database_url, REDIS_URL or ""):
         if urlsplit(url).port not in (5432, 6379):
             pytest.skip("restarts the machine's PostgreSQL on 5432 and Redis on 6379")
-    with Stack(env, tmp_path_factory.mktemp("stack"), gateway_port=free_port()) as running:
+    run_dir = tmp_path_factory.mktemp("stack")
+    with Stack(env, run_dir, gateway_port=free_port(), nginx=nginx) as running:
         yield running
 
 

@@ -10,12 +10,12 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import InvalidStatus
 
 from gochat.stack import Stack, free_port
 from tests.conftest import REDIS_URL
+from tests.support.metrics import unlabelled
 from tests.support.servers import wait_until_ready
 from tests.support.users import PASSWORD, Account, register
 from tests.ws.chat_client import (
@@ -133,14 +133,6 @@ async def test_the_gateway_answers_json_while_no_instance_of_a_service_runs(
     await wait_until_ready(gateway, "/users/readyz")
 
 
-def sample(exposition: str, name: str) -> float:
-    for family in text_string_to_metric_families(exposition):
-        for found in family.samples:
-            if found.name == name and not found.labels:
-                return found.value
-    raise AssertionError(f"{name} is not exported")
-
-
 async def join_placed(
     stack: Stack, room_id: str, account: Account, *, after: int | None = None
 ) -> tuple[ClientConnection, str]:
@@ -182,10 +174,10 @@ async def test_chat_between_instances_survives_losing_one(
     last_seen = seen_by_alice[-1]["id"]
     async with httpx.AsyncClient(timeout=10) as direct:
         for name in (alice_instance, bob_instance):  # each instance counts its own
-            exposed = (await direct.get(stack.services[name].url + "/metrics")).text
-            assert sample(exposed, "gochat_ws_connections_open") >= 1
-            assert sample(exposed, "gochat_ws_messages_received_total") >= 1
-            assert sample(exposed, "gochat_ws_messages_sent_total") >= 2
+            exposed = unlabelled((await direct.get(stack.services[name].url + "/metrics")).text)
+            assert exposed["gochat_ws_connections_open"] >= 1
+            assert exposed["gochat_ws_messages_received_total"] >= 1
+            assert exposed["gochat_ws_messages_sent_total"] >= 2
 
     stopping = asyncio.create_task(asyncio.to_thread(stack.services[alice_instance].terminate))
     try:

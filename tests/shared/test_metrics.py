@@ -1,22 +1,14 @@
 from __future__ import annotations
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
 from shared.metrics import ChatMetrics
 from shared.service_app import build_service_app
 from shared.settings import Settings
+from tests.support.metrics import samples, unlabelled
 from tests.support.servers import ThreadServer
 from tests.support.users import register
 from tests.ws.chat_client import create_room, join, messages, send_message, until_ready
-
-
-def samples(exposition: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(exposition)
-        for sample in family.samples
-    }
 
 
 async def test_requests_are_counted_by_route_template_and_status(
@@ -78,8 +70,7 @@ async def test_the_chat_service_counts_connections_messages_and_broadcasts(
     client: httpx.AsyncClient, dev_server: ThreadServer
 ) -> None:
     async def chat_samples() -> dict[str, float]:
-        found = samples((await client.get("/chat/metrics")).text)
-        return {name: value for (name, labels), value in found.items() if not labels}
+        return unlabelled((await client.get("/chat/metrics")).text)
 
     alice = await register(client, "alice")
     bob = await register(client, "bob")

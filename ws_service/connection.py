@@ -23,6 +23,7 @@ from ws_service.client import (
     CLOSE_INTERNAL_ERROR,
     CLOSE_POLICY_VIOLATION,
     CLOSE_SERVICE_RESTART,
+    CLOSE_TRY_AGAIN_LATER,
     Client,
 )
 from ws_service.deps import get_chat
@@ -139,6 +140,8 @@ async def _serve(
         await chat.hub.leave(client)
         await chat.presence.leave(client.room_id, user.id)
         await client.aclose()
+        if client.close_code == CLOSE_TRY_AGAIN_LATER:
+            chat.metrics.slow_client_disconnects.inc()
 
 
 async def _send_history(chat: Chat, client: Client, *, after: int | None, through: int) -> None:
@@ -209,6 +212,7 @@ async def _receive(websocket: WebSocket, chat: Chat, client: Client) -> None:
         except StoreUnavailable as exc:
             client.deliver(OutgoingFrames(error_frame("unavailable", str(exc))))
             continue
+        chat.metrics.messages_received.inc()
         done.add_done_callback(partial(_answer, client))
         in_flight.append(done)
 

@@ -17,10 +17,12 @@ import contextlib
 import uuid
 from collections import deque
 
-from ws_service.sinks import ClientGone, FrameSink, OutgoingFrame
+from ws_service.sinks import ClientGone, FrameSink, OutgoingFrames
 
 CLOSE_TRY_AGAIN_LATER = 1013  # the client does not read fast enough
+CLOSE_NORMAL = 1000
 CLOSE_POLICY_VIOLATION = 1008  # sustained flooding
+CLOSE_INTERNAL_ERROR = 1011
 CLOSE_SERVICE_RESTART = 1012  # the instance is shutting down: reconnect elsewhere
 CLOSE_SESSION_ENDED = 4401  # logged out or deleted
 
@@ -30,6 +32,7 @@ class Client:
         "_live",
         "_queue",
         "_queue_limit",
+        "_queued_frames",
         "_writer",
         "close_code",
         "room_id",
@@ -57,7 +60,8 @@ class Client:
         self.close_code: int | None = None
         self._queue_limit = queue_limit
         # None while nothing waits: the fast path allocates nothing per client.
-        self._queue: deque[OutgoingFrame] | None = deque()
+        self._queue: deque[OutgoingFrames] | None = deque()
+        self._queued_frames = 0
         self._live = False
         self._writer: asyncio.Task[None] | None = None
 
@@ -67,30 +71,32 @@ class Client:
 
     @property
     def queued(self) -> int:
-        return len(self._queue) if self._queue is not None else 0
+        """Frames waiting for the connection."""
+        return self._queued_frames
 
-    def deliver(self, frame: OutgoingFrame) -> None:
+    def deliver(self, frames: OutgoingFrames) -> None:
         """Never awaits: write now, or queue behind what is already waiting."""
         queue = self._queue
         if queue is None:
-            if self.sink.try_write(frame):
+            if self.sink.try_write(frames):
                 return
             if self.close_code is not None:
                 return
             queue = self._queue = deque()
         elif self.close_code is not None:
             return
-        if len(queue) >= self._queue_limit:
+        if self._queued_frames + len(frames) > self._queue_limit:
             self.close(CLOSE_TRY_AGAIN_LATER, "too slow: outgoing queue full")
             return
-        queue.append(frame)
+        queue.append(frames)
+        self._queued_frames += len(frames)
         if self._live and self._writer is None:
             self._writer = asyncio.create_task(self._drain(), name="ws-client-writer")
 
-    async def send_before_live(self, frame: OutgoingFrame) -> None:
+    async def send_before_live(self, frames: OutgoingFrames) -> None:
         """History and `ready`: written ahead of the live frames queued meanwhile."""
-        if not self.sink.try_write(frame):
-            await self.sink.write(frame)
+        if not self.sink.try_write(frames):
+            await self.sink.write(frames)
 
     def go_live(self) -> None:
         """History is out: release the live frames queued behind it, then write directly."""
@@ -106,16 +112,16 @@ class Client:
         queue = self._queue
         try:
             while queue:
-                frame = queue[0]
-                if not self.sink.try_write(frame):
-                    await self.sink.write(frame)
+                frames = queue[0]
+                if not self.sink.try_write(frames):
+                    await self.sink.write(frames)
                     if self.close_code is not None:  # closed meanwhile: the queue is cleared
                         return
                 queue.popleft()
+                self._queued_frames -= len(frames)
         except ClientGone:
             self.close_code = 1006  # the connection went away; its handler is leaving
-            if self._queue is not None:
-                self._queue.clear()
+            self._drop_queue()
             return
         finally:
             self._writer = None
@@ -127,14 +133,18 @@ class Client:
         if self.close_code is not None:
             return
         self.close_code = code
-        if self._queue is not None:
-            self._queue.clear()
+        self._drop_queue()
         self.sink.close(code, reason)
 
+    def _drop_queue(self) -> None:
+        if self._queue is not None:
+            self._queue.clear()
+        self._queued_frames = 0
+
     async def aclose(self) -> None:
-        """The handler's last word: stop the writer and wait for the close to finish."""
-        if self.close_code is None:
-            self.close_code = 1000
+        """The handler's last word: close (if nothing did yet), stop the writer, and wait
+        for the close to finish."""
+        self.close(CLOSE_NORMAL, "")
         writer = self._writer
         if writer is not None and writer is not asyncio.current_task():
             writer.cancel()

@@ -5,20 +5,28 @@ storage is the message store's."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from functools import partial
 
-from fastapi import APIRouter, WebSocket
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from starlette.websockets import WebSocket
 
 from shared.database import unit_of_work
-from shared.deps import RuntimeDep, token_from
+from shared.deps import get_runtime, token_from
 from shared.errors import GoChatError
 from shared.sessions import SessionUser
 from ws_service import messages
 from ws_service.chat import Chat
-from ws_service.client import CLOSE_POLICY_VIOLATION, CLOSE_SERVICE_RESTART, Client
-from ws_service.deps import ChatDep
+from ws_service.client import (
+    CLOSE_INTERNAL_ERROR,
+    CLOSE_POLICY_VIOLATION,
+    CLOSE_SERVICE_RESTART,
+    CLOSE_TRY_AGAIN_LATER,
+    Client,
+)
+from ws_service.deps import get_chat
 from ws_service.hub import HubClosed
 from ws_service.limits import TokenBucket
 from ws_service.protocol import (
@@ -30,10 +38,10 @@ from ws_service.protocol import (
     ready_frame,
 )
 from ws_service.rooms.service import admit
-from ws_service.sinks import ClientGone, OutgoingFrame, frame_sink
+from ws_service.sinks import ClientGone, OutgoingFrames, frame_sink
 from ws_service.store import Appended, StoreUnavailable
 
-router = APIRouter(prefix="/ws", tags=["chat"])
+logger = logging.getLogger("gochat.ws.connection")
 
 DENIAL_EXTENSION = "websocket.http.response"
 MAX_IN_FLIGHT = 32  # messages of one connection waiting for the database at once
@@ -44,9 +52,14 @@ class InvalidResumePoint(GoChatError):
     default_detail = "after must be a non-negative integer"
 
 
-@router.websocket("/joinRoom/{room_id}")
-async def join_room(websocket: WebSocket, room_id: str, runtime: RuntimeDep, chat: ChatDep) -> None:
-    """Everything is checked before the upgrade and refused with a real HTTP status."""
+async def join_room(websocket: WebSocket) -> None:
+    """Everything is checked before the upgrade and refused with a real HTTP status.
+
+    A plain Starlette endpoint, not a FastAPI one with dependencies: whatever a connection
+    holds for its lifetime counts 10,000 times over in memory."""
+    runtime = get_runtime(websocket)
+    chat = get_chat(websocket)
+    room_id: str = websocket.path_params["room_id"]
     try:
         after = _resume_point(websocket.query_params.get("after"))
         token, _from_cookie = token_from(websocket)
@@ -73,6 +86,10 @@ async def join_room(websocket: WebSocket, room_id: str, runtime: RuntimeDep, cha
     await _serve(
         websocket, chat, client, user=admission.user, after=after, last_seq=admission.last_seq
     )
+
+
+router = APIRouter()
+router.add_websocket_route("/ws/joinRoom/{room_id}", join_room, name="join_room")
 
 
 def _resume_point(value: str | None) -> int | None:
@@ -116,10 +133,15 @@ async def _serve(
         await _receive(websocket, chat, client)
     except ClientGone:
         pass
+    except Exception:
+        logger.exception("chat connection failed")
+        client.close(CLOSE_INTERNAL_ERROR, "internal error")
     finally:
         await chat.hub.leave(client)
         await chat.presence.leave(client.room_id, user.id)
         await client.aclose()
+        if client.close_code == CLOSE_TRY_AGAIN_LATER:
+            chat.metrics.slow_client_disconnects.inc()
 
 
 async def _send_history(chat: Chat, client: Client, *, after: int | None, through: int) -> None:
@@ -135,11 +157,11 @@ async def _send_history(chat: Chat, client: Client, *, after: int | None, throug
                 db, room_id=client.room_id, after=after or 0, through=through, limit=limit
             )
     for message in history:
-        await client.send_before_live(OutgoingFrame(message_frame(message)))
+        await client.send_before_live(OutgoingFrames(message_frame(message)))
     ready = ready_frame(
         room_id=client.room_id, last_id=through, truncated=after is not None and truncated
     )
-    await client.send_before_live(OutgoingFrame(ready))
+    await client.send_before_live(OutgoingFrames(ready))
 
 
 async def _receive(websocket: WebSocket, chat: Chat, client: Client) -> None:
@@ -152,7 +174,7 @@ async def _receive(websocket: WebSocket, chat: Chat, client: Client) -> None:
     bucket = TokenBucket(
         rate=settings.ws_rate_per_second, burst=settings.ws_rate_burst, now=clock()
     )
-    in_flight: deque[asyncio.Future[Appended]] = deque()
+    in_flight: deque[asyncio.Future[Appended]] | None = None  # made on the first message
     refused_in_a_row = 0
     while True:
         message = await websocket.receive()
@@ -163,7 +185,7 @@ async def _receive(websocket: WebSocket, chat: Chat, client: Client) -> None:
             if refused_in_a_row >= settings.ws_abuse_limit:
                 client.close(CLOSE_POLICY_VIOLATION, "too many messages")
                 return
-            client.deliver(OutgoingFrame(error_frame("rate_limited", "slow down")))
+            client.deliver(OutgoingFrames(error_frame("rate_limited", "slow down")))
             continue
         refused_in_a_row = 0
         try:
@@ -171,6 +193,8 @@ async def _receive(websocket: WebSocket, chat: Chat, client: Client) -> None:
             if text is None:
                 raise FrameRefused("bad_frame", "binary frames are not accepted")
             posted = parse_client_frame(text)
+            if in_flight is None:
+                in_flight = deque()
             while in_flight and in_flight[0].done():
                 in_flight.popleft()
             if len(in_flight) >= MAX_IN_FLIGHT:
@@ -183,11 +207,12 @@ async def _receive(websocket: WebSocket, chat: Chat, client: Client) -> None:
                 client_id=posted.client_id,
             )
         except FrameRefused as exc:
-            client.deliver(OutgoingFrame(error_frame(exc.code, exc.detail)))
+            client.deliver(OutgoingFrames(error_frame(exc.code, exc.detail)))
             continue
         except StoreUnavailable as exc:
-            client.deliver(OutgoingFrame(error_frame("unavailable", str(exc))))
+            client.deliver(OutgoingFrames(error_frame("unavailable", str(exc))))
             continue
+        chat.metrics.messages_received.inc()
         done.add_done_callback(partial(_answer, client))
         in_flight.append(done)
 
@@ -200,6 +225,6 @@ def _answer(client: Client, done: asyncio.Future[Appended]) -> None:
         return
     failure = done.exception()
     if failure is not None:
-        client.deliver(OutgoingFrame(error_frame("unavailable", str(failure))))
+        client.deliver(OutgoingFrames(error_frame("unavailable", str(failure))))
     elif done.result().duplicate:
-        client.deliver(OutgoingFrame(message_frame(done.result().message)))
+        client.deliver(OutgoingFrames(message_frame(done.result().message)))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import time
 import uuid
 from collections.abc import Coroutine
 from contextlib import AsyncExitStack
@@ -26,17 +27,19 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.broker import Broker, Subscription
 from shared.database import unit_of_work
 from shared.events import AccountEvent, control_channel
+from shared.metrics import ChatMetrics
 from ws_service import messages
 from ws_service.client import CLOSE_SERVICE_RESTART, CLOSE_SESSION_ENDED, Client
 from ws_service.protocol import encode, message_fields, presence_frame
 from ws_service.sequencing import RoomSequence
 from ws_service.sessions import live_session_ids
-from ws_service.sinks import OutgoingFrame
+from ws_service.sinks import OutgoingFrames
 from ws_service.stream import PresenceChange, StoredBatch, chat_channel, decode
 
 logger = logging.getLogger("gochat.ws.hub")
@@ -44,6 +47,9 @@ logger = logging.getLogger("gochat.ws.hub")
 FILL_LIMIT = 500  # messages read from the database per gap fill (one event)
 RECENT_ROOMS = 4096  # rooms without members whose last sequence number is remembered
 RETRY_FILL_SECONDS = 1.0
+# Messages held back behind a gap, per room, before they are dropped and read again from
+# the database (which holds every one of them) once it answers.
+MAX_HELD = 2 * FILL_LIMIT
 
 MessageFields = dict[str, Any]
 
@@ -104,8 +110,10 @@ class RoomHub:
         sessionmaker: async_sessionmaker[AsyncSession],
         queue_size: int,
         gap_wait: float,
+        metrics: ChatMetrics | None = None,
     ) -> None:
         self._broker = broker
+        self._metrics = metrics or ChatMetrics(CollectorRegistry())
         self._namespace = namespace
         self._sessionmaker = sessionmaker
         self._queue_size = queue_size
@@ -128,12 +136,16 @@ class RoomHub:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def __aenter__(self) -> RoomHub:
-        stream = await self._stack.enter_async_context(
-            self._broker.subscribe(chat_channel(self._namespace), maxsize=self._queue_size)
-        )
-        control = await self._stack.enter_async_context(
-            self._broker.subscribe(control_channel(self._namespace), maxsize=self._queue_size)
-        )
+        try:
+            stream = await self._stack.enter_async_context(
+                self._broker.subscribe(chat_channel(self._namespace), maxsize=self._queue_size)
+            )
+            control = await self._stack.enter_async_context(
+                self._broker.subscribe(control_channel(self._namespace), maxsize=self._queue_size)
+            )
+        except BaseException:
+            await self._stack.aclose()
+            raise
         self._closed = False
         self._tasks = [
             asyncio.create_task(self._run(), name="ws-hub"),
@@ -182,10 +194,6 @@ class RoomHub:
         if self._closed:
             return
         await self._put(self._departures, client)
-
-    @property
-    def connections(self) -> int:
-        return sum(len(room.members) for room in self._rooms.values())
 
     async def _put(self, queue: asyncio.Queue[Any], item: object) -> None:
         await queue.put(item)
@@ -267,8 +275,9 @@ class RoomHub:
 
     def _on_event(self, event: _Event) -> None:
         if isinstance(event, StoredBatch):
-            for fields in event.messages:
-                self._on_message(fields)
+            started = time.perf_counter()
+            self._on_stored(event)
+            self._metrics.broadcast_seconds.observe(time.perf_counter() - started)
         elif isinstance(event, PresenceChange):
             room = self._rooms.get(event.room_id)
             if room is not None:
@@ -302,21 +311,32 @@ class RoomHub:
             sessions = {c.session_id for clients in self._by_user.values() for c in clients}
             self._spawn(self._check_sessions(sessions))
 
-    def _on_message(self, fields: MessageFields) -> None:
-        room = self._rooms.get(fields["room_id"])
-        if room is None:
-            self._remember(fields["room_id"], fields["id"])
-            return
-        for released in room.sequence.offer(fields["id"], fields):
-            self._broadcast(room, encode(released))
-        if room.sequence.missing is not None:
+    def _on_stored(self, batch: StoredBatch) -> None:
+        """Each room's released messages go to each member in one write."""
+        released: dict[str, list[bytes]] = {}
+        for fields in batch.messages:
+            room = self._rooms.get(fields["room_id"])
+            if room is None:
+                self._remember(fields["room_id"], fields["id"])
+                continue
+            for message in room.sequence.offer(fields["id"], fields):
+                released.setdefault(room.id, []).append(encode(message))
+        for room_id, payloads in released.items():
+            self._broadcast(self._rooms[room_id], *payloads)
+        for fields in batch.messages:
+            room = self._rooms.get(fields["room_id"])
+            if room is None or room.sequence.missing is None:
+                continue
+            if room.sequence.held > MAX_HELD:
+                room.sequence.drop_held()
+                room.catch_up = True
             self._schedule_fill(room)
 
-    def _broadcast(self, room: _Room, payload: bytes) -> None:
-        frame = OutgoingFrame(payload)
+    def _broadcast(self, room: _Room, *payloads: bytes) -> None:
+        frames = OutgoingFrames(*payloads)
         for client in room.members:
-            client.deliver(frame)
-        self.delivered += len(room.members)
+            client.deliver(frames)
+        self.delivered += len(room.members) * len(payloads)
 
     def _end_sessions(self, user_id: int, session_id: uuid.UUID | None) -> None:
         """Close a user's connections (`session_id` None: all of them) with 4401."""
@@ -365,8 +385,9 @@ class RoomHub:
         room.fill_running = False
         if self._rooms.get(room.id) is not room:
             return  # everyone left meanwhile
-        for released in room.sequence.fill(fill.messages, through=fill.through):
-            self._broadcast(room, encode(released))
+        released = room.sequence.fill(fill.messages, through=fill.through)
+        if released:
+            self._broadcast(room, *map(encode, released))
         if fill.failed or fill.more:
             room.catch_up = True
             self._schedule_fill(room, delay=RETRY_FILL_SECONDS if fill.failed else 0)

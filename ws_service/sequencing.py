@@ -57,6 +57,10 @@ class RoomSequence(Generic[T]):
         """Messages up to `last_seq` exist (the database says so) even if none arrived."""
         self._known_last = max(self._known_last, last_seq)
 
+    def drop_held(self) -> None:
+        """Forget what is held back (to bound memory); it is still known to exist."""
+        self._held.clear()
+
     def fill(self, items: Iterable[tuple[int, T]], *, through: int) -> list[T]:
         """`items` are all that exist from `next_seq` to `through`, as read from the
         database: release them; any number in that range they lack no longer exists (its

@@ -25,36 +25,37 @@ class ClientGone(Exception):
     """The connection is closed or closing; nothing more can be written to it."""
 
 
-class OutgoingFrame:
-    """One text frame's JSON, encoded once and shared by every member it goes to; its
-    websocket wire bytes (server frames are not masked) and text are made on first use."""
+class OutgoingFrames:
+    """One or more text frames, JSON encoded once and shared by every member they go to.
+    Their wire bytes (server frames are not masked, so the same for everyone) are made on
+    first use: a transport takes all of them in one write, one system call per member
+    however many messages a stored batch released."""
 
-    __slots__ = ("_text", "_wire", "payload")
+    __slots__ = ("_wire", "payloads")
 
-    def __init__(self, payload: bytes) -> None:
-        self.payload = payload
+    def __init__(self, *payloads: bytes) -> None:
+        self.payloads = payloads
         self._wire: bytes | None = None
-        self._text: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.payloads)
 
     @property
     def wire(self) -> bytes:
         if self._wire is None:
-            self._wire = Frame(Opcode.TEXT, self.payload).serialize(mask=False, extensions=[])
+            self._wire = b"".join(
+                Frame(Opcode.TEXT, payload).serialize(mask=False, extensions=[])
+                for payload in self.payloads
+            )
         return self._wire
-
-    @property
-    def text(self) -> str:
-        if self._text is None:
-            self._text = self.payload.decode()
-        return self._text
 
 
 class FrameSink(Protocol):
-    def try_write(self, frame: OutgoingFrame) -> bool:
+    def try_write(self, frames: OutgoingFrames) -> bool:
         """Write now without awaiting if the connection can take it; False otherwise (the
-        caller queues the frame and lets `write` wait for room)."""
+        caller queues the frames and lets `write` wait for room)."""
 
-    async def write(self, frame: OutgoingFrame) -> None:
+    async def write(self, frames: OutgoingFrames) -> None:
         """Write, waiting while the connection pushes back; `ClientGone` once closed."""
 
     def close(self, code: int, reason: str) -> None:
@@ -76,14 +77,15 @@ class AsgiFrameSink:
         self._websocket = websocket
         self._closing: asyncio.Task[None] | None = None
 
-    def try_write(self, frame: OutgoingFrame) -> bool:
+    def try_write(self, frames: OutgoingFrames) -> bool:
         return False
 
-    async def write(self, frame: OutgoingFrame) -> None:
+    async def write(self, frames: OutgoingFrames) -> None:
         if self._closing is not None:
             raise ClientGone
         try:
-            await self._websocket.send_text(frame.text)
+            for payload in frames.payloads:
+                await self._websocket.send_text(payload.decode())
         except (WebSocketDisconnect, WebSocketDisconnected, OSError) as exc:
             raise ClientGone from exc
 

@@ -34,6 +34,7 @@ from ws_service.stream import encode_stored
 logger = logging.getLogger("gochat.ws.store")
 
 PUBLISH_ATTEMPTS = 3
+NOT_STORED = "the message could not be stored; try again"
 
 
 class StoreUnavailable(Exception):
@@ -136,10 +137,9 @@ class MessageStore:
             self._in_flight = batch
             try:
                 outcomes, stored = await self._commit(batch)
-            except Exception as exc:
+            except Exception:
                 logger.exception("storing %d messages failed", len(batch))
-                reason = f"the message could not be stored ({exc.__class__.__name__})"
-                outcomes = [StoreUnavailable(reason) for _ in batch]
+                outcomes = [StoreUnavailable(NOT_STORED) for _ in batch]
                 stored = []
             if stored:
                 await self._publish(stored)
@@ -151,17 +151,17 @@ class MessageStore:
         try:
             return await self._commit_once(batch)
         except IntegrityError:
-            # Another instance stored one of these client_ids meanwhile, or a sender was
-            # deleted: retry each message alone, so only the one at fault fails.
-            if len(batch) == 1:
-                return [StoreUnavailable("the message could not be stored")], []
+            # Another instance stored one of these client_ids meanwhile (the retry finds its
+            # row and answers with it), or a sender was deleted: retry each message alone,
+            # so only the one at fault fails.
+            pass
         outcomes: list[Outcome] = []
         stored: list[StoredMessage] = []
         for pending in batch:
             try:
                 (outcome,), one = await self._commit_once([pending])
             except IntegrityError:
-                outcome, one = StoreUnavailable("the message could not be stored"), []
+                outcome, one = StoreUnavailable(NOT_STORED), []
             outcomes.append(outcome)
             stored.extend(one)
         return outcomes, stored

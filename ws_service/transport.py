@@ -3,7 +3,7 @@
 ASGI has no "write these framed bytes now" call: `await send(...)` per member per message is
 most of a naive hub's cost (see shared/guide/PERFORMANCE.md). This subclass offers the app,
 through the ASGI scope extension `gochat.frame_sink`, the connection itself as a `FrameSink`:
-`try_write` puts an already-framed message on the transport when it is not pushing back,
+`try_write` puts already-framed messages on the transport when it is not pushing back,
 `write` waits for it to drain, `close` closes at once and aborts a peer that never reads.
 
 It relies on the internals of one uvicorn version (`TESTED_UVICORN`); `websocket_protocol()`
@@ -21,7 +21,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from websockets.http11 import Request
 from websockets.protocol import State
 
-from ws_service.sinks import SINK_EXTENSION, ClientGone, OutgoingFrame
+from ws_service.sinks import SINK_EXTENSION, ClientGone, OutgoingFrames
 
 logger = logging.getLogger("gochat.ws.transport")
 
@@ -41,7 +41,11 @@ class GoChatWebSocketProtocol(WebSocketsSansIOProtocol):
 
     async def send(self, message: Any) -> None:
         await super().send(message)
-        if message["type"] == "websocket.http.response.body" and not message.get("more_body"):
+        if message["type"] == "websocket.accept" and self.handshake_complete:
+            # The handshake's request and response (headers and all) are not needed once
+            # answered; uvicorn keeps them for the connection's lifetime (~4 KB each).
+            del self.request, self.response
+        elif message["type"] == "websocket.http.response.body" and not message.get("more_body"):
             # A refused handshake is complete: uvicorn 0.54 would log an error for it.
             self.handshake_complete = True
 
@@ -55,17 +59,17 @@ class GoChatWebSocketProtocol(WebSocketsSansIOProtocol):
             and not self.transport.is_closing()
         )
 
-    def try_write(self, frame: OutgoingFrame) -> bool:
+    def try_write(self, frames: OutgoingFrames) -> bool:
         if not self.writable.is_set() or not self._open():
             return False
-        self.transport.write(frame.wire)
+        self.transport.write(frames.wire)
         return True
 
-    async def write(self, frame: OutgoingFrame) -> None:
+    async def write(self, frames: OutgoingFrames) -> None:
         await self.writable.wait()
         if not self._open():
             raise ClientGone
-        self.transport.write(frame.wire)
+        self.transport.write(frames.wire)
 
     def close(self, code: int, reason: str) -> None:
         """Like the app sending `websocket.close`, without waiting for the send buffer; a

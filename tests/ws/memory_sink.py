@@ -4,29 +4,32 @@ from __future__ import annotations
 
 import asyncio
 
-from ws_service.sinks import ClientGone, OutgoingFrame
+from ws_service.sinks import ClientGone, OutgoingFrames
 
 
 class MemorySink:
     """A connection whose send buffer is either open or full."""
 
     def __init__(self) -> None:
-        self.written: list[bytes] = []
+        self.written: list[bytes] = []  # frame payloads, in order
+        self.writes = 0
         self.closed_with: int | None = None
         self.open = asyncio.Event()
         self.open.set()
 
-    def try_write(self, frame: OutgoingFrame) -> bool:
+    def try_write(self, frames: OutgoingFrames) -> bool:
         if self.closed_with is not None or not self.open.is_set():
             return False
-        self.written.append(frame.payload)
+        self.writes += 1
+        self.written.extend(frames.payloads)
         return True
 
-    async def write(self, frame: OutgoingFrame) -> None:
+    async def write(self, frames: OutgoingFrames) -> None:
         await self.open.wait()
         if self.closed_with is not None:
             raise ClientGone
-        self.written.append(frame.payload)
+        self.writes += 1
+        self.written.extend(frames.payloads)
 
     def close(self, code: int, reason: str) -> None:
         self.closed_with = code

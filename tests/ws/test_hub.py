@@ -42,6 +42,16 @@ def namespace() -> str:
     return f"hub-{secrets.token_hex(4)}"
 
 
+@pytest.fixture
+def broker() -> MemoryBroker:
+    return MemoryBroker()
+
+
+@pytest.fixture
+async def room_id(client: httpx.AsyncClient, alice: Account) -> str:
+    return await create_room(client, alice)
+
+
 def hub_for(
     broker: MemoryBroker, namespace: str, sessionmaker: Sessionmaker, **options: float
 ) -> RoomHub:
@@ -67,6 +77,20 @@ def client_of(
         queue_limit=100,
     )
     return client, sink
+
+
+async def live_member(
+    hub: RoomHub, account: Account, room_id: str, *, stored_last_seq: int = 0
+) -> tuple[MemorySink, int]:
+    """A client joined and past its history; its sink, and where its history ended."""
+    member, sink = client_of(account, room_id)
+    through = await hub.join(member, stored_last_seq=stored_last_seq)
+    member.go_live()
+    return sink, through
+
+
+async def publish(broker: MemoryBroker, namespace: str, *stored: StoredMessage) -> None:
+    await broker.publish(chat_channel(namespace), encode_stored(stored))
 
 
 def message(room_id: str, seq: int, account: Account) -> StoredMessage:
@@ -109,85 +133,76 @@ async def store_quietly(
 
 
 async def test_messages_published_out_of_order_are_delivered_in_order(
-    client: httpx.AsyncClient, alice: Account, sessionmaker: Sessionmaker, namespace: str
+    alice: Account, room_id: str, broker: MemoryBroker, sessionmaker: Sessionmaker, namespace: str
 ) -> None:
-    room_id = await create_room(client, alice)
-    broker = MemoryBroker()
     async with hub_for(broker, namespace, sessionmaker, gap_wait=5) as hub:
-        member, sink = client_of(alice, room_id)
-        assert await hub.join(member, stored_last_seq=0) == 0
-        member.go_live()
+        sink, through = await live_member(hub, alice, room_id)
+        assert through == 0
         for seq in (3, 1, 1, 2, 3, 4):
-            await broker.publish(
-                chat_channel(namespace), encode_stored([message(room_id, seq, alice)])
-            )
+            await publish(broker, namespace, message(room_id, seq, alice))
         await eventually(lambda: len(ids(sink)) == 4)
         await asyncio.sleep(0.05)
         assert ids(sink) == [1, 2, 3, 4]
 
 
-async def test_a_gap_that_does_not_close_is_filled_from_the_database(
-    client: httpx.AsyncClient, alice: Account, sessionmaker: Sessionmaker, namespace: str
+async def test_a_batch_reaches_each_member_in_one_write(
+    alice: Account, room_id: str, broker: MemoryBroker, sessionmaker: Sessionmaker, namespace: str
 ) -> None:
-    room_id = await create_room(client, alice)
-    broker = MemoryBroker()
     async with hub_for(broker, namespace, sessionmaker) as hub:
-        member, sink = client_of(alice, room_id)
-        await hub.join(member, stored_last_seq=0)
-        member.go_live()
+        sink, _ = await live_member(hub, alice, room_id)
+        await publish(broker, namespace, *(message(room_id, seq, alice) for seq in (1, 2, 3)))
+        await eventually(lambda: ids(sink) == [1, 2, 3])
+        assert sink.writes == 1
+
+
+async def test_a_gap_that_does_not_close_is_filled_from_the_database(
+    alice: Account, room_id: str, broker: MemoryBroker, sessionmaker: Sessionmaker, namespace: str
+) -> None:
+    async with hub_for(broker, namespace, sessionmaker) as hub:
+        sink, _ = await live_member(hub, alice, room_id)
         await store_quietly(sessionmaker, room_id, alice, 3)  # 1..3, never published here
-        await broker.publish(chat_channel(namespace), encode_stored([message(room_id, 4, alice)]))
+        await publish(broker, namespace, message(room_id, 4, alice))
         await eventually(lambda: ids(sink) == [1, 2, 3, 4])
         contents = [orjson.loads(frame)["content"] for frame in sink.written]
         assert contents == ["q0", "q1", "q2", "m4"]
 
 
 async def test_a_client_joining_while_the_database_is_ahead_gets_everything_once(
-    client: httpx.AsyncClient,
     alice: Account,
+    room_id: str,
+    broker: MemoryBroker,
     bob: Account,
     sessionmaker: Sessionmaker,
     namespace: str,
 ) -> None:
-    room_id = await create_room(client, alice)
-    async with hub_for(MemoryBroker(), namespace, sessionmaker) as hub:
-        first, first_sink = client_of(alice, room_id)
-        assert await hub.join(first, stored_last_seq=0) == 0
-        first.go_live()
+    async with hub_for(broker, namespace, sessionmaker) as hub:
+        first_sink, _ = await live_member(hub, alice, room_id)
         await store_quietly(sessionmaker, room_id, alice, 2)
-        second, second_sink = client_of(bob, room_id)
         # The room is followed here up to 0: the newcomer's history ends there too, and
         # 1..2 come live to both, once the hub has read them.
-        assert await hub.join(second, stored_last_seq=2) == 0
-        second.go_live()
+        second_sink, through = await live_member(hub, bob, room_id, stored_last_seq=2)
+        assert through == 0
         await eventually(lambda: ids(first_sink) == [1, 2] and ids(second_sink) == [1, 2])
 
 
 async def test_a_room_nobody_here_followed_starts_after_what_the_database_had(
-    client: httpx.AsyncClient, alice: Account, sessionmaker: Sessionmaker, namespace: str
+    alice: Account, room_id: str, broker: MemoryBroker, sessionmaker: Sessionmaker, namespace: str
 ) -> None:
-    room_id = await create_room(client, alice)
-    broker = MemoryBroker()
     async with hub_for(broker, namespace, sessionmaker) as hub:
         # Published just before anyone here joined: history covers it.
-        await broker.publish(chat_channel(namespace), encode_stored([message(room_id, 1, alice)]))
+        await publish(broker, namespace, message(room_id, 1, alice))
         await asyncio.sleep(0.05)
-        member, sink = client_of(alice, room_id)
-        assert await hub.join(member, stored_last_seq=0) == 1
-        member.go_live()
-        await broker.publish(chat_channel(namespace), encode_stored([message(room_id, 2, alice)]))
+        sink, through = await live_member(hub, alice, room_id)
+        assert through == 1
+        await publish(broker, namespace, message(room_id, 2, alice))
         await eventually(lambda: ids(sink) == [2])
 
 
 async def test_a_reset_of_the_stream_is_caught_up_from_the_database(
-    client: httpx.AsyncClient, alice: Account, sessionmaker: Sessionmaker, namespace: str
+    alice: Account, room_id: str, broker: MemoryBroker, sessionmaker: Sessionmaker, namespace: str
 ) -> None:
-    room_id = await create_room(client, alice)
-    broker = MemoryBroker()
     async with hub_for(broker, namespace, sessionmaker, queue_size=4, gap_wait=5) as hub:
-        member, sink = client_of(alice, room_id)
-        await hub.join(member, stored_last_seq=0)
-        member.go_live()
+        sink, _ = await live_member(hub, alice, room_id)
         await store_quietly(sessionmaker, room_id, alice, 2)
         noise = encode_presence(PresenceChange("join", "another-room", alice.id, alice.username))
         for _ in range(10):  # more than the subscription holds, at once: it resets
@@ -196,14 +211,10 @@ async def test_a_reset_of_the_stream_is_caught_up_from_the_database(
 
 
 async def test_presence_changes_reach_the_room(
-    client: httpx.AsyncClient, alice: Account, sessionmaker: Sessionmaker, namespace: str
+    alice: Account, room_id: str, broker: MemoryBroker, sessionmaker: Sessionmaker, namespace: str
 ) -> None:
-    room_id = await create_room(client, alice)
-    broker = MemoryBroker()
     async with hub_for(broker, namespace, sessionmaker) as hub:
-        member, sink = client_of(alice, room_id)
-        await hub.join(member, stored_last_seq=0)
-        member.go_live()
+        sink, _ = await live_member(hub, alice, room_id)
         change = PresenceChange("leave", room_id, 42, "someone")
         await broker.publish(chat_channel(namespace), encode_presence(change))
         await eventually(lambda: len(sink.written) == 1)
@@ -216,14 +227,13 @@ async def test_presence_changes_reach_the_room(
 
 
 async def test_account_events_close_the_sessions_they_name_with_4401(
-    client: httpx.AsyncClient,
     alice: Account,
+    room_id: str,
+    broker: MemoryBroker,
     bob: Account,
     sessionmaker: Sessionmaker,
     namespace: str,
 ) -> None:
-    room_id = await create_room(client, alice)
-    broker = MemoryBroker()
     async with hub_for(broker, namespace, sessionmaker) as hub:
         session = uuid.uuid4()
         phone, phone_sink = client_of(alice, room_id, session)
@@ -242,10 +252,9 @@ async def test_account_events_close_the_sessions_they_name_with_4401(
 
 
 async def test_stopping_closes_every_client_with_1012_and_refuses_newcomers(
-    client: httpx.AsyncClient, alice: Account, sessionmaker: Sessionmaker, namespace: str
+    alice: Account, room_id: str, broker: MemoryBroker, sessionmaker: Sessionmaker, namespace: str
 ) -> None:
-    room_id = await create_room(client, alice)
-    hub = hub_for(MemoryBroker(), namespace, sessionmaker)
+    hub = hub_for(broker, namespace, sessionmaker)
     async with hub:
         member, sink = client_of(alice, room_id)
         await hub.join(member, stored_last_seq=0)

@@ -63,3 +63,12 @@ def test_a_fill_that_ends_early_leaves_the_rest_missing() -> None:
     sequence.offer(10, "j")
     assert sequence.fill([(1, "a"), (2, "b")], through=2) == ["a", "b"]
     assert sequence.missing == (3, 10)
+
+
+def test_dropped_held_messages_are_still_missing_and_come_back_in_a_fill() -> None:
+    sequence: RoomSequence[str] = RoomSequence(next_seq=1)
+    sequence.offer(2, "b")
+    sequence.offer(3, "c")
+    sequence.drop_held()
+    assert sequence.held == 0 and sequence.missing == (1, 3)
+    assert sequence.fill([(1, "a"), (2, "b"), (3, "c")], through=3) == ["a", "b", "c"]

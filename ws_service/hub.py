@@ -195,6 +195,10 @@ class RoomHub:
             return
         await self._put(self._departures, client)
 
+    @property
+    def connections(self) -> int:
+        return sum(len(room.members) for room in self._rooms.values())
+
     async def _put(self, queue: asyncio.Queue[Any], item: object) -> None:
         await queue.put(item)
         self._wakeup.set()

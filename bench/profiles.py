@@ -77,12 +77,10 @@ FULL = Profile(
         Fanout(
             100,
             40,
-            Ramp(start=200, factor=1.5, refine=2, minimum=5, maximum=4000, budget_s=45),
+            Ramp(start=200, factor=2, refine=3, minimum=5, maximum=20000, budget_s=45),
             with_reference=False,
         ),
-        Fanout(
-            1000, 10, Ramp(start=20, factor=1.5, refine=2, minimum=1, maximum=3000, budget_s=60)
-        ),
+        Fanout(1000, 10, Ramp(start=20, factor=2, refine=3, minimum=1, maximum=3000, budget_s=50)),
     ),
     senders=5,
     payload_bytes=60,
@@ -93,7 +91,7 @@ FULL = Profile(
     idle_rooms=100,
     idle_warm=50,
     cluster=Fanout(
-        1000, 10, Ramp(start=20, factor=1.5, refine=2, minimum=1, maximum=3000, budget_s=45)
+        1000, 10, Ramp(start=20, factor=2, refine=3, minimum=1, maximum=3000, budget_s=40)
     ),
     login_flood=100,
     login_seconds=10.0,
@@ -102,9 +100,9 @@ FULL = Profile(
     follow_seconds=5.0,
     feed_posts=1_000_000,
     feed_followed=1000,
-    feed_rate=100.0,
+    feed_rate=50.0,
     feed_concurrency=8,
-    feed_seconds=6.0,
+    feed_seconds=8.0,
 )
 
 SMOKE = Profile(

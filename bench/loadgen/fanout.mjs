@@ -594,7 +594,7 @@ async function runStep(clients, { rate, warmupS, durationS, senders: minSenders,
   for (const key of ["loadgen_cpu", "loadgen_sys", "server_cpu", "backing_cpu", "foreign_cpu"]) {
     if (result[key] !== null) result[key] = Math.round(result[key] * 100) / 100;
   }
-  await waitQuiet(plan.quietMs || 500, (plan.quietCapS || 20) * 1000);
+  await waitQuiet(plan.quietMs || 500, (plan.quietCapS || 15) * 1000);
   return result;
 }
 
@@ -633,7 +633,7 @@ async function ramp(clients, spec, timing) {
       // once when it failed only narrowly (one hiccup must not end a ramp); a gross failure
       // stands, or the backlog it leaves would spoil the next step too.
       if (performance.now() > deadline) break;
-      if (result.contended && contendedRetries < (spec.contendedRetries ?? 3)) {
+      if (result.contended && contendedRetries < (spec.contendedRetries ?? 2)) {
         contendedRetries++;
         await sleep(1000);
         continue;
@@ -650,8 +650,17 @@ async function ramp(clients, spec, timing) {
     return result.ok;
   };
   let rate = spec.start;
+  let loadgenBound = false;
+  // Past `loadgenCpuLimit` of its own core the load generator, not the server, would set the
+  // latency: the ramp stops there and the figure is a lower bound for the server.
+  const atLoadgenCeiling = () =>
+    best !== null && best.loadgen_cpu !== null && best.loadgen_cpu >= (spec.loadgenCpuLimit ?? 0.8);
   if (await tryRate(rate)) {
     while (worst === null && rate * spec.factor <= spec.max && performance.now() < deadline) {
+      if (atLoadgenCeiling()) {
+        loadgenBound = true;
+        break;
+      }
       rate *= spec.factor;
       await tryRate(rate);
     }
@@ -664,8 +673,8 @@ async function ramp(clients, spec, timing) {
   for (let i = 0; i < spec.refine && best && worst && performance.now() < deadline; i++) {
     await tryRate(Math.sqrt(best.rate * worst.rate));
   }
-  const ceilingHit = worst === null && best !== null;
-  return { steps, best, ceiling_hit: ceilingHit };
+  const ceilingHit = worst === null && best !== null && !loadgenBound;
+  return { steps, best, ceiling_hit: ceilingHit, loadgen_bound: loadgenBound };
 }
 
 // A step measured again (up to three times) while it fails with other work on the machine.

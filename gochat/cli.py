@@ -11,8 +11,10 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 from pydantic import ValidationError
+from starlette.routing import BaseRoute
 
 from shared.database import create_engine
+from shared.errors import install_error_handling
 from shared.logs import configure_logging
 from shared.schema import SchemaNotAtHead, ensure_at_head, upgrade_to_head
 from shared.settings import Settings, describe_error
@@ -41,7 +43,26 @@ def uvicorn_config(app: FastAPI, settings: Settings, *, host: str, port: int) ->
     )
 
 
+def create_web_app(_settings: Settings) -> FastAPI:
+    """The browser client's files, with their security headers, and nothing else: what the
+    gateway serves at `/` (compose's `web`). No database, no keys."""
+    from gochat.web import web_client_routes
+
+    routes: list[BaseRoute] = [*web_client_routes()]
+    app = FastAPI(
+        title="GoChat web client",
+        routes=routes,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    install_error_handling(app)  # request ids in the access log, JSON 404s
+    return app
+
+
 def _service_factory(name: str) -> Callable[[Settings], FastAPI]:
+    if name == "web":
+        return create_web_app
     if name == "auth":
         from auth_service.app import create_app as auth
 
@@ -66,10 +87,16 @@ def with_own_origin(settings: Settings, *, host: str, port: int) -> Settings:
     return settings.model_copy(update={"allowed_origins": origins})
 
 
-async def _check_schema(settings: Settings) -> None:
+async def _refuse_schema_behind(settings: Settings) -> None:
+    """Raise `SchemaNotAtHead` before serving. A database that cannot be reached yet is no
+    reason to stop: the service starts, retries in the background and says so at /readyz."""
     engine = create_engine(settings)
     try:
         await ensure_at_head(engine)
+    except SchemaNotAtHead:
+        raise
+    except Exception:  # noqa: S110 - unreachable now; the runtime logs and retries
+        pass
     finally:
         await engine.dispose()
 
@@ -80,10 +107,16 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("migrate", help="upgrade the database to the latest schema")
     dev = commands.add_parser("dev", help="migrate, then serve all services on one port")
     serve = commands.add_parser("serve", help="serve one service")
-    serve.add_argument("service", choices=["auth", "user", "ws"])
+    serve.add_argument("service", choices=["auth", "user", "ws", "web"])
     for sub in (dev, serve):
         sub.add_argument("--host", help="default: GOCHAT_HOST or 127.0.0.1")
         sub.add_argument("--port", type=int, help="default: GOCHAT_PORT or 8000")
+    stack = commands.add_parser(
+        "stack", help="run the compose topology as local processes behind nginx"
+    )
+    stack.add_argument("--port", type=int, default=8080, help="the gateway's port (8080)")
+    stack.add_argument("--ws-instances", type=int, default=2, choices=range(1, 9))
+    stack.add_argument("--run-dir", type=Path, default=Path("data/stack"), help="keys and logs")
     keygen = commands.add_parser("keygen", help="write a new ES256 key pair into DIR")
     keygen.add_argument("directory", type=Path)
     args = parser.parse_args(argv)
@@ -104,6 +137,12 @@ def main(argv: list[str] | None = None) -> None:
         print("gochat: database is at the latest schema")
         return
 
+    if args.command == "stack":
+        from gochat.stack import run_stack
+
+        run_stack(gateway_port=args.port, ws_instances=args.ws_instances, run_dir=args.run_dir)
+        return
+
     host = args.host or settings.host
     port = args.port or settings.port
     if args.command == "dev":
@@ -113,16 +152,19 @@ def main(argv: list[str] | None = None) -> None:
         settings = with_own_origin(settings, host=host, port=port)
         app = create_dev_app(settings)
     else:
-        try:
-            asyncio.run(_check_schema(settings))
-        except SchemaNotAtHead as exc:
-            sys.exit(f"gochat: {exc}")
+        if args.service != "web":  # the web client's files need no database
+            try:
+                asyncio.run(_refuse_schema_behind(settings))
+            except SchemaNotAtHead as exc:
+                sys.exit(f"gochat: {exc}")
         app = _service_factory(args.service)(settings)
     server = uvicorn.Server(uvicorn_config(app, settings, host=host, port=port))
     try:
         server.run()
     except RuntimeError as exc:  # start-up refusals (schema behind, bad keys) read as one line
         sys.exit(f"gochat: {exc}")
+    except KeyboardInterrupt:  # Ctrl-C: uvicorn shut down cleanly, then re-raised it
+        sys.exit(130)
     if not server.started:
         sys.exit(1)
 

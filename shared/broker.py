@@ -108,7 +108,9 @@ class MemoryBroker(Broker):
 
 class RedisBroker(Broker):
     """Redis pub/sub. Each subscription has its own connection and a reader task that is
-    cancelled and awaited when the subscription ends; it reconnects with backoff."""
+    cancelled and awaited when the subscription ends; it reconnects with backoff. A Redis
+    that is not up yet does not stop a subscription: the reader subscribes when it can, and
+    the subscriber gets a `RESET` then (what was published before is gone)."""
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
@@ -122,8 +124,15 @@ class RedisBroker(Broker):
     ) -> AsyncIterator[Subscription]:
         subscription = Subscription(channels, maxsize)
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        await pubsub.subscribe(*channels)
-        reader = asyncio.create_task(self._read(pubsub, subscription), name="broker-reader")
+        try:
+            await pubsub.subscribe(*channels)
+            subscribed = True
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            logger.warning("broker cannot subscribe yet (%s); retrying in the background", exc)
+            subscribed = False
+        reader = asyncio.create_task(
+            self._read(pubsub, subscription, subscribed=subscribed), name="broker-reader"
+        )
         try:
             yield subscription
         finally:
@@ -134,23 +143,26 @@ class RedisBroker(Broker):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     @staticmethod
-    async def _read(pubsub: object, subscription: Subscription) -> None:
+    async def _read(pubsub: object, subscription: Subscription, *, subscribed: bool) -> None:
         from redis.asyncio.client import PubSub
 
         assert isinstance(pubsub, PubSub)
         delay = 0.05
         while True:
             try:
-                message = await pubsub.get_message(timeout=1.0)
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-                logger.warning("broker connection lost (%s); reconnecting", exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
-                with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
-                    # Re-subscribing reconnects; what was published meanwhile is gone.
+                if not subscribed:
+                    # Subscribing (again) reconnects; what was published meanwhile is gone.
                     await pubsub.subscribe(*subscription.channels)
+                    subscribed = True
                     subscription.reset()
                     delay = 0.05
+                message = await pubsub.get_message(timeout=1.0)
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                if subscribed:
+                    logger.warning("broker connection lost (%s); reconnecting", exc)
+                subscribed = False
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
                 continue
             if message is None or message.get("type") != "message":
                 continue

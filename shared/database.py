@@ -36,12 +36,15 @@ def create_engine(settings: Settings) -> AsyncEngine:
         )
         _tune_sqlite(engine)
         return engine
+    # pool_pre_ping replaces connections that died with a restarted server; a connect that
+    # gets no answer gives up after a few seconds (asyncpg waits a minute by default).
     return create_async_engine(
         url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
         pool_pre_ping=True,
         pool_recycle=1800,
+        connect_args={"timeout": 5},
     )
 
 

@@ -28,7 +28,10 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
 async def get_db(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
-    """The request's unit of work: committed before the response is sent, or rolled back."""
+    """The request's unit of work: committed before the response is sent, or rolled back.
+
+    503 while the database gate is closed (the database has not been reached yet)."""
+    runtime.database.require()
     async with unit_of_work(runtime.sessionmaker) as session:
         yield session
 

@@ -79,6 +79,16 @@ class ServiceBusy(GoChatError):
         super().__init__(detail, headers={"Retry-After": "1"})
 
 
+class ServiceUnavailable(GoChatError):
+    """A dependency (the database, Redis) is away; the client may retry shortly."""
+
+    status_code = 503
+    default_detail = "service unavailable"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail, headers={"Retry-After": "2"})
+
+
 def current_request_id() -> str | None:
     return request_id_var.get()
 

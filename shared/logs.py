@@ -19,12 +19,22 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        if record.name == "uvicorn.access" and isinstance(record.args, tuple):
+            entry.update(_access_fields(record.args))
         request_id = getattr(record, "request_id", None) or current_request_id()
         if request_id:
             entry["request_id"] = request_id
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(entry, default=str).decode()
+
+
+def _access_fields(args: tuple[object, ...]) -> dict[str, object]:
+    """uvicorn's access line as fields a log pipeline can filter on without parsing text."""
+    if len(args) != 5:
+        return {}
+    client, method, path, _http_version, status = args
+    return {"client": client, "method": method, "path": path, "status": status}
 
 
 def configure_logging(level: str) -> None:

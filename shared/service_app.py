@@ -1,4 +1,5 @@
-"""The frame every service app is built in: lifespan-owned runtime, errors, liveness."""
+"""The frame every service app is built in: lifespan-owned runtime, errors, liveness at `/`,
+readiness at `/readyz`, Prometheus metrics at `/metrics`."""
 
 from __future__ import annotations
 
@@ -7,9 +8,13 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcon
 from typing import Literal
 
 from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from shared.availability import check_readiness, install_outage_handling
+from shared.deps import RuntimeDep
 from shared.errors import install_error_handling
+from shared.metrics import HttpMetricsMiddleware, ServiceMetrics
 from shared.runtime import Runtime
 from shared.settings import Settings
 
@@ -21,6 +26,13 @@ ServiceLifespan = Callable[[FastAPI, Runtime], AbstractAsyncContextManager[None]
 class Liveness(BaseModel):
     service: ServiceName
     status: Literal["ok"]
+
+
+class ReadinessReport(BaseModel):
+    service: ServiceName
+    status: Literal["ready", "unavailable"]
+    # "database" and, when configured, "redis": "ok" or what is wrong with it.
+    checks: dict[str, str]
 
 
 def build_service_app(
@@ -57,11 +69,32 @@ def build_service_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.metrics = metrics = ServiceMetrics()
     install_error_handling(app)
+    install_outage_handling(app)
+    # Added last, so outermost: it sees the final status of every request.
+    app.add_middleware(HttpMetricsMiddleware, metrics=metrics.http)
 
     @app.get("/", response_model=Liveness, tags=["health"])
     async def liveness() -> Liveness:
+        """The process is up (it may still be waiting for its database: see `/readyz`)."""
         return Liveness(service=name, status="ok")
+
+    @app.get(
+        "/readyz",
+        response_model=ReadinessReport,
+        responses={503: {"model": ReadinessReport}},
+        tags=["health"],
+    )
+    async def readiness(runtime: RuntimeDep) -> JSONResponse:
+        """Ready to serve: the database (and Redis, when configured) answered just now."""
+        found = await check_readiness(runtime.database, runtime.redis)
+        report = ReadinessReport(
+            service=name, status="ready" if found.ready else "unavailable", checks=found.checks
+        )
+        return JSONResponse(report.model_dump(), status_code=200 if found.ready else 503)
+
+    app.add_route("/metrics", metrics.endpoint, include_in_schema=False)
 
     for router in routers:
         app.include_router(router)

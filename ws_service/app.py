@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from shared.metrics import ChatMetrics
 from shared.runtime import Runtime
 from shared.service_app import build_service_app
 from shared.settings import Settings, load_settings
@@ -15,16 +16,18 @@ from ws_service.rooms.router import router as rooms_router
 
 @asynccontextmanager
 async def chat_lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
-    async with open_chat(runtime) as chat:
+    async with open_chat(runtime, metrics=app.state.chat_metrics) as chat:
         app.state.chat = chat
         yield
 
 
 def create_app(settings: Settings | None = None, *, own_runtime: bool = True) -> FastAPI:
-    return build_service_app(
+    app = build_service_app(
         name="ws",
         settings=settings or load_settings(),
         routers=[rooms_router, connection_router],
         own_runtime=own_runtime,
         service_lifespan=chat_lifespan,
     )
+    app.state.chat_metrics = ChatMetrics(app.state.metrics.registry)  # served at /metrics
+    return app

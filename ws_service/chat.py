@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.metrics import ChatMetrics
 from shared.runtime import Runtime
 from shared.settings import Settings
 from ws_service.hub import RoomHub
@@ -23,10 +24,11 @@ class Chat:
     hub: RoomHub
     store: MessageStore
     presence: Presence
+    metrics: ChatMetrics
 
 
 @asynccontextmanager
-async def open_chat(runtime: Runtime) -> AsyncIterator[Chat]:
+async def open_chat(runtime: Runtime, *, metrics: ChatMetrics) -> AsyncIterator[Chat]:
     """On the way out the hub goes first (every socket closed with 1012), then presence
     (this instance's users leave at once, not after the TTL), then the message writer."""
     settings = runtime.settings
@@ -64,12 +66,15 @@ async def open_chat(runtime: Runtime) -> AsyncIterator[Chat]:
                 sessionmaker=runtime.sessionmaker,
                 queue_size=settings.ws_hub_queue_size,
                 gap_wait=settings.ws_gap_wait_ms / 1000,
+                metrics=metrics,
             )
         )
+        metrics.follow(connections=lambda: hub.connections, frames_sent=lambda: hub.delivered)
         yield Chat(
             settings=settings,
             sessionmaker=runtime.sessionmaker,
             hub=hub,
             store=store,
             presence=presence,
+            metrics=metrics,
         )

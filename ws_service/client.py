@@ -120,7 +120,8 @@ class Client:
                 queue.popleft()
                 self._queued_frames -= len(frames)
         except ClientGone:
-            self.close_code = 1006  # the connection went away; its handler is leaving
+            if self.close_code is None:  # keep the code of a close we chose (e.g. 1013)
+                self.close_code = 1006  # the connection went away; its handler is leaving
             self._drop_queue()
             return
         finally:

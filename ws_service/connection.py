@@ -23,6 +23,7 @@ from ws_service.client import (
     CLOSE_INTERNAL_ERROR,
     CLOSE_POLICY_VIOLATION,
     CLOSE_SERVICE_RESTART,
+    CLOSE_TRY_AGAIN_LATER,
     Client,
 )
 from ws_service.deps import get_chat
@@ -136,6 +137,8 @@ async def _serve(
         logger.exception("chat connection failed")
         client.close(CLOSE_INTERNAL_ERROR, "internal error")
     finally:
+        if client.close_code == CLOSE_TRY_AGAIN_LATER:  # before any await can be cut short
+            chat.metrics.slow_client_disconnects.inc()
         await chat.hub.leave(client)
         await chat.presence.leave(client.room_id, user.id)
         await client.aclose()
@@ -209,6 +212,7 @@ async def _receive(websocket: WebSocket, chat: Chat, client: Client) -> None:
         except StoreUnavailable as exc:
             client.deliver(OutgoingFrames(error_frame("unavailable", str(exc))))
             continue
+        chat.metrics.messages_received.inc()
         done.add_done_callback(partial(_answer, client))
         in_flight.append(done)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import time
 import uuid
 from collections.abc import Coroutine
 from contextlib import AsyncExitStack
@@ -26,11 +27,13 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.broker import Broker, Subscription
 from shared.database import unit_of_work
 from shared.events import AccountEvent, control_channel
+from shared.metrics import ChatMetrics
 from ws_service import messages
 from ws_service.client import CLOSE_SERVICE_RESTART, CLOSE_SESSION_ENDED, Client
 from ws_service.protocol import encode, message_fields, presence_frame
@@ -107,8 +110,10 @@ class RoomHub:
         sessionmaker: async_sessionmaker[AsyncSession],
         queue_size: int,
         gap_wait: float,
+        metrics: ChatMetrics | None = None,
     ) -> None:
         self._broker = broker
+        self._metrics = metrics or ChatMetrics(CollectorRegistry())
         self._namespace = namespace
         self._sessionmaker = sessionmaker
         self._queue_size = queue_size
@@ -190,6 +195,10 @@ class RoomHub:
             return
         await self._put(self._departures, client)
 
+    @property
+    def connections(self) -> int:
+        return sum(len(room.members) for room in self._rooms.values())
+
     async def _put(self, queue: asyncio.Queue[Any], item: object) -> None:
         await queue.put(item)
         self._wakeup.set()
@@ -270,7 +279,9 @@ class RoomHub:
 
     def _on_event(self, event: _Event) -> None:
         if isinstance(event, StoredBatch):
+            started = time.perf_counter()
             self._on_stored(event)
+            self._metrics.broadcast_seconds.observe(time.perf_counter() - started)
         elif isinstance(event, PresenceChange):
             room = self._rooms.get(event.room_id)
             if room is not None:

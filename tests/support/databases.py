@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -45,3 +45,15 @@ def fresh_database(tmp_dir: Path) -> Iterator[str]:
         yield url
     finally:
         asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@asynccontextmanager
+async def empty_database(server_url: str) -> AsyncIterator[str]:
+    """A new PostgreSQL database with no schema at all, on the server `server_url` names;
+    dropped afterwards."""
+    name = f"gochat_empty_{secrets.token_hex(4)}"
+    await _admin(server_url, f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -3,29 +3,25 @@ test can kill. Both listen on a free loopback port and use the production uvicor
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import uvicorn
 from fastapi import FastAPI
 
 from gochat.cli import uvicorn_config
+from gochat.stack import free_port
 from shared.settings import Settings
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -72,6 +68,8 @@ class ProcessServer:
     env: Mapping[str, str]
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    # Where its log (stderr) goes; by default a pipe that is read only when it fails to start.
+    log_path: Path | None = None
 
     @property
     def url(self) -> str:
@@ -83,16 +81,19 @@ class ProcessServer:
 
     def start(self, timeout: float = 30) -> ProcessServer:
         env = {**os.environ, **self.env}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gochat.cli", *self.args, "--port", str(self.port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        with open(self.log_path, "wb") if self.log_path else contextlib.nullcontext() as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "gochat.cli", *self.args, "--port", str(self.port)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=log or subprocess.PIPE,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                if self.log_path:
+                    err = self.log_path.read_text()
                 self.stop()  # closes the pipe, which would otherwise leak (a warning = error)
                 raise RuntimeError(f"server exited: {err[-2000:]}")
             try:
@@ -118,3 +119,21 @@ class ProcessServer:
                 self.kill()
         if self.proc and self.proc.stderr:
             self.proc.stderr.close()
+
+
+async def wait_until_ready(
+    http: httpx.AsyncClient, path: str = "/readyz", timeout: float = 20
+) -> None:
+    """Poll a readiness endpoint until it answers 200 (bounded)."""
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            response = await http.get(path)
+            if response.status_code == 200:
+                return
+            last = response.text
+        except httpx.HTTPError as exc:
+            last = repr(exc)
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{path} not ready after {timeout} s: {last}")

@@ -89,3 +89,11 @@ async def test_a_client_that_does_not_read_is_closed_with_1013_and_the_room_flow
         assert slow.close_code == 1013
         assert seen == list(range(1, len(seen) + 1))
         assert len(seen) < MESSAGES
+
+    # Counted at /metrics once the connection's handler has finished.
+    registry = server.app.state.metrics.registry
+    for _ in range(200):
+        if registry.get_sample_value("gochat_ws_slow_client_disconnects_total"):
+            break
+        await asyncio.sleep(0.01)
+    assert registry.get_sample_value("gochat_ws_slow_client_disconnects_total") >= 1

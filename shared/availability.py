@@ -13,7 +13,6 @@ database in the background, says so at `/readyz`, and answers 503 instead of 500
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Literal
@@ -31,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.errors import ServiceUnavailable
 from shared.schema import SchemaNotAtHead, ensure_at_head
+from shared.tasks import cancel_and_wait
 
 logger = logging.getLogger("gochat.availability")
 
@@ -64,11 +64,8 @@ class DatabaseGate:
             self._retry = asyncio.create_task(self._keep_checking(), name="database-gate")
 
     async def aclose(self) -> None:
-        if self._retry is not None:
-            self._retry.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._retry
-            self._retry = None
+        retry, self._retry = self._retry, None
+        await cancel_and_wait(retry)
 
     def require(self) -> None:
         """503 for a request that needs the database before the gate has opened."""

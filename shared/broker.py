@@ -20,6 +20,8 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from shared.tasks import cancel_and_wait
+
 logger = logging.getLogger("gochat.broker")
 
 DEFAULT_QUEUE_SIZE = 10_000
@@ -136,9 +138,7 @@ class RedisBroker(Broker):
         try:
             yield subscription
         finally:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
+            await cancel_and_wait(reader)
             with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
 

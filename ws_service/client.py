@@ -13,10 +13,10 @@ Delivery rules (plain code, tested without a socket):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections import deque
 
+from shared.tasks import cancel_and_wait
 from ws_service.sinks import ClientGone, FrameSink, OutgoingFrames
 
 CLOSE_TRY_AGAIN_LATER = 1013  # the client does not read fast enough
@@ -120,7 +120,8 @@ class Client:
                 queue.popleft()
                 self._queued_frames -= len(frames)
         except ClientGone:
-            self.close_code = 1006  # the connection went away; its handler is leaving
+            if self.close_code is None:  # keep the code of a close we chose (e.g. 1013)
+                self.close_code = 1006  # the connection went away; its handler is leaving
             self._drop_queue()
             return
         finally:
@@ -146,8 +147,6 @@ class Client:
         for the close to finish."""
         self.close(CLOSE_NORMAL, "")
         writer = self._writer
-        if writer is not None and writer is not asyncio.current_task():
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
+        if writer is not asyncio.current_task():
+            await cancel_and_wait(writer)
         await self.sink.aclose()

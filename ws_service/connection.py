@@ -151,11 +151,11 @@ async def _serve(
         logger.exception("chat connection failed")
         client.close(CLOSE_INTERNAL_ERROR, "internal error")
     finally:
+        if client.close_code == CLOSE_TRY_AGAIN_LATER:  # before any await can be cut short
+            chat.metrics.slow_client_disconnects.inc()
         await chat.hub.leave(client)
         await chat.presence.leave(client.room_id, user.id)
         await client.aclose()
-        if client.close_code == CLOSE_TRY_AGAIN_LATER:
-            chat.metrics.slow_client_disconnects.inc()
 
 
 async def _send_history(chat: Chat, client: Client, *, after: int | None, through: int) -> None:

@@ -34,6 +34,7 @@ from shared.broker import Broker, Subscription
 from shared.database import unit_of_work
 from shared.events import AccountEvent, control_channel
 from shared.metrics import ChatMetrics
+from shared.tasks import cancel_and_wait
 from ws_service import messages
 from ws_service.client import CLOSE_SERVICE_RESTART, CLOSE_SESSION_ENDED, Client
 from ws_service.protocol import encode, message_fields, presence_frame
@@ -168,10 +169,7 @@ class RoomHub:
                 room.fill_timer.cancel()
             for client in room.members:
                 client.close(CLOSE_SERVICE_RESTART, "server restarting")
-        tasks = [*self._tasks, *self._helpers]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(*self._tasks, *self._helpers)
         while not self._registrations.empty():
             registration = self._registrations.get_nowait()
             if not registration.done.done():

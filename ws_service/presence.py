@@ -25,6 +25,7 @@ from types import TracebackType
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from shared.tasks import cancel_and_wait
 from ws_service.stream import PresenceChange
 
 logger = logging.getLogger("gochat.ws.presence")
@@ -219,10 +220,7 @@ class RedisPresence(Presence):
         tb: TracebackType | None,
     ) -> None:
         worker, self._worker = self._worker, None
-        if worker is not None:
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
+        await cancel_and_wait(worker)
         leaving: list[_Change] = []
         while not self._changes.empty():
             change = self._changes.get_nowait()

@@ -16,7 +16,6 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from types import TracebackType
@@ -27,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shared.broker import Broker
 from shared.database import unit_of_work
 from shared.models import utcnow
+from shared.tasks import cancel_and_wait
 from ws_service import messages
 from ws_service.protocol import StoredMessage
 from ws_service.stream import encode_stored
@@ -94,10 +94,7 @@ class MessageStore:
         tb: TracebackType | None,
     ) -> None:
         writer, self._writer = self._writer, None
-        if writer is not None:
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
+        await cancel_and_wait(writer)
         stopping = StoreUnavailable("the service is stopping")
         for pending in self._in_flight:
             _settle(pending, stopping)

@@ -5,10 +5,11 @@ or doubling a message, and leave; and the main flows with the keyboard alone."""
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, WebSocketRoute, expect
 
 from tests.support.servers import ProcessServer
 from tests.web.pages import PHONE, Person, assert_accessible, focused, tab_to
@@ -108,9 +109,19 @@ async def test_two_people_follow_post_and_chat_through_a_server_restart(
     await expect(alice.message("hi Bob")).to_have_count(1)
     await expect(alice.page.locator("#messages-live")).to_contain_text(f"{bob.username}: hi Alice")
 
-    # The server goes away (SIGTERM closes every socket) while Alice is offline too, so she
-    # misses what Bob writes after the restart; she also writes while cut off.
+    # The server goes away (SIGTERM closes every socket) while Alice is cut off too, so she
+    # misses what Bob writes after the restart; she also writes while cut off. Her page's new
+    # sockets are refused until she is back (offline emulation alone lets websockets through).
     last_seen = await alice.last_message_id()
+    cut_off = True
+
+    async def gate(route: WebSocketRoute) -> None:
+        if cut_off:
+            await route.close(code=1012, reason="cut off by the test")
+        else:
+            route.connect_to_server()
+
+    await alice.page.route_web_socket(re.compile(r"/chat/ws/joinRoom/"), gate)
     await alice.context.set_offline(True)
     await asyncio.to_thread(web_server.stop)
     await expect(alice.connection).to_have_attribute("data-state", "reconnecting")
@@ -126,6 +137,7 @@ async def test_two_people_follow_post_and_chat_through_a_server_restart(
     for text in missed:
         await bob.send(text)
         await expect(bob.message(text)).to_have_count(1)
+    cut_off = False
     await alice.context.set_offline(False)
     await expect(alice.connection).to_have_attribute("data-state", "live", timeout=30_000)
     for text in [*missed, "written while cut off"]:

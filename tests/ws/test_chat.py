@@ -126,7 +126,8 @@ async def test_reconnecting_with_after_loses_and_repeats_nothing(
             history, ready = await until_ready(ws)
             seen.extend(m["id"] for m in history)
             assert ready["last_id"] == (seen[-1] if seen else 0)
-            live = await messages(ws, 10 if visit < 3 else total - len(seen))
+            left = total - len(seen)  # the sender may be done already
+            live = await messages(ws, min(10, left) if visit < 3 else left)
             seen.extend(m["id"] for m in live)
             last = seen[-1]
     await sending
@@ -222,15 +223,15 @@ async def test_flooding_is_rate_limited_then_closed_with_1008(
     ):
         await until_ready(flooder)
         await until_ready(other)
-        for n in range(25):
+        for n in range(40):
             await send_message(flooder, f"m{n}")
         frames: list[dict[str, Any]] = []
-        while sum(f["type"] in ("message", "error") for f in frames) < 25:
+        while sum(f["type"] in ("message", "error") for f in frames) < 40:
             frames.append(await recv(flooder))
         stored = [f for f in frames if f["type"] == "message"]
         limited = [f for f in frames if f["type"] == "error"]
-        assert 20 <= len(stored) <= 22  # the burst, and a token or two refilled meanwhile
-        assert {e["code"] for e in limited} == {"rate_limited"}
+        assert len(stored) >= 20  # the burst, and what refilled meanwhile (10 a second)
+        assert limited and {e["code"] for e in limited} == {"rate_limited"}
         with contextlib.suppress(ConnectionClosed):
             for n in range(300):
                 await send_message(flooder, f"flood {n}")

@@ -164,8 +164,8 @@ async def test_an_account_event_closes_sockets_on_every_instance(
             instance_env["GOCHAT_REDIS_NAMESPACE"],
             AccountEvent(kind="user_deleted", user_id=alice.id),
         )
-        assert await close_code(here, timeout=1) == 4401
-        assert await close_code(there, timeout=1) == 4401
+        assert await close_code(here) == 4401
+        assert await close_code(there) == 4401
         await send_message(other, "bob is fine")
         assert (await messages(other, 1))[0]["content"] == "bob is fine"
 

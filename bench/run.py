@@ -170,7 +170,9 @@ def main(argv: list[str] | None = None) -> int:
             load_before=load_before,
             load_after=os.getloadavg(),
         )
-        (out_dir / "results.json").write_text(json.dumps(results, indent=1))
+        # The raw figures: beside the report with --out, else in bench/out/ (not committed).
+        raw_dir = args.out or BENCH_DIR / "out"
+        (raw_dir / "results.json").write_text(json.dumps(results, indent=1))
         report.write(results, out_dir)
         say(f"wrote {out_dir / 'RESULTS.md'} in {time.monotonic() - started:.0f} s")
     return 1 if results["errors"] else 0

@@ -651,10 +651,14 @@ async function ramp(clients, spec, timing) {
   };
   let rate = spec.start;
   let loadgenBound = false;
-  // Past `loadgenCpuLimit` of its own core the load generator, not the server, would set the
-  // latency: the ramp stops there and the figure is a lower bound for the server.
+  // Past `loadgenCpuLimit` of its own core, while the server still has room, the load
+  // generator and not the server would set the latency: the ramp stops there and the figure
+  // is a lower bound for the server. (A server that is busy too is ramped on: it fails next.)
   const atLoadgenCeiling = () =>
-    best !== null && best.loadgen_cpu !== null && best.loadgen_cpu >= (spec.loadgenCpuLimit ?? 0.8);
+    best !== null &&
+    best.loadgen_cpu !== null &&
+    best.loadgen_cpu >= (spec.loadgenCpuLimit ?? 0.8) &&
+    best.server_cpu < (spec.loadgenCpuLimit ?? 0.8);
   if (await tryRate(rate)) {
     while (worst === null && rate * spec.factor <= spec.max && performance.now() < deadline) {
       if (atLoadgenCeiling()) {

@@ -105,24 +105,13 @@ FULL = Profile(
     feed_seconds=8.0,
 )
 
+SMOKE_RAMP = Ramp(
+    start=5, factor=2, refine=0, minimum=2, maximum=10, budget_s=3, warmup_s=0.1, duration_s=0.3
+)
+
 SMOKE = Profile(
     name="smoke",
-    fanouts=(
-        Fanout(
-            10,
-            5,
-            Ramp(
-                start=5,
-                factor=2,
-                refine=0,
-                minimum=2,
-                maximum=10,
-                budget_s=3,
-                warmup_s=0.1,
-                duration_s=0.3,
-            ),
-        ),
-    ),
+    fanouts=(Fanout(10, 5, SMOKE_RAMP),),
     senders=2,
     payload_bytes=20,
     warmup_s=0.1,
@@ -131,20 +120,7 @@ SMOKE = Profile(
     idle_sockets=20,
     idle_rooms=2,
     idle_warm=2,
-    cluster=Fanout(
-        10,
-        5,
-        Ramp(
-            start=5,
-            factor=2,
-            refine=0,
-            minimum=2,
-            maximum=10,
-            budget_s=3,
-            warmup_s=0.1,
-            duration_s=0.3,
-        ),
-    ),
+    cluster=Fanout(10, 5, SMOKE_RAMP),
     login_flood=4,
     login_seconds=1.0,
     probe_rate=20.0,

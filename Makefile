@@ -33,12 +33,14 @@ typecheck: $(STAMP)
 
 check: lint typecheck test
 
+# The benchmarks of issue 7 (needs PostgreSQL, node and npm; Redis for the two-instance run):
+# `make bench` writes bench/RESULTS.md; `make bench BENCH_ARGS=--smoke` runs it tiny.
 bench: $(STAMP)
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 # Re-pin every dependency after editing pyproject.toml.
 lock: $(STAMP)
-	$(BIN)/pip-compile --quiet --extra dev --generate-hashes --allow-unsafe \
+	$(BIN)/pip-compile --quiet --extra dev --extra bench --generate-hashes --allow-unsafe \
 		--strip-extras --no-emit-index-url --no-emit-find-links --output-file requirements.lock pyproject.toml
 
 clean:

@@ -4,15 +4,37 @@ Hashing costs ~25 ms of CPU and 19 MiB of memory with the OWASP parameters; a lo
 must neither freeze the loop nor allocate memory without limit. So hashes run in worker
 threads, at most `password_hash_concurrency` at once, and at most `password_hash_queue`
 callers wait for a turn: the rest are told the server is busy at once.
+
+The hashing threads are the process's own and run at the lowest CPU priority (nice 19, on
+Linux): while a login flood keeps them busy, the event loop's thread still gets the core
+whenever it has work, so requests that need no hash (`GET /`, token checks) stay fast and
+the hashes use the time left over.
 """
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import anyio
 from passlib.context import CryptContext
 
 from shared.errors import ServiceBusy
 from shared.settings import Settings
+
+HASH_THREAD_NICE = 19
+T = TypeVar("T")
+
+
+def _lower_priority() -> None:
+    """Runs first in every hashing thread (a thread is its own scheduling entity on Linux)."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_THREAD_NICE)
 
 
 class PasswordHasher:
@@ -25,6 +47,11 @@ class PasswordHasher:
             argon2__parallelism=settings.argon2_parallelism,
         )
         self._limiter = anyio.CapacityLimiter(settings.password_hash_concurrency)
+        self._threads = ThreadPoolExecutor(
+            max_workers=settings.password_hash_concurrency,
+            thread_name_prefix="argon2id",
+            initializer=_lower_priority,
+        )
         self._max_waiting = settings.password_hash_queue
         self.operations = 0  # hashes and verifications started, for metrics and tests
         # Verifying against this when the account does not exist costs the same time as a
@@ -33,10 +60,7 @@ class PasswordHasher:
 
     async def hash(self, password: str) -> str:
         self._admit()
-        result: str = await anyio.to_thread.run_sync(
-            self._context.hash, password, limiter=self._limiter
-        )
-        return result
+        return await self._in_thread(self._context.hash, password)
 
     async def verify(self, password: str, password_hash: str | None) -> tuple[bool, str | None]:
         """Whether the password matches, and a new hash when the stored one is outdated.
@@ -45,12 +69,18 @@ class PasswordHasher:
         """
         self._admit()
         stored = password_hash if password_hash is not None else self._dummy_hash
-        ok, new_hash = await anyio.to_thread.run_sync(
-            self._context.verify_and_update, password, stored, limiter=self._limiter
-        )
+        ok, new_hash = await self._in_thread(self._context.verify_and_update, password, stored)
         if password_hash is None:
             return False, None
         return bool(ok), new_hash
+
+    def close(self) -> None:
+        """Stop the hashing threads (those running finish their hash)."""
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
+    async def _in_thread(self, work: Callable[..., T], *args: object) -> T:
+        async with self._limiter:
+            return await asyncio.get_running_loop().run_in_executor(self._threads, work, *args)
 
     def _admit(self) -> None:
         if self._limiter.statistics().tasks_waiting >= self._max_waiting:

@@ -50,6 +50,7 @@ class Runtime:
         engine = create_engine(settings)
         gate = DatabaseGate(engine)
         redis: Redis | None = None
+        passwords = PasswordHasher(settings) if hash_passwords else None
         try:
             await gate.start()
             if settings.redis_url:
@@ -65,10 +66,12 @@ class Runtime:
                 rate_limiter=RateLimiter(
                     redis, redis_url=settings.redis_url, prefix=f"{settings.redis_namespace}:rl"
                 ),
-                passwords=PasswordHasher(settings) if hash_passwords else None,
+                passwords=passwords,
                 database=gate,
             )
         finally:
+            if passwords is not None:
+                passwords.close()
             await gate.aclose()
             if redis is not None:
                 await redis.aclose()

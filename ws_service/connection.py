@@ -16,6 +16,7 @@ from starlette.websockets import WebSocket
 from shared.database import unit_of_work
 from shared.deps import get_runtime, token_from
 from shared.errors import GoChatError
+from shared.runtime import Runtime
 from shared.sessions import SessionUser
 from ws_service import messages
 from ws_service.chat import Chat
@@ -37,7 +38,7 @@ from ws_service.protocol import (
     parse_client_frame,
     ready_frame,
 )
-from ws_service.rooms.service import admit
+from ws_service.rooms.service import Admission, admit
 from ws_service.sinks import ClientGone, OutgoingFrames, frame_sink
 from ws_service.store import Appended, StoreUnavailable
 
@@ -60,20 +61,10 @@ async def join_room(websocket: WebSocket) -> None:
     runtime = get_runtime(websocket)
     chat = get_chat(websocket)
     room_id: str = websocket.path_params["room_id"]
-    try:
-        after = _resume_point(websocket.query_params.get("after"))
-        token, _from_cookie = token_from(websocket)
-        async with unit_of_work(runtime.sessionmaker) as db:
-            admission = await admit(
-                runtime,
-                db,
-                token=token,
-                origin=websocket.headers.get("origin"),
-                room_id=room_id,
-            )
-    except GoChatError as exc:
-        await _refuse(websocket, exc)
+    admitted = await _admit(websocket, runtime, room_id)
+    if admitted is None:
         return
+    admission, after = admitted
     await websocket.accept()
     client = Client(
         frame_sink(websocket),
@@ -90,6 +81,29 @@ async def join_room(websocket: WebSocket) -> None:
 
 router = APIRouter()
 router.add_websocket_route("/ws/joinRoom/{room_id}", join_room, name="join_room")
+
+
+async def _admit(
+    websocket: WebSocket, runtime: Runtime, room_id: str
+) -> tuple[Admission, int | None] | None:
+    """The admission and the resume point, or None once the handshake has been refused. A
+    function of its own, so that the connection's handler keeps neither the admission's
+    database session nor the token alive for the connection's lifetime."""
+    try:
+        after = _resume_point(websocket.query_params.get("after"))
+        token, _from_cookie = token_from(websocket)
+        async with unit_of_work(runtime.sessionmaker) as db:
+            admission = await admit(
+                runtime,
+                db,
+                token=token,
+                origin=websocket.headers.get("origin"),
+                room_id=room_id,
+            )
+    except GoChatError as exc:
+        await _refuse(websocket, exc)
+        return None
+    return admission, after
 
 
 def _resume_point(value: str | None) -> int | None:

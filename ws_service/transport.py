@@ -30,8 +30,48 @@ TESTED_UVICORN = "0.54.0"
 CLOSE_GRACE_SECONDS = 5.0
 
 
+class Inbox:
+    """What uvicorn's protocol uses of `asyncio.Queue` (`put_nowait`, `get`, `empty`) for its
+    one reader, the app's `receive`, in a tenth of the memory: a Queue holds three deques of
+    about 600 bytes each, and an idle connection keeps its inbox for hours."""
+
+    __slots__ = ("_items", "_waiter")
+
+    def __init__(self) -> None:
+        self._items: list[Any] = []
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+    async def get(self) -> Any:
+        if self._waiter is not None:
+            raise RuntimeError("a websocket inbox has one reader at a time")
+        while not self._items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._items.pop(0)
+
+
 class GoChatWebSocketProtocol(WebSocketsSansIOProtocol):
-    """A connection that is also its own `FrameSink` (see ws_service.sinks)."""
+    """A connection that is also its own `FrameSink` (see ws_service.sinks), with a lighter
+    inbox than uvicorn's `asyncio.Queue`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = Inbox()  # type: ignore[assignment]
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 
 import pytest
 
 from shared.errors import ServiceBusy
-from shared.passwords import PasswordHasher
+from shared.passwords import HASH_THREAD_NICE, PasswordHasher
 from tests.conftest import make_settings
 
 
@@ -72,3 +73,20 @@ async def test_waiting_line_is_bounded(hasher: PasswordHasher) -> None:
         await hasher.hash("pw")
     release.set()
     assert all(h.startswith("$argon2id$") for h in await asyncio.gather(*running))
+
+
+async def test_hashing_threads_yield_the_core_to_the_event_loop(hasher: PasswordHasher) -> None:
+    """A login flood must not slow the requests that need no hash: the hashing threads run
+    at the lowest priority, the loop's thread keeps its own."""
+    niceness: list[int] = []
+    original = hasher._context.hash
+
+    def spy(secret: str) -> str:
+        niceness.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return original(secret)
+
+    hasher._context.hash = spy  # type: ignore[method-assign]
+    await hasher.hash("pw")
+    assert niceness == [HASH_THREAD_NICE]
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < HASH_THREAD_NICE
+    hasher.close()

@@ -1,14 +1,21 @@
-"""The non-awaiting frame writer is tied to one uvicorn version: the lock must pin it."""
+"""The non-awaiting frame writer is tied to one uvicorn version: the lock must pin it. The
+protocol's one-reader inbox, and that an open connection keeps it and no handshake objects."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 
+from tests.support.servers import ThreadServer
+from tests.support.users import Account
+from tests.ws.chat_client import create_room, join, until_ready
 from ws_service import transport
+from ws_service.transport import GoChatWebSocketProtocol, Inbox
 
 LOCK = Path(__file__).resolve().parents[2] / "requirements.lock"
 
@@ -26,3 +33,47 @@ def test_another_uvicorn_gets_the_stock_protocol(
     monkeypatch.setattr(uvicorn, "__version__", "99.0.0")
     assert transport.websocket_protocol() == "websockets-sansio"
     assert "plain ASGI sends" in caplog.text
+
+
+async def test_inbox_hands_items_over_in_order_and_wakes_its_reader() -> None:
+    inbox = Inbox()
+    inbox.put_nowait(1)
+    inbox.put_nowait(2)
+    assert (inbox.qsize(), inbox.empty()) == (2, False)
+    assert [await inbox.get(), await inbox.get()] == [1, 2]
+    assert inbox.empty()
+    reader = asyncio.create_task(inbox.get())
+    await asyncio.sleep(0)
+    assert not reader.done()
+    inbox.put_nowait(3)
+    assert await asyncio.wait_for(reader, 1) == 3
+
+
+async def test_inbox_has_one_reader_and_a_cancelled_reader_leaves_no_trace() -> None:
+    inbox = Inbox()
+    reader = asyncio.create_task(inbox.get())
+    await asyncio.sleep(0)
+    with pytest.raises(RuntimeError, match="one reader"):
+        await inbox.get()
+    reader.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reader
+    inbox.put_nowait("after")
+    assert await asyncio.wait_for(inbox.get(), 1) == "after"
+
+
+async def test_an_open_connection_keeps_the_light_inbox_and_no_handshake_objects(
+    chat_server: ThreadServer, chat_http: httpx.AsyncClient, alice: Account
+) -> None:
+    room_id = await create_room(chat_http, alice, prefix="")
+    async with join(chat_server.url, room_id, alice, prefix="") as ws:
+        await until_ready(ws)
+        open_connections = [
+            c
+            for c in chat_server.server.server_state.connections
+            if isinstance(c, GoChatWebSocketProtocol) and c.handshake_complete and not c.close_sent
+        ]
+        assert open_connections
+        for connection in open_connections:
+            assert isinstance(connection.queue, Inbox)
+            assert not hasattr(connection, "request") and not hasattr(connection, "response")

@@ -1,0 +1,134 @@
+"""How big and how long each scenario is: the full run (`make bench`, under 15 minutes) and
+the smoke run (`--smoke`, every scenario tiny, seconds)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Ramp:
+    """Open-loop ramp in messages per second: up (or down) by `factor` until the verdict
+    flips, then `refine` bisections; a failing step is tried once more before it counts."""
+
+    start: float
+    factor: float
+    refine: int
+    minimum: float
+    maximum: float
+    budget_s: float
+    p99_limit_ms: float = 100.0
+    confirm_fraction: float = 0.8
+    warmup_s: float = 0.5
+    duration_s: float = 2.5
+
+    def plan(self) -> dict[str, object]:
+        return {
+            "start": self.start,
+            "factor": self.factor,
+            "refine": self.refine,
+            "min": self.minimum,
+            "max": self.maximum,
+            "budgetS": self.budget_s,
+            "p99LimitMs": self.p99_limit_ms,
+            "confirmFraction": self.confirm_fraction,
+            "retryFailures": 1,
+            "timing": {"warmupS": self.warmup_s, "durationS": self.duration_s},
+        }
+
+
+@dataclass(frozen=True)
+class Fanout:
+    clients: int
+    fixed_rate: float  # messages per second, all senders together
+    ramp: Ramp
+    # Also ramp the Node reference hub, the load generator's own ceiling.
+    with_reference: bool = True
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    fanouts: tuple[Fanout, ...]
+    senders: int
+    payload_bytes: int
+    warmup_s: float
+    duration_s: float
+    confirm_s: float
+    idle_sockets: int
+    idle_rooms: int
+    idle_warm: int
+    cluster: Fanout
+    login_flood: int
+    login_seconds: float
+    probe_rate: float
+    follow_concurrency: int
+    follow_seconds: float
+    feed_posts: int
+    feed_followed: int
+    feed_rate: float
+    feed_concurrency: int
+    feed_seconds: float
+
+
+FULL = Profile(
+    name="full",
+    fanouts=(
+        Fanout(
+            100,
+            40,
+            Ramp(start=200, factor=2, refine=3, minimum=5, maximum=20000, budget_s=45),
+            with_reference=False,
+        ),
+        Fanout(1000, 10, Ramp(start=20, factor=2, refine=3, minimum=1, maximum=3000, budget_s=50)),
+    ),
+    senders=5,
+    payload_bytes=60,
+    warmup_s=1.0,
+    duration_s=5.0,
+    confirm_s=5.0,
+    idle_sockets=10_000,
+    idle_rooms=100,
+    idle_warm=50,
+    cluster=Fanout(
+        1000, 10, Ramp(start=20, factor=2, refine=3, minimum=1, maximum=3000, budget_s=40)
+    ),
+    login_flood=100,
+    login_seconds=10.0,
+    probe_rate=100.0,
+    follow_concurrency=32,
+    follow_seconds=5.0,
+    feed_posts=1_000_000,
+    feed_followed=1000,
+    feed_rate=50.0,
+    feed_concurrency=8,
+    feed_seconds=8.0,
+)
+
+SMOKE_RAMP = Ramp(
+    start=5, factor=2, refine=0, minimum=2, maximum=10, budget_s=3, warmup_s=0.1, duration_s=0.3
+)
+
+SMOKE = Profile(
+    name="smoke",
+    fanouts=(Fanout(10, 5, SMOKE_RAMP),),
+    senders=2,
+    payload_bytes=20,
+    warmup_s=0.1,
+    duration_s=0.3,
+    confirm_s=0.3,
+    idle_sockets=20,
+    idle_rooms=2,
+    idle_warm=2,
+    cluster=Fanout(10, 5, SMOKE_RAMP),
+    login_flood=4,
+    login_seconds=1.0,
+    probe_rate=20.0,
+    follow_concurrency=2,
+    follow_seconds=0.5,
+    feed_posts=2000,
+    feed_followed=10,
+    feed_rate=20.0,
+    feed_concurrency=2,
+    feed_seconds=0.5,
+)

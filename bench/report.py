@@ -1,0 +1,547 @@
+"""RESULTS.md and latency.png from one run's figures."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from bench.processes import LOADGEN_DIR, ROOT
+from bench.systems import ALL_SYSTEMS, PEERS
+
+LABELS = {s.key: s.label for s in ALL_SYSTEMS} | {"gochat-x2": "GoChat, 2 instances on Redis"}
+TUNING_LOG = Path(__file__).resolve().parent / "TUNING.md"
+PLOT_NAME = "latency.png"
+
+
+def _command_output(*argv: str) -> str:
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def run_info(
+    *, command: str, seconds: float, load_before: tuple[float, ...], load_after: tuple[float, ...]
+) -> dict[str, Any]:
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem_kib = int(Path("/proc/meminfo").read_text().split()[1])
+    lock = json.loads((LOADGEN_DIR / "package-lock.json").read_text())
+    return {
+        "command": command,
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": _command_output("git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"),
+        "seconds": round(seconds),
+        "machine": f"{cpu}, {os.cpu_count()} cores, {mem_kib // 1024 // 1024} GiB, "
+        f"Linux {platform.release()}",
+        "load_before": [round(x, 2) for x in load_before],
+        "load_after": [round(x, 2) for x in load_after],
+        "versions": {
+            "python": platform.python_version(),
+            **{
+                p: _version(p)
+                for p in (
+                    "uvicorn",
+                    "websockets",
+                    "starlette",
+                    "fastapi",
+                    "uvloop",
+                    "orjson",
+                    "python-socketio",
+                    "python-engineio",
+                    "asyncpg",
+                    "sqlalchemy",
+                )
+            },
+            "node": _command_output("node", "--version"),
+            "ws (npm)": lock["packages"]["node_modules/ws"]["version"],
+            "postgresql": _command_output("psql", "--version").replace("psql (PostgreSQL) ", ""),
+            "redis": _command_output("redis-server", "--version").split(" ")[2].removeprefix("v=")
+            if _command_output("redis-server", "--version") != "unknown"
+            else "unknown",
+        },
+    }
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+
+def _fmt(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        value = f"{value:,.1f}" if abs(value) < 100 else f"{value:,.0f}"
+    elif isinstance(value, int):
+        value = f"{value:,}"
+    return f"{value}{unit}"
+
+
+def _ratio(ours: float | None, theirs: float | None) -> str:
+    if ours is None or theirs is None:
+        return "–"
+    if theirs == 0:
+        return "∞" if ours > 0 else "–"
+    return f"{ours / theirs:.2f}×"
+
+
+def sustainable(result: dict[str, Any] | None) -> float | None:
+    """Highest sustainable deliveries/s of a fan-out result: 0 when even the lowest step
+    failed, None when the scenario did not run."""
+    if not result or not result.get("ramp"):
+        return None
+    best = result["ramp"].get("best")
+    return float(best["deliveries_per_s"]) if best else 0.0
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    align = ["---"] + ["---:"] * (len(header) - 1)
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+# ---- sections --------------------------------------------------------------------------------
+
+
+def _fanout_section(n: str, per_system: dict[str, Any]) -> list[str]:
+    gochat = per_system.get("gochat")
+    ours = sustainable(gochat)
+    lines = [f"### Room fan-out, N = {int(n):,} clients in one room", ""]
+    fixed_rows = []
+    ramp_rows = []
+    for key, result in per_system.items():
+        if result is None:
+            fixed_rows.append([LABELS[key], "failed (see errors)"] + ["–"] * 7)
+            continue
+        fixed = result.get("fixed") or {}
+        fixed_rows.append(
+            [
+                LABELS[key],
+                _fmt(fixed.get("rate")),
+                _fmt(fixed.get("deliveries_per_s")),
+                _fmt(fixed.get("p50_ms")),
+                _fmt(fixed.get("p90_ms")),
+                _fmt(fixed.get("p99_ms")),
+                _fmt(fixed.get("max_ms")),
+                f"{_fmt(fixed.get('lost'))} / {_fmt(fixed.get('doubled'))}",
+                _fmt(fixed.get("server_cpu")),
+            ]
+        )
+        ramp = result.get("ramp") or {}
+        best = ramp.get("best") or {}
+        confirm = ramp.get("confirm") or {}
+        best_value = sustainable(result)
+        limited = " (the ramp's ceiling: more was not tried)" if ramp.get("ceiling_hit") else ""
+        if ramp.get("loadgen_bound"):
+            limited = " or more (the load generator's core was at its limit)"
+        if best_value == 0 and ramp.get("steps"):
+            lowest = min(step["rate"] for step in ramp["steps"])
+            limited = f" (p99 > 100 ms even at {lowest:.1f} msg/s)"
+        ramp_rows.append(
+            [
+                LABELS[key],
+                _fmt(best_value) + limited,
+                _fmt(best.get("p99_ms")),
+                _fmt(best.get("server_cpu")),
+                _fmt(best.get("loadgen_cpu")),
+                _fmt(confirm.get("deliveries_per_s")),
+                _fmt(confirm.get("p99_ms")),
+                f"{_fmt(confirm.get('lost'))} / {_fmt(confirm.get('doubled'))}",
+                _ratio(ours, best_value) if key != "gochat" else "1.00×",
+            ]
+        )
+    remeasured = {
+        key: sum(1 for step in (result.get("ramp") or {}).get("steps", []) if step.get("contended"))
+        for key, result in per_system.items()
+        if result
+    }
+    reference = per_system.get("reference")
+    ceiling_note = []
+    if reference and reference.get("ramp") and reference["ramp"].get("best"):
+        best = reference["ramp"]["best"]
+        ceiling_note = [
+            f"The load generator's own ceiling: against the Node reference hub (one `write` per"
+            f" member per message) it delivered {_fmt(best['deliveries_per_s'])} deliveries/s"
+            f" at p99 {_fmt(best['p99_ms'])} ms using {_fmt(best['loadgen_cpu'])} of its core"
+            f" (the hub: {_fmt(best['server_cpu'])}). A server that writes several frames at"
+            " once costs it less per delivery (one read brings them all).",
+            "",
+        ]
+    ours_best = ((gochat or {}).get("ramp") or {}).get("best") or {}
+    if (ours_best.get("loadgen_cpu") or 0) >= 0.8:
+        ceiling_note += [
+            f"At GoChat's highest sustained step the load generator used"
+            f" {_fmt(ours_best['loadgen_cpu'])} of its core (GoChat:"
+            f" {_fmt(ours_best['server_cpu'])}): GoChat's figure is bounded by the load"
+            " generator as much as by itself.",
+            "",
+        ]
+    lines += [
+        "Fixed rate (every system the same offered load; after warm-up):",
+        "",
+        *_table(
+            [
+                "system",
+                "msg/s",
+                "deliveries/s",
+                "p50 ms",
+                "p90 ms",
+                "p99 ms",
+                "max ms",
+                "lost / doubled",
+                "server CPU",
+            ],
+            fixed_rows,
+        ),
+        "",
+        "Open-loop ramp (highest rate with p99 ≤ 100 ms and nothing lost, doubled or refused),"
+        " then a run at 80 % of it:",
+        "",
+        *_table(
+            [
+                "system",
+                "sustainable deliveries/s",
+                "p99 ms there",
+                "server CPU",
+                "loadgen CPU",
+                "80 %: deliveries/s",
+                "80 %: p99 ms",
+                "80 %: lost / doubled",
+                "GoChat ÷ system",
+            ],
+            ramp_rows,
+        ),
+        "",
+        *ceiling_note,
+        "Failing steps measured while other work on the machine took more than 0.15 CPU were"
+        " measured again (up to twice) before they counted: "
+        + ", ".join(f"{LABELS[key]} {count}" for key, count in remeasured.items())
+        + ".",
+        "",
+    ]
+    return lines
+
+
+def _idle_section(idle: dict[str, Any]) -> list[str]:
+    rows = []
+    for key, figures in idle.items():
+        if figures is None:
+            rows.append([LABELS[key], "failed", "–", "–", "–"])
+            continue
+        rows.append(
+            [
+                LABELS[key],
+                f"{_fmt(figures.get('ready'))} / {_fmt(figures.get('sockets'))}",
+                _fmt(figures.get("open_seconds")),
+                _fmt((figures.get("rss_open_kib") or 0) / 1024),
+                _fmt(figures.get("kib_per_socket")),
+            ]
+        )
+    return [
+        "### Idle sockets",
+        "",
+        "Sockets held open in rooms; RSS per socket = (server RSS with all open − RSS with the"
+        " first few open) ÷ sockets opened.",
+        "",
+        *_table(
+            ["system", "open / asked", "time to open s", "server RSS MiB", "KiB per socket"], rows
+        ),
+        "",
+    ]
+
+
+def _cluster_section(results: dict[str, Any]) -> list[str]:
+    cluster = results.get("cluster")
+    single = (results.get("fanout") or {}).get(str(_cluster_n(cluster)), {}).get("gochat")
+    if not cluster:
+        return []
+    rows = []
+    for label, result in (("one instance", single), ("two instances on Redis", cluster)):
+        if not result:
+            continue
+        fixed = result.get("fixed") or {}
+        best = (result.get("ramp") or {}).get("best") or {}
+        rows.append(
+            [
+                label,
+                _fmt(fixed.get("p50_ms")),
+                _fmt(fixed.get("p99_ms")),
+                f"{_fmt(fixed.get('lost'))} / {_fmt(fixed.get('doubled'))}",
+                _fmt(sustainable(result)),
+                _fmt(best.get("p99_ms")),
+                _fmt(best.get("server_cpu")),
+            ]
+        )
+    cost = _ratio(sustainable(cluster), sustainable(single))
+    return [
+        f"### Two ws_service instances on Redis, N = {_cluster_n(cluster):,}",
+        "",
+        "Clients alternate between the two instances (both pinned to the server core, so they"
+        " share one core's budget as one instance does); every message crosses Redis.",
+        "",
+        *_table(
+            [
+                "GoChat",
+                "fixed p50 ms",
+                "fixed p99 ms",
+                "lost / doubled",
+                "sustainable deliveries/s",
+                "p99 ms there",
+                "server CPU (both)",
+            ],
+            rows,
+        ),
+        "",
+        f"Two instances ÷ one: {cost}.",
+        "",
+    ]
+
+
+def _cluster_n(cluster: dict[str, Any] | None) -> int:
+    return int(cluster.get("clients", 0)) if cluster else 0
+
+
+def _workload_rows(workloads: list[dict[str, Any]]) -> list[list[str]]:
+    return [
+        [
+            w["name"],
+            _fmt(w["rps"]),
+            _fmt(w["p50_ms"]),
+            _fmt(w["p90_ms"]),
+            _fmt(w["p99_ms"]),
+            _fmt(w["max_ms"]),
+            ", ".join(f"{k}: {v}" for k, v in sorted(w["statuses"].items())),
+        ]
+        for w in workloads
+    ]
+
+
+def _http_section(results: dict[str, Any]) -> list[str]:
+    header = ["workload", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "statuses"]
+    lines: list[str] = []
+    login = results.get("login")
+    if login:
+        lines += [
+            "### Login flood against `GET /` on one auth process",
+            "",
+            "Closed-loop logins (argon2id with the production parameters, 19 MiB, t=2) from"
+            f" {login['concurrency']} concurrent clients, while `GET /` is sent at a fixed rate"
+            " on the same process. 503 is the password-hash queue saying it is full, by design.",
+            "",
+            *_table(
+                header,
+                _workload_rows(login["quiet"]["workloads"] + login["flood"]["workloads"]),
+            ),
+            "",
+        ]
+    follow = results.get("follow")
+    if follow:
+        lines += [
+            "### `/follow` + `/unfollow`",
+            "",
+            *_table(header, _workload_rows(follow["workloads"])),
+            "",
+        ]
+    feed = results.get("feed")
+    if feed:
+        lines += [
+            f"### `GET /feed`: {feed['posts']:,} posts, the reader follows {feed['followed']:,}",
+            "",
+            "Open loop at a fixed rate (the latency target), then closed loop (throughput).",
+            "",
+            *_table(
+                header,
+                _workload_rows(
+                    [
+                        w
+                        for key in ("busy", "busy_closed", "quiet", "quiet_closed")
+                        for w in feed[key]["workloads"]
+                    ]
+                ),
+            ),
+            "",
+        ]
+    return (["## HTTP", "", *lines]) if lines else []
+
+
+def _targets(results: dict[str, Any]) -> list[str]:
+    rows = []
+    fanout = (results.get("fanout") or {}).get("1000") or {}
+    gochat = fanout.get("gochat")
+    ours = sustainable(gochat)
+    for peer in PEERS:
+        theirs = sustainable(fanout.get(peer))
+        if ours is not None and theirs is not None:
+            met = (theirs == 0 and ours > 0) or (theirs > 0 and ours / theirs >= 1.5)
+            ramp = (gochat or {}).get("ramp") or {}
+            at_least = "≥ " if ramp.get("loadgen_bound") or ramp.get("ceiling_hit") else ""
+            rows.append(
+                [
+                    f"fan-out N=1000 ≥ 1.5× {LABELS[peer]}",
+                    at_least + _ratio(ours, theirs),
+                    "met" if met else "missed",
+                ]
+            )
+    if gochat and gochat.get("ramp") and gochat["ramp"].get("confirm"):
+        confirm = gochat["ramp"]["confirm"]
+        ok = (
+            (confirm.get("p99_ms") or 1e9) <= 100
+            and confirm["lost"] == 0
+            and confirm["doubled"] == 0
+        )
+        rows.append(
+            [
+                "p99 ≤ 100 ms at 80 % of it, nothing lost or doubled",
+                f"{_fmt(confirm.get('p99_ms'))} ms, {confirm['lost']} lost,"
+                f" {confirm['doubled']} doubled",
+                "met" if ok else "missed",
+            ]
+        )
+    idle = (results.get("idle") or {}).get("gochat")
+    if idle and idle.get("kib_per_socket") is not None:
+        rows.append(
+            [
+                f"{idle['sockets']:,} idle sockets ≤ 30 KiB each",
+                f"{idle['kib_per_socket']} KiB",
+                "met"
+                if idle["kib_per_socket"] <= 30 and idle.get("ready") == idle["sockets"]
+                else "missed",
+            ]
+        )
+    feed = results.get("feed")
+    if feed:
+        for key in ("busy", "quiet"):
+            p99 = feed[key]["workloads"][0]["p99_ms"]
+            rows.append(
+                [
+                    f"/feed p99 ≤ 20 ms at {feed['posts']:,} posts ({key} followees)",
+                    f"{_fmt(p99)} ms",
+                    "met" if p99 is not None and p99 <= 20 else "missed",
+                ]
+            )
+    login = results.get("login")
+    if login:
+        probe = login["flood"]["workloads"][1]
+        rows.append(
+            [
+                "GET / p99 ≤ 50 ms during the login flood",
+                f"{_fmt(probe['p99_ms'])} ms",
+                "met" if probe["p99_ms"] is not None and probe["p99_ms"] <= 50 else "missed",
+            ]
+        )
+    if not rows:
+        return []
+    return ["## Targets (issue 7)", "", *_table(["target", "measured", "verdict"], rows), ""]
+
+
+def _run_section(results: dict[str, Any]) -> list[str]:
+    run = results["run"]
+    versions = ", ".join(f"{k} {v}" for k, v in run["versions"].items())
+    return [
+        f"- Command: `{run['command'].strip()}` (profile `{results['profile']}`), "
+        f"{run['seconds'] // 60} min {run['seconds'] % 60} s, {run['date']},"
+        f" commit `{run['commit']}`.",
+        f"- Machine: {run['machine']}. Load average (1/5/15 min) before the run "
+        f"{' / '.join(map(str, run['load_before']))}, after"
+        f" {' / '.join(map(str, run['load_after']))}"
+        " (other work shares this machine; absolute numbers move ±25 % between runs, ratios in one"
+        " run hold better).",
+        f"- Versions: {versions}.",
+        "- Every server is one process started fresh for each scenario and pinned to core 1"
+        " (`taskset -c 1`); the Node load generator is pinned to core 0. PostgreSQL and Redis are"
+        " not pinned. All on 127.0.0.1.",
+        "- GoChat: `gochat serve ws|auth|user` with persistence on PostgreSQL (every message stored"
+        " before it is broadcast), the in-process broker unless stated. The peers run on uvicorn"
+        " with the same websocket stack as GoChat (sans-I/O protocol, no compression, uvloop,"
+        " httptools) and keep nothing.",
+        "- Messages are JSON text frames of about 120 bytes carrying the sender, its sequence"
+        " number and the send time; latency is send → receive on the load generator's clock;"
+        " every delivery is checked per (sender, sequence) for loss and duplicates. Senders are"
+        " open loop; a rate is spread over enough senders to stay under GoChat's per-connection"
+        " message limit (8 msg/s each), the same senders for every system.",
+    ]
+
+
+def write(results: dict[str, Any], out_dir: Path) -> None:
+    lines = [
+        "# GoChat benchmarks",
+        "",
+        "Written by `make bench` (`python -m bench.run`); do not edit by hand.",
+        "",
+    ]
+    lines += ["## How this was measured", "", *_run_section(results), ""]
+    lines += _targets(results)
+    if results.get("fanout") or results.get("idle") or results.get("cluster"):
+        lines += ["## Websockets", ""]
+        for n, per_system in (results.get("fanout") or {}).items():
+            lines += _fanout_section(n, per_system)
+        if any(results.get("fanout") or {}):
+            lines += [f"![p99 latency against offered load]({PLOT_NAME})", ""]
+        if results.get("idle"):
+            lines += _idle_section(results["idle"])
+        lines += _cluster_section(results)
+    lines += _http_section(results)
+    if results["notes"] or results["errors"]:
+        lines += ["## Not measured in this run", ""]
+        lines += [f"- {note}" for note in results["notes"]]
+        lines += [f"- `{name}` failed: {error}" for name, error in results["errors"].items()]
+        lines += [""]
+    if TUNING_LOG.exists():
+        lines += [TUNING_LOG.read_text().rstrip(), ""]
+    (out_dir / "RESULTS.md").write_text("\n".join(lines))
+    plot(results, out_dir / PLOT_NAME)
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    """p99 against offered deliveries/s, one panel per room size, one line per system."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fanouts = results.get("fanout") or {}
+    if not fanouts:
+        return
+    fig, axes = plt.subplots(1, len(fanouts), figsize=(6.5 * len(fanouts), 4.8), squeeze=False)
+    for ax, (n, per_system) in zip(axes[0], fanouts.items(), strict=True):
+        for key, result in per_system.items():
+            if not result:
+                continue
+            steps = list((result.get("ramp") or {}).get("steps") or [])
+            for extra in (result.get("fixed"), (result.get("ramp") or {}).get("confirm")):
+                if extra:
+                    steps.append(extra)
+            # A rate measured again keeps its last measurement (the one that counted).
+            by_rate = {s["offered_deliveries_per_s"]: s["p99_ms"] for s in steps if s.get("p99_ms")}
+            points = sorted(by_rate.items())
+            if points:
+                xs, ys = zip(*points, strict=True)
+                style = "--" if key == "reference" else "-"
+                ax.plot(xs, ys, style, marker="o", markersize=3, label=LABELS[key])
+        ax.axhline(100, color="grey", linewidth=0.8, linestyle=":")
+        ax.set_yscale("log")
+        ax.set_xscale("log")
+        ax.set_xlabel("offered deliveries per second (log)")
+        ax.set_ylabel("p99 latency, ms (log)")
+        ax.set_title(f"Room fan-out, {int(n):,} clients in one room")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,182 @@
+"""`make bench` (`python -m bench.run`): every scenario of issue 7 against GoChat and its
+peers in one invocation, then bench/RESULTS.md and bench/latency.png.
+
+    python -m bench.run                 the full run (under 15 minutes)
+    python -m bench.run --smoke         every scenario tiny, in seconds (CI keeps it working)
+    python -m bench.run --only fanout,idle --systems gochat,starlette
+
+Servers run one at a time on core 1 (`taskset -c 1`), the Node load generator on core 0,
+everything on 127.0.0.1 against a PostgreSQL database the run creates and drops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from bench import report, scenarios
+from bench.database import bench_database
+from bench.processes import ensure_node_modules, raise_open_files_limit
+from bench.profiles import FULL, SMOKE, Profile
+from bench.systems import ALL_SYSTEMS, GOCHAT, System
+
+SCENARIOS = ("fanout", "idle", "cluster", "login", "follow", "feed")
+BENCH_DIR = Path(__file__).resolve().parent
+
+
+def redis_url() -> str | None:
+    url = (
+        os.environ.get("GOCHAT_BENCH_REDIS_URL")
+        or os.environ.get("GOCHAT_TEST_REDIS_URL")
+        or "redis://127.0.0.1:6379/0"
+    )
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        return None
+    return url
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="every scenario tiny, in seconds")
+    parser.add_argument("--only", default=",".join(SCENARIOS), help="scenarios, comma-separated")
+    parser.add_argument(
+        "--systems",
+        default=",".join(s.key for s in ALL_SYSTEMS),
+        help="websocket systems, comma-separated",
+    )
+    parser.add_argument(
+        "--clients", help="room sizes of the fan-out, comma-separated (default: the profile's)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="where RESULTS.md, latency.png and results.json go "
+        "(default: bench/ for the full run, a temporary directory for --smoke)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    profile: Profile = SMOKE if args.smoke else FULL
+    only = {name.strip() for name in args.only.split(",") if name.strip()}
+    wanted = {key.strip() for key in args.systems.split(",") if key.strip()}
+    unknown = (only - set(SCENARIOS)) | (wanted - {s.key for s in ALL_SYSTEMS})
+    if unknown:
+        sys.exit(f"bench: unknown scenario or system: {', '.join(sorted(unknown))}")
+    command = "python -m bench.run " + " ".join(argv if argv is not None else sys.argv[1:])
+
+    # SIGTERM unwinds like Ctrl-C: servers stopped, load generator ended, database dropped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    raise_open_files_limit(4 * profile.idle_sockets + 1024)
+    ensure_node_modules()
+    started = time.monotonic()
+    load_before = os.getloadavg()
+    results: dict[str, Any] = {"profile": profile.name, "errors": {}, "notes": []}
+
+    def say(line: str) -> None:
+        print(f"[{time.monotonic() - started:6.1f}s] {line}", flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="gochat-bench-") as tmp:
+        work_dir = Path(tmp)
+        out_dir = args.out or (work_dir / "out" if args.smoke else BENCH_DIR)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        # Server logs outlive the run's temporary directory (bench/out/ is not committed).
+        log_dir = (args.out or BENCH_DIR / "out") / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        with bench_database(work_dir) as db:
+            needed = max(
+                [profile.idle_sockets, profile.cluster.clients, 2 * profile.follow_concurrency + 50]
+                + [f.clients for f in profile.fanouts]
+            )
+            accounts = db.create_accounts(needed, prefix="bench")
+            say(f"database ready, {len(accounts)} accounts with live sessions")
+            ctx = scenarios.Context(profile, work_dir, log_dir, db, accounts, redis_url(), say)
+
+            def attempt(name: str, run: Callable[[], Any]) -> Any:
+                try:
+                    return run()
+                except Exception as exc:
+                    results["errors"][name] = f"{type(exc).__name__}: {exc}"
+                    say(f"{name} FAILED: {exc}")
+                    traceback.print_exc()
+                    return None
+
+            systems: list[System] = [s for s in ALL_SYSTEMS if s.key in wanted]
+            if GOCHAT in systems and not attempt(
+                "gochat", lambda: scenarios.gochat_ws_available(ctx)
+            ):
+                results["notes"].append("GoChat's ws_service does not serve the chat contract yet")
+                systems.remove(GOCHAT)
+            if "fanout" in only:
+                results["fanout"] = {}
+                sizes = {int(n) for n in args.clients.split(",")} if args.clients else None
+                for spec in profile.fanouts:
+                    if sizes is not None and spec.clients not in sizes:
+                        continue
+                    per_system = results["fanout"][str(spec.clients)] = {}
+                    for system in systems:
+                        if system.reference and not spec.with_reference:
+                            continue
+                        say(f"fanout N={spec.clients}: {system.label}")
+                        per_system[system.key] = attempt(
+                            f"fanout-{spec.clients}-{system.key}",
+                            lambda system=system, spec=spec: scenarios.fanout(ctx, system, spec),
+                        )
+            if "idle" in only:
+                results["idle"] = {}
+                for system in systems:
+                    say(f"idle sockets: {system.label}")
+                    results["idle"][system.key] = attempt(
+                        f"idle-{system.key}", lambda system=system: scenarios.idle(ctx, system)
+                    )
+            if "cluster" in only and GOCHAT in systems:
+                if ctx.redis_url is None:
+                    results["notes"].append("two instances skipped: no Redis answered")
+                else:
+                    say("two ws_service instances on Redis")
+                    results["cluster"] = attempt(
+                        "cluster", lambda: scenarios.cluster(ctx, ctx.redis_url or "")
+                    )
+            if "login" in only:
+                say("auth service: login flood against GET /")
+                results["login"] = attempt("login", lambda: scenarios.login_flood(ctx))
+            if {"follow", "feed"} & only:
+                if not attempt("user", lambda: scenarios.user_service_available(ctx)):
+                    results["notes"].append("user_service does not serve /feed yet")
+                else:
+                    if "follow" in only:
+                        say("user service: follow/unfollow")
+                        results["follow"] = attempt("follow", lambda: scenarios.follows(ctx))
+                    if "feed" in only:
+                        say("user service: feed")
+                        results["feed"] = attempt("feed", lambda: scenarios.feed(ctx))
+        results["run"] = report.run_info(
+            command=command,
+            seconds=time.monotonic() - started,
+            load_before=load_before,
+            load_after=os.getloadavg(),
+        )
+        # The raw figures: beside the report with --out, else in bench/out/ (not committed).
+        raw_dir = args.out or BENCH_DIR / "out"
+        (raw_dir / "results.json").write_text(json.dumps(results, indent=1))
+        report.write(results, out_dir)
+        say(f"wrote {out_dir / 'RESULTS.md'} in {time.monotonic() - started:.0f} s")
+    return 1 if results["errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

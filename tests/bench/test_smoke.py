@@ -1,0 +1,68 @@
+"""`make bench --smoke` end to end, so the harness keeps working; no timing is asserted."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not os.environ.get("GOCHAT_TEST_DATABASE_URL"):
+        pytest.skip("the bench needs PostgreSQL: set GOCHAT_TEST_DATABASE_URL")
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("the bench's load generator needs node and npm")
+    out = tmp_path_factory.mktemp("bench")
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--smoke", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    return out
+
+
+def test_smoke_run_measures_every_system_and_writes_the_report(smoke_run: Path) -> None:
+    results = json.loads((smoke_run / "results.json").read_text())
+    assert results["errors"] == {}
+    for per_system in results["fanout"].values():
+        for key in ("socketio", "starlette", "reference"):
+            fixed = per_system[key]["fixed"]
+            assert fixed["lost"] == 0 and fixed["doubled"] == 0
+            assert fixed["delivered"] == fixed["expected"] > 0
+            assert per_system[key]["ramp"]["steps"]
+    for figures in results["idle"].values():
+        assert figures["ready"] == figures["sockets"]
+    assert results["login"]["flood"]["workloads"][0]["statuses"].get("200", 0) > 0
+    report = (smoke_run / "RESULTS.md").read_text()
+    assert "## Targets (issue 7)" in report
+    assert (smoke_run / "latency.png").stat().st_size > 0
+
+
+def test_smoke_run_covers_gochat_once_its_services_serve(smoke_run: Path) -> None:
+    results = json.loads((smoke_run / "results.json").read_text())
+    notes = " ".join(results["notes"])
+    if "ws_service" not in notes:
+        fixed = results["fanout"]["10"]["gochat"]["fixed"]
+        assert fixed["lost"] == 0 and fixed["doubled"] == 0 and fixed["errors"] == 0
+        assert fixed["delivered"] == fixed["expected"] > 0
+        assert results["idle"]["gochat"]["ready"] == results["idle"]["gochat"]["sockets"]
+        if "cluster" in results:  # only where Redis answers
+            assert results["cluster"]["fixed"]["lost"] == 0
+    if "user_service" not in notes:
+        for key in ("busy", "quiet"):
+            assert set(results["feed"][key]["workloads"][0]["statuses"]) == {"200"}
+        follow = results["follow"]["workloads"][0]["statuses"]
+        assert follow.get("200", 0) > 0 and set(follow) == {"200"}

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_service import queries
+from shared.database import release_connection
 from shared.errors import Conflict, ServiceBusy, Unauthorized
 from shared.events import AccountEvent, publish_account_event
 from shared.models import User, utcnow
@@ -51,6 +52,7 @@ async def register(
     taken = await queries.taken_fields(db, username=username, email=email)
     if taken:
         raise Conflict(f"{' and '.join(taken)} already taken")
+    await release_connection(db)
     password_hash = await _hasher(runtime).hash(password)
     try:
         user = await queries.insert_user(
@@ -74,6 +76,7 @@ async def login(
     await runtime.rate_limiter.ensure_not_exhausted(limits, *address_key, detail=detail)
 
     user = await queries.find_by_login(db, login=login)
+    await release_connection(db)
     ok, new_hash = await _hasher(runtime).verify(
         password, user.password_hash if user is not None else None
     )

@@ -90,3 +90,11 @@ async def unit_of_work(
             await session.rollback()
             raise
         await session.commit()
+
+
+async def release_connection(db: AsyncSession) -> None:
+    """End a transaction that has only read, so that slow work after it (a password hash)
+    does not hold a pooled connection: on SQLite the process has only one. Objects already
+    loaded are detached first and stay readable; the next query begins a new transaction."""
+    db.expunge_all()
+    await db.rollback()

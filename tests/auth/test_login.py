@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -142,3 +144,61 @@ async def test_failure_counts_are_shared_between_instances_through_redis(
     finally:
         first.stop()
         second.stop()
+
+
+async def test_no_database_connection_is_held_while_a_password_is_hashed(
+    settings: Settings, data_dir: Path
+) -> None:
+    """A login flood must queue on the hashing threads, not on the connection pool (on
+    SQLite the process has a single connection)."""
+    own = make_settings(settings.database_url, data_dir)
+    server = ThreadServer(create_app(own), own).start()
+    runtime = server.app.state.runtime
+    hasher = runtime.passwords
+    pool = runtime.engine.sync_engine.pool
+    hashing, release = threading.Event(), threading.Event()
+    verify = hasher._context.verify_and_update
+    create = hasher._context.hash
+
+    def held(work):  # type: ignore[no-untyped-def]
+        def wrapper(*args):  # type: ignore[no-untyped-def]
+            hashing.set()
+            release.wait(10)
+            return work(*args)
+
+        return wrapper
+
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+            account = await register(http, auth_path="")
+            for attribute, original, call in (
+                (
+                    "verify_and_update",
+                    verify,
+                    http.post("/login", json={"email": account.email, "password": PASSWORD}),
+                ),
+                (
+                    "hash",
+                    create,
+                    http.post(
+                        "/register",
+                        json={
+                            "username": unique_name(),
+                            "email": f"{unique_name()}@example.com",
+                            "password": PASSWORD,
+                        },
+                    ),
+                ),
+            ):
+                hashing.clear()
+                release.clear()
+                setattr(hasher._context, attribute, held(original))
+                pending = asyncio.ensure_future(call)
+                assert await asyncio.to_thread(hashing.wait, 10)
+                assert pool.checkedout() == 0
+                release.set()
+                assert (await pending).status_code in (200, 201)
+                setattr(hasher._context, attribute, original)
+    finally:
+        release.set()
+        server.stop()

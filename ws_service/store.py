@@ -33,7 +33,9 @@ from ws_service.stream import encode_stored
 
 logger = logging.getLogger("gochat.ws.store")
 
-PUBLISH_ATTEMPTS = 3
+# How long a stored batch keeps trying to reach the broker (a Redis restart takes a moment)
+# before it is left to history and gap filling. Meanwhile later batches wait: order holds.
+PUBLISH_PATIENCE_SECONDS = 5.0
 NOT_STORED = "the message could not be stored; try again"
 
 
@@ -173,17 +175,21 @@ class MessageStore:
 
     async def _publish(self, stored: list[StoredMessage]) -> None:
         data = encode_stored(stored)
-        for attempt in range(1, PUBLISH_ATTEMPTS + 1):
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + PUBLISH_PATIENCE_SECONDS
+        delay = 0.05
+        while True:
             try:
                 await self._broker.publish(self._channel, data)
                 return
             except Exception:
-                if attempt == PUBLISH_ATTEMPTS:
+                if loop.time() + delay > deadline:
                     # Stored but not broadcast: clients get them from history on reconnect,
                     # and hubs fill the gap when the room's next message arrives.
                     logger.exception("publishing %d stored messages failed", len(stored))
                     return
-                await asyncio.sleep(0.05 * attempt)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
 
 
 async def _store_batch(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from alembic import command
@@ -29,10 +28,6 @@ def alembic_config(database_url: str) -> Config:
 def upgrade_to_head(database_url: str) -> None:
     """Blocking: runs its own event loop, so call it from a thread inside async code."""
     command.upgrade(alembic_config(database_url), "head")
-
-
-async def upgrade_to_head_async(database_url: str) -> None:
-    await asyncio.to_thread(upgrade_to_head, database_url)
 
 
 def head_revisions() -> set[str]:

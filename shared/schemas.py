@@ -14,7 +14,3 @@ class UserOut(BaseModel):
     username: str
     email: str
     created_at: datetime
-
-
-class Detail(BaseModel):
-    detail: str

@@ -67,14 +67,3 @@ async def revoke_session(db: AsyncSession, *, session_id: uuid.UUID) -> bool:
         .values(revoked_at=utcnow())
     )
     return bool(getattr(result, "rowcount", 0))
-
-
-async def session_is_live(db: AsyncSession, *, session_id: uuid.UUID) -> bool:
-    row = await db.scalar(
-        select(Session.id).where(
-            Session.id == session_id,
-            Session.revoked_at.is_(None),
-            Session.expires_at > utcnow(),
-        )
-    )
-    return row is not None

@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import httpx
 
-from shared.metrics import ChatMetrics
 from shared.service_app import build_service_app
 from shared.settings import Settings
 from tests.support.metrics import samples, unlabelled
 from tests.support.servers import ThreadServer
 from tests.support.users import register
 from tests.ws.chat_client import create_room, join, messages, send_message, until_ready
+from ws_service.metrics import ChatMetrics
 
 
 async def test_requests_are_counted_by_route_template_and_status(

@@ -14,7 +14,7 @@ from shared.models import Room
 from shared.pagination import decode_cursor, encode_cursor
 from shared.runtime import Runtime
 from shared.sessions import SessionUser
-from ws_service.presence import Presence, PresentUser
+from ws_service.presence.base import Presence, PresentUser
 from ws_service.rooms import queries
 
 

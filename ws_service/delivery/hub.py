@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shared.broker import Broker, Subscription
 from shared.database import unit_of_work
 from shared.events import AccountEvent, control_channel
+from shared.sessions import live_session_ids
 from shared.tasks import cancel_and_wait
 from ws_service.connection.close_codes import CLOSE_SERVICE_RESTART, CLOSE_SESSION_ENDED
 from ws_service.connection.protocol import encode, message_fields, presence_frame
@@ -42,7 +43,6 @@ from ws_service.delivery.subscriber import Subscriber
 from ws_service.messages import queries as message_queries
 from ws_service.messages.stream import PresenceChange, StoredBatch, chat_channel, decode
 from ws_service.metrics import ChatMetrics
-from ws_service.sessions import live_session_ids
 
 logger = logging.getLogger("gochat.ws.hub")
 

@@ -6,7 +6,8 @@ from fastapi import APIRouter, BackgroundTasks, Request, Response, status
 
 from auth_service import service
 from auth_service.schemas import Jwks, LoginIn, LogoutOut, RegisterIn, TokenOut
-from shared.deps import AUTH_COOKIE, CurrentUser, DbSession, RuntimeDep
+from shared.authentication import AUTH_COOKIE
+from shared.deps import CurrentUser, DbSession, RuntimeDep
 from shared.runtime import Runtime
 from shared.schemas import UserOut
 

@@ -17,10 +17,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.database import create_engine
+from shared.pagination import AnySelect
 from shared.settings import Settings
 from user_service.feed.queries import RECENT_WINDOW, per_author_statement, window_statement
 from user_service.follows.queries import follow_list_statement
-from user_service.paging import AnySelect
 from user_service.posts.queries import author_posts_statement
 from user_service.profiles.queries import profile_statement, search_statement
 

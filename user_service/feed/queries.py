@@ -22,7 +22,7 @@ from sqlalchemy import BigInteger, func, literal, or_, select, true, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.models import Post, UserFollower
-from user_service.paging import AnyRow, AnySelect
+from shared.pagination import AnyRow, AnySelect
 from user_service.posts.queries import post_columns
 
 # Post ids the first attempt looks back over: at most this many rows read (about 2 ms).

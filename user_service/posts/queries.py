@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.models import Post, User
-from user_service.paging import AnyRow, AnySelect
+from shared.pagination import AnyRow, AnySelect
 
 
 def post_columns() -> AnySelect:

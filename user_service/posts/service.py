@@ -7,10 +7,9 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.errors import Forbidden, NotFound
-from shared.pagination import Page
+from shared.pagination import AnyRow, Page, decode_id_cursor, keyset_page
 from shared.sessions import SessionUser
 from user_service.accounts.service import require_user
-from user_service.paging import AnyRow, decode_id_cursor, keyset_page
 from user_service.posts import queries
 from user_service.posts.schemas import PostOut
 

@@ -13,8 +13,9 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocket
 
+from shared.authentication import token_from
 from shared.database import unit_of_work
-from shared.deps import get_runtime, token_from
+from shared.deps import get_runtime
 from shared.errors import GoChatError
 from shared.runtime import Runtime
 from shared.sessions import SessionUser

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.deps import authenticate, origin_allowed
+from shared.authentication import authenticate, origin_allowed
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.models import Room
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import decode_cursor, split_page
 from shared.runtime import Runtime
 from shared.sessions import SessionUser
 from ws_service.presence.base import Presence, PresentUser
@@ -49,9 +49,8 @@ async def list_rooms(
 ) -> tuple[list[RoomWithOnline], str | None]:
     """A page of rooms in id order with their online counts, and the next page's cursor."""
     after_id = str(decode_cursor(cursor, str)[0]) if cursor else None
-    rooms = await queries.rooms_after(db, after_id=after_id, limit=limit + 1)
-    next_cursor = encode_cursor(rooms[limit - 1].id) if len(rooms) > limit else None
-    rooms = rooms[:limit]
+    found = await queries.rooms_after(db, after_id=after_id, limit=limit + 1)
+    rooms, next_cursor = split_page(found, limit=limit, key=lambda room: (room.id,))
     online = await presence.online_counts([room.id for room in rooms])
     return [RoomWithOnline(room, online.get(room.id, 0)) for room in rooms], next_cursor
 

@@ -25,6 +25,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.pauses import PauseMetrics
+
 UNMATCHED_ROUTE = "unmatched"  # one label for every path no route knows, to bound cardinality
 
 
@@ -58,6 +60,7 @@ class ServiceMetrics:
         PlatformCollector(registry=self.registry)
         GCCollector(registry=self.registry)
         self.http = HttpMetrics(self.registry)
+        self.pauses = PauseMetrics(self.registry)
 
     async def endpoint(self, _request: Request) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)

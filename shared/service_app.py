@@ -4,7 +4,12 @@ readiness at `/readyz`, Prometheus metrics at `/metrics`."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from contextlib import (
+    AbstractAsyncContextManager,
+    AsyncExitStack,
+    asynccontextmanager,
+    nullcontext,
+)
 from typing import Literal
 
 from fastapi import APIRouter, FastAPI
@@ -15,6 +20,7 @@ from shared.availability import check_readiness, install_outage_handling
 from shared.deps import RuntimeDep
 from shared.errors import install_error_handling
 from shared.metrics import HttpMetricsMiddleware, ServiceMetrics
+from shared.pauses import PauseMonitor
 from shared.runtime import Runtime
 from shared.settings import Settings
 
@@ -56,13 +62,13 @@ def build_service_app(
             if own_runtime
             else nullcontext(app.state.runtime)
         )
-        async with opened as rt:
+        async with AsyncExitStack() as stack:
+            rt = await stack.enter_async_context(opened)
             app.state.runtime = rt
-            if service_lifespan is None:
-                yield
-            else:
-                async with service_lifespan(app, rt):
-                    yield
+            if service_lifespan is not None:
+                await stack.enter_async_context(service_lifespan(app, rt))
+            await stack.enter_async_context(PauseMonitor(app.state.metrics.pauses))
+            yield
 
     app = FastAPI(
         title=f"GoChat {name} service",

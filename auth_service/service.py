@@ -66,24 +66,29 @@ async def register(
 async def login(
     runtime: Runtime, db: AsyncSession, *, login: str, password: str, client_address: str
 ) -> IssuedToken:
-    """Only failures count towards the limits, per account and per address, and the limits
-    are checked before the password is hashed. An unknown account costs the same hash."""
-    limits = runtime.settings.login_failure_limit
-    account_key = ("login-account", login.strip().lower())
-    address_key = ("login-address", client_address)
-    detail = "too many failed logins; try again later"
-    await runtime.rate_limiter.ensure_not_exhausted(limits, *account_key, detail=detail)
-    await runtime.rate_limiter.ensure_not_exhausted(limits, *address_key, detail=detail)
-
-    user = await queries.find_by_login(db, login=login)
-    await release_connection(db)
-    ok, new_hash = await _hasher(runtime).verify(
-        password, user.password_hash if user is not None else None
-    )
+    """Only failures count towards the limits, per account and per address. Each attempt is
+    counted before the password is hashed (atomically, so a concurrent burst cannot pass the
+    check together) and given back when it succeeds. An unknown account costs the same hash."""
+    limiter, limits = runtime.rate_limiter, runtime.settings.login_failure_limit
+    keys = (("login-account", login.strip().lower()), ("login-address", client_address))
+    counted: list[tuple[str, str]] = []
+    try:
+        for key in keys:
+            await limiter.hit(limits, *key, detail="too many failed logins; try again later")
+            counted.append(key)
+        user = await queries.find_by_login(db, login=login)
+        await release_connection(db)
+        ok, new_hash = await _hasher(runtime).verify(
+            password, user.password_hash if user is not None else None
+        )
+    except Exception:  # throttled, busy or the database away: no verdict, nothing counts
+        for key in counted:
+            await limiter.refund(limits, *key)
+        raise
     if user is None or not ok:
-        await runtime.rate_limiter.record(limits, *account_key)
-        await runtime.rate_limiter.record(limits, *address_key)
         raise Unauthorized(INVALID_CREDENTIALS)
+    for key in counted:
+        await limiter.refund(limits, *key)
     if new_hash is not None:  # stored with older parameters: upgrade it now
         await queries.set_password_hash(db, user_id=user.id, password_hash=new_hash)
     return await _issue_token(runtime, db, user)

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from sqlalchemy import Row, Select
 
 from shared.errors import GoChatError
+from shared.text import text_problem
 
 CursorValue = int | str
 # The largest key a BIGINT column holds; an id or cursor beyond it can only be forged, and
@@ -44,7 +45,8 @@ def encode_cursor(*key: CursorValue) -> str:
 
 
 def decode_cursor(cursor: str, *types: type[CursorValue]) -> tuple[CursorValue, ...]:
-    """The key, checked against the expected types (ints must be positive 64-bit); else 422."""
+    """The key, checked against the expected types (ints must be positive 64-bit, strings
+    free of control characters, as a database can compare them); else 422."""
     try:
         raw = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError, orjson.JSONDecodeError):
@@ -53,7 +55,11 @@ def decode_cursor(cursor: str, *types: type[CursorValue]) -> tuple[CursorValue, 
         raise InvalidCursor()
     for value, expected in zip(raw, types, strict=True):
         # bool is an int subclass; a cursor never holds one.
-        if type(value) is not expected or (isinstance(value, int) and not 0 < value <= MAX_ID):
+        if (
+            type(value) is not expected
+            or (isinstance(value, int) and not 0 < value <= MAX_ID)
+            or (isinstance(value, str) and text_problem(value) is not None)
+        ):
             raise InvalidCursor()
     return tuple(raw)
 

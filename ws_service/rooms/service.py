@@ -14,6 +14,7 @@ from shared.models import Room
 from shared.pagination import decode_cursor, split_page
 from shared.runtime import Runtime
 from shared.sessions import SessionUser
+from shared.text import text_problem
 from ws_service.presence.base import Presence, PresentUser
 from ws_service.rooms import queries
 
@@ -70,7 +71,8 @@ async def admit(
     if not origin_allowed(runtime, origin):
         raise Forbidden("origin not allowed")
     user = await authenticate(runtime, db, token)
-    last_seq = await queries.last_seq(db, room_id=room_id)
+    # An id with control characters names no room (and PostgreSQL refuses to compare NUL).
+    last_seq = None if text_problem(room_id) else await queries.last_seq(db, room_id=room_id)
     if last_seq is None:
         raise NotFound("room not found")
     return Admission(user=user, room_id=room_id, last_seq=last_seq)

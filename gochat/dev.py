@@ -29,9 +29,7 @@ def create_dev_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            runtime = await stack.enter_async_context(
-                Runtime.open(settings, mint_tokens=True, hash_passwords=True)
-            )
+            runtime = await stack.enter_async_context(Runtime.open(settings, mint_tokens=True))
             for service in services.values():
                 service.state.runtime = runtime
                 await stack.enter_async_context(service.router.lifespan_context(service))

@@ -47,7 +47,6 @@ def build_service_app(
     settings: Settings,
     routers: Sequence[APIRouter],
     mint_tokens: bool = False,
-    hash_passwords: bool = False,
     service_lifespan: ServiceLifespan | None = None,
     own_runtime: bool = True,
 ) -> FastAPI:
@@ -58,7 +57,7 @@ def build_service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         opened: AbstractAsyncContextManager[Runtime] = (
-            Runtime.open(settings, mint_tokens=mint_tokens, hash_passwords=hash_passwords)
+            Runtime.open(settings, mint_tokens=mint_tokens)
             if own_runtime
             else nullcontext(app.state.runtime)
         )

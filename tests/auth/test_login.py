@@ -109,7 +109,7 @@ async def test_signups_are_throttled_per_address(strict_auth_server: ThreadServe
 
 async def test_throttled_login_does_no_hashing(strict_auth_server: ThreadServer) -> None:
     """The limits are checked before argon2 runs, so a throttled flood costs no CPU."""
-    hasher = strict_auth_server.app.state.runtime.passwords
+    hasher = strict_auth_server.app.state.passwords
     async with httpx.AsyncClient(base_url=strict_auth_server.url) as http:
         login = {"email": f"{unique_name()}@example.com", "password": "x" * 8}
         while (await http.post("/login", json=login)).status_code != 429:
@@ -154,7 +154,7 @@ async def test_no_database_connection_is_held_while_a_password_is_hashed(
     own = make_settings(settings.database_url, data_dir)
     server = ThreadServer(create_app(own), own).start()
     runtime = server.app.state.runtime
-    hasher = runtime.passwords
+    hasher = server.app.state.passwords
     pool = runtime.engine.sync_engine.pool
     hashing, release = threading.Event(), threading.Event()
     verify = hasher._context.verify_and_update
@@ -209,7 +209,7 @@ async def test_a_concurrent_burst_runs_at_most_the_limits_number_of_password_che
 ) -> None:
     """Each attempt is counted before its hash, atomically, so 100 wrong passwords sent at
     once for one account cost at most 10 argon2 checks (the limit), not 100."""
-    hasher = strict_auth_server.app.state.runtime.passwords
+    hasher = strict_auth_server.app.state.passwords
     async with httpx.AsyncClient(base_url=strict_auth_server.url, timeout=60) as http:
         account = await register(http, auth_path="")
         before = hasher.operations
@@ -239,7 +239,7 @@ async def test_successful_logins_do_not_use_up_the_failure_limit(
 async def test_a_concurrent_signup_burst_hashes_at_most_the_limit(
     strict_auth_server: ThreadServer,
 ) -> None:
-    hasher = strict_auth_server.app.state.runtime.passwords
+    hasher = strict_auth_server.app.state.passwords
     async with httpx.AsyncClient(base_url=strict_auth_server.url, timeout=60) as http:
         before = hasher.operations
         names = [unique_name("burst") for _ in range(30)]

@@ -22,6 +22,9 @@ logger = logging.getLogger("gochat.errors")
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 REQUEST_ID_HEADER = "X-Request-ID"
+# A 422 lists at most this many problems: a body of 500,000 bad keys must not earn an answer
+# of 500,000 errors (megabytes to build and send).
+MAX_VALIDATION_ERRORS = 20
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
@@ -103,7 +106,7 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     detail = [
         {"type": e.get("type"), "loc": list(e.get("loc", ())), "msg": e.get("msg")}
-        for e in exc.errors()
+        for e in exc.errors()[:MAX_VALIDATION_ERRORS]
     ]
     return JSONResponse({"detail": detail}, status_code=422)
 

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from shared.availability import check_readiness, install_outage_handling
+from shared.body_limit import BodyLimitMiddleware
 from shared.deps import RuntimeDep
 from shared.errors import install_error_handling
 from shared.metrics import HttpMetricsMiddleware, ServiceMetrics
@@ -70,6 +71,8 @@ def build_service_app(
     )
     app.state.settings = settings
     app.state.metrics = metrics = ServiceMetrics()
+    # Innermost of the three, so a 413 still gets its request id and is counted.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     install_error_handling(app)
     install_outage_handling(app)
     # Added last, so outermost: it sees the final status of every request.

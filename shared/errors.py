@@ -121,17 +121,21 @@ class RequestIdMiddleware:
     """Gives every request an id (kept from `X-Request-ID` when sane), echoes it, and turns an
     unexpected exception into `500 {"detail": "internal error"}` with the traceback logged
     under that id. Pure ASGI so that websockets pass through untouched.
+
+    Nested (a service mounted in the all-in-one dev app), it keeps the outer app's id and
+    lets the outer one echo it, but still answers the error itself: otherwise the mounted
+    app's own Starlette error middleware would answer first, in plain text.
     """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or request_id_var.get() is not None:
-            # Not a request, or an outer app (the all-in-one dev server) already did this.
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope) or secrets.token_hex(8)
+        outer_id = request_id_var.get()
+        request_id = outer_id or _incoming_request_id(scope) or secrets.token_hex(8)
         token = request_id_var.set(request_id)
         started = False
 
@@ -139,9 +143,10 @@ class RequestIdMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                headers = list(message.get("headers", []))
-                headers.append((REQUEST_ID_HEADER.lower().encode(), request_id.encode()))
-                message = {**message, "headers": headers}
+                if outer_id is None:
+                    headers = list(message.get("headers", []))
+                    headers.append((REQUEST_ID_HEADER.lower().encode(), request_id.encode()))
+                    message = {**message, "headers": headers}
             elif message["type"] == "websocket.accept":
                 started = True
             await send(message)
@@ -151,12 +156,8 @@ class RequestIdMiddleware:
         except Exception:
             logger.exception("unhandled error", extra={"request_id": request_id})
             if scope["type"] == "http" and not started:
-                response = JSONResponse(
-                    {"detail": "internal error"},
-                    status_code=500,
-                    headers={REQUEST_ID_HEADER: request_id},
-                )
-                await response(scope, receive, send)
+                response = JSONResponse({"detail": "internal error"}, status_code=500)
+                await response(scope, receive, send_with_id)
             elif scope["type"] == "websocket" and not started:
                 await send({"type": "websocket.close", "code": 1011, "reason": ""})
         finally:

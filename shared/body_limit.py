@@ -4,6 +4,9 @@ behind it, not `gochat dev --host 0.0.0.0` or a bare `gochat serve`.
 A declared `Content-Length` over the limit is answered 413 before the app reads a byte; a body
 without one (chunked) is counted as it arrives and refused as soon as it goes over, so no
 more than the limit is ever held in memory or handed to the JSON parser.
+
+Not FastAPI's own `max_body_size`: for a declared length over the limit it answers
+`text/plain "Content Too Large"`, and every error here is JSON.
 """
 
 from __future__ import annotations

@@ -94,3 +94,33 @@ async def test_unexpected_error_under_the_all_in_one_app_is_the_same_json_500(
     assert response.headers.get_list("x-request-id") == ["dev-boom-123"]
     logged = [r for r in caplog.records if getattr(r, "request_id", None) == "dev-boom-123"]
     assert len(logged) == 1 and logged[0].exc_info is not None
+
+
+async def test_the_trailing_slash_redirect_does_not_trust_the_host_header(
+    dev_server: ThreadServer,
+) -> None:
+    async with httpx.AsyncClient(base_url=dev_server.url) as http:
+        for path, location in (("/auth/login/?x=1", "/auth/login?x=1"), ("/auth", "/auth/")):
+            response = await http.post(path, headers={"Host": "evil.example"})
+            assert response.status_code == 307
+            assert response.headers["location"] == location
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PUT", "/users/posts/1", "GET, DELETE"),
+        ("POST", "/users/users/1", "GET"),
+        ("GET", "/chat/ws/createRoom", "POST"),
+        ("DELETE", "/auth/login", "POST"),
+        ("PUT", "/users/metrics", "GET, HEAD"),
+    ],
+)
+async def test_405_names_every_method_the_path_has(
+    dev_server: ThreadServer, method: str, path: str, allow: str
+) -> None:
+    async with httpx.AsyncClient(base_url=dev_server.url) as http:
+        response = await http.request(method, path)
+    assert response.status_code == 405
+    assert response.headers.get_list("allow") == [allow]
+    assert response.json() == {"detail": "Method Not Allowed"}

@@ -36,6 +36,17 @@ class ReadinessReport(BaseModel):
     checks: dict[str, str]
 
 
+def docs_urls(settings: Settings) -> dict[str, str | None]:
+    """`/docs` and `/redoc` in development only: their pages load Swagger UI and ReDoc from a
+    public CDN, which must not run script on a deployment's origin (where the auth cookie
+    lives). `/openapi.json`, the contract itself, is served everywhere."""
+    development = settings.env == "development"
+    return {
+        "docs_url": "/docs" if development else None,
+        "redoc_url": "/redoc" if development else None,
+    }
+
+
 def build_service_app(
     *,
     name: ServiceName,
@@ -68,6 +79,7 @@ def build_service_app(
     app = FastAPI(
         title=f"GoChat {name} service",
         lifespan=lifespan,
+        **docs_urls(settings),
     )
     app.state.settings = settings
     app.state.metrics = metrics = ServiceMetrics()

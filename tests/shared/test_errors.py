@@ -124,3 +124,19 @@ async def test_405_names_every_method_the_path_has(
     assert response.status_code == 405
     assert response.headers.get_list("allow") == [allow]
     assert response.json() == {"detail": "Method Not Allowed"}
+
+
+@pytest.mark.parametrize(("env", "served"), [("development", True), ("production", False)])
+async def test_api_docs_pages_are_served_in_development_only(
+    settings: Settings, env: str, served: bool
+) -> None:
+    """The docs pages load their script from a public CDN; outside development they are off.
+    The OpenAPI document itself is always there."""
+    own = settings.model_copy(update={"env": env})
+    app = build_service_app(name="user", settings=own, routers=[])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://service"
+    ) as http:
+        for page in ("/docs", "/redoc"):
+            assert (await http.get(page)).status_code == (200 if served else 404)
+        assert (await http.get("/openapi.json")).status_code == 200

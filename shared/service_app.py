@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from shared.availability import check_readiness, install_outage_handling
+from shared.body_limit import BodyLimitMiddleware
 from shared.deps import RuntimeDep
 from shared.errors import install_error_handling
 from shared.metrics import HttpMetricsMiddleware, ServiceMetrics
@@ -39,6 +40,17 @@ class ReadinessReport(BaseModel):
     status: Literal["ready", "unavailable"]
     # "database" and, when configured, "redis": "ok" or what is wrong with it.
     checks: dict[str, str]
+
+
+def docs_urls(settings: Settings) -> dict[str, str | None]:
+    """`/docs` and `/redoc` in development only: their pages load Swagger UI and ReDoc from a
+    public CDN, which must not run script on a deployment's origin (where the auth cookie
+    lives). `/openapi.json`, the contract itself, is served everywhere."""
+    development = settings.env == "development"
+    return {
+        "docs_url": "/docs" if development else None,
+        "redoc_url": "/redoc" if development else None,
+    }
 
 
 def build_service_app(
@@ -72,9 +84,12 @@ def build_service_app(
     app = FastAPI(
         title=f"GoChat {name} service",
         lifespan=lifespan,
+        **docs_urls(settings),
     )
     app.state.settings = settings
     app.state.metrics = metrics = ServiceMetrics()
+    # Innermost of the three, so a 413 still gets its request id and is counted.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     install_error_handling(app)
     install_outage_handling(app)
     # Added last, so outermost: it sees the final status of every request.

@@ -5,23 +5,21 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from shared.text import unstorable_reason
+
 MAX_POST_LENGTH = 500
 
 
 def _storable(content: str) -> str:
-    """Trimmed, 1-500 characters, and text both databases can store: PostgreSQL refuses NUL,
-    and a lone surrogate (legal in JSON's \\u escapes) is not UTF-8."""
+    """Trimmed, 1-500 characters, and text both databases can store (`shared.text`)."""
     content = content.strip()
     if not content:
         raise ValueError("content is empty")
     if len(content) > MAX_POST_LENGTH:
         raise ValueError(f"content is longer than {MAX_POST_LENGTH} characters")
-    if "\x00" in content:
-        raise ValueError("content contains a NUL character")
-    try:
-        content.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("content is not valid Unicode text") from None
+    problem = unstorable_reason(content)
+    if problem is not None:
+        raise ValueError(f"content {problem}")
     return content
 
 

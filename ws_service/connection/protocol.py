@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 import orjson
 
+from shared.text import unstorable_reason
+
 MAX_CONTENT_CHARS = 4000
 MAX_CLIENT_ID_CHARS = 64
 
@@ -70,6 +72,8 @@ def parse_client_frame(text: str) -> PostedMessage:
         raise FrameRefused(
             "bad_frame", f"client_id must be a string of 1 to {MAX_CLIENT_ID_CHARS} characters"
         )
+    if client_id is not None:
+        _check_storable("client_id", client_id)
     return PostedMessage(content=_checked_content(content), client_id=client_id)
 
 
@@ -80,7 +84,15 @@ def _checked_content(content: str) -> str:
         raise FrameRefused(
             "invalid_content", f"content is longer than {MAX_CONTENT_CHARS} characters"
         )
+    _check_storable("content", content)
     return content
+
+
+def _check_storable(field: str, text: str) -> None:
+    """Refused here, alone, rather than by the database inside a commit it shares."""
+    problem = unstorable_reason(text)
+    if problem is not None:
+        raise FrameRefused("invalid_content", f"{field} {problem}")
 
 
 def encode(frame: dict[str, Any]) -> bytes:

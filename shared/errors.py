@@ -17,12 +17,15 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 logger = logging.getLogger("gochat.errors")
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+DENIAL_EXTENSION = "websocket.http.response"  # ASGI: the server can answer a handshake
+CLOSE_POLICY_VIOLATION = 1008
 
 
 class GoChatError(Exception):
@@ -106,6 +109,18 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
         for e in exc.errors()
     ]
     return JSONResponse({"detail": detail}, status_code=422)
+
+
+async def refuse_websocket(websocket: WebSocket, exc: GoChatError) -> None:
+    """Answers a websocket handshake, before the upgrade, with `exc`'s status and JSON body.
+    A server without ASGI's denial-response extension can only close (its clients see 403)."""
+    if DENIAL_EXTENSION in websocket.scope.get("extensions", {}):
+        response = JSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        )
+        await websocket.send_denial_response(response)
+    else:
+        await websocket.close(code=CLOSE_POLICY_VIOLATION, reason=exc.detail)
 
 
 def install_error_handling(app: FastAPI) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import asyncpg
 from fastapi import FastAPI
@@ -29,6 +29,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import HTTPConnection
+from starlette.types import ExceptionHandler
 from starlette.websockets import WebSocket
 
 from shared.errors import ServiceUnavailable, refuse_websocket
@@ -189,5 +190,7 @@ async def _outage_response(connection: HTTPConnection, exc: Exception) -> JSONRe
 
 
 def install_outage_handling(app: FastAPI) -> None:
+    # One handler for both kinds of connection; Starlette types them as two kinds of handler.
+    handler = cast(ExceptionHandler, _outage_response)
     for error in (DBAPIError, PoolTimeoutError, OSError, RedisConnectionError, RedisTimeoutError):
-        app.add_exception_handler(error, _outage_response)
+        app.add_exception_handler(error, handler)

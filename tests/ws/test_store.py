@@ -327,3 +327,31 @@ async def test_shutdown_answers_a_committed_batch_as_stored(
                 await asyncio.sleep(0.02)
             assert not done.done()  # still publishing
     assert done.result().message.seq == 1
+
+
+async def test_a_dead_writer_fails_its_waiting_senders_and_is_reported(
+    client: httpx.AsyncClient, alice: Account, sessionmaker: Sessionmaker
+) -> None:
+    """Nobody waits forever for a writer that is gone (here cancelled, as a bug would end it)."""
+    room_id = await create_room(client, alice)
+    reported: list[tuple[str, BaseException | None]] = []
+    store = MessageStore(
+        sessionmaker,
+        MemoryBroker(),
+        "chat",
+        queue_size=10,
+        batch_max=5,
+        on_failure=lambda name, exc: reported.append((name, exc)),
+    )
+    async with store:
+        waiting = await store.submit(
+            room_id=room_id, user_id=alice.id, username=alice.username, content="hi", client_id=None
+        )
+        writer = store._writer
+        assert writer is not None
+        writer.cancel()
+        with pytest.raises(StoreUnavailable, match="writer stopped"):
+            await waiting
+        with pytest.raises(StoreUnavailable, match="writer stopped"):
+            await send(store, room_id, alice, "later")
+    assert reported == [("ws-message-writer", None)]

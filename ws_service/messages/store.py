@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -56,6 +57,15 @@ CARRY_MAX = 5000
 SHUTDOWN_GRACE_SECONDS = 10.0
 NOT_STORED = "the message could not be stored; try again"
 STOPPING = "the service is stopping"
+WRITER_NAME = "ws-message-writer"
+WRITER_GONE = "the message writer stopped; try again"
+
+# Told when the writer ends while the store is open: its name and what ended it.
+OnFailure = Callable[[str, BaseException | None], None]
+
+
+def _log_failure(name: str, exc: BaseException | None) -> None:
+    logger.critical("%s ended while the store was open", name, exc_info=exc or None)
 
 
 class StoreUnavailable(Exception):
@@ -96,7 +106,10 @@ class MessageStore:
         *,
         queue_size: int,
         batch_max: int,
+        on_failure: OnFailure = _log_failure,
     ) -> None:
+        """`on_failure` hears of a writer that ended early (its senders are answered
+        `StoreUnavailable` and new messages refused): the supervisor's, in the service."""
         self._sessionmaker = sessionmaker
         self._broker = broker
         self._channel = channel
@@ -105,13 +118,23 @@ class MessageStore:
         self._in_flight: list[_Pending] = []
         self._unpublished: list[StoredMessage] = []  # committed, refused by the broker so far
         self._writer: asyncio.Task[None] | None = None
-        self._accepting = False
+        self._refusal: str | None = STOPPING  # why new messages are refused; None: open
+        self._on_failure = on_failure
         self.commits = 0  # transactions committed, for measurements
 
     async def __aenter__(self) -> MessageStore:
-        self._accepting = True
-        self._writer = asyncio.create_task(self._write(), name="ws-message-writer")
+        self._refusal = None
+        self._writer = asyncio.create_task(self._write(), name=WRITER_NAME)
+        self._writer.add_done_callback(self._writer_ended)
         return self
+
+    def _writer_ended(self, writer: asyncio.Task[None]) -> None:
+        if writer is not self._writer:
+            return  # stopped by __aexit__
+        self._writer = None
+        self._refusal = WRITER_GONE
+        self._fail_waiting(StoreUnavailable(WRITER_GONE))
+        self._on_failure(WRITER_NAME, None if writer.cancelled() else writer.exception())
 
     async def __aexit__(
         self,
@@ -122,7 +145,7 @@ class MessageStore:
         """New messages are refused at once; a batch already taken may be committed, so it is
         let finish (bounded by `SHUTDOWN_GRACE_SECONDS`) and answered; what still waits in the
         queue was never tried and is answered "stopping" (safe to send again)."""
-        self._accepting = False
+        self._refusal = STOPPING
         writer, self._writer = self._writer, None
         if writer is not None and self._in_flight:
             await asyncio.wait([writer], timeout=SHUTDOWN_GRACE_SECONDS)
@@ -136,10 +159,13 @@ class MessageStore:
         once it is committed and published (or the broker gave up), or found stored already;
         `StoreUnavailable` when it was not stored. One caller's messages are stored in the
         order submitted."""
-        if not self._accepting:
-            raise StoreUnavailable(STOPPING)
+        if self._refusal is not None:
+            raise StoreUnavailable(self._refusal)
         done: asyncio.Future[Appended] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Pending(room_id, user_id, username, content, client_id, done))
+        pending = _Pending(room_id, user_id, username, content, client_id, done)
+        await self._queue.put(pending)
+        if self._refusal is not None:  # stopped (or died) while it waited for room
+            _settle(pending, StoreUnavailable(self._refusal))
         return done
 
     async def append(
@@ -165,7 +191,7 @@ class MessageStore:
             _settle(self._queue.get_nowait(), failure)
 
     async def _write(self) -> None:
-        while self._accepting:
+        while self._refusal is None:
             batch = await self._next_batch()
             if batch:
                 await self._store(batch)

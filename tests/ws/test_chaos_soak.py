@@ -259,19 +259,13 @@ async def test_chat_survives_disconnects_kills_and_restarts_without_losing_or_re
         """Both instances serve (so that every client can connect for the catch-up)."""
         await asyncio.gather(*starting)
 
-    async def restart_redis() -> None:
-        await asyncio.to_thread(redis.kill)
-        note("redis killed")
+    async def restart(name: str, server: PrivatePostgres | PrivateRedis) -> None:
+        """Killed (no shutdown), then started again on the same port, with its data."""
+        await asyncio.to_thread(server.kill)
+        note(f"{name} killed")
         await asyncio.sleep(1.0)
-        await asyncio.to_thread(redis.start)
-        note("redis restarted")
-
-    async def restart_postgres() -> None:
-        await asyncio.to_thread(postgres.kill)
-        note("postgres killed")
-        await asyncio.sleep(1.0)
-        await asyncio.to_thread(postgres.start)
-        note("postgres restarted")
+        await asyncio.to_thread(server.start)
+        note(f"{name} restarted")
 
     async def disconnect_clients() -> None:
         while not done.is_set() and sending.is_set():
@@ -282,8 +276,8 @@ async def test_chat_survives_disconnects_kills_and_restarts_without_losing_or_re
 
     chaos = [
         lambda: restart_instance(0),
-        restart_redis,
-        restart_postgres,
+        lambda: restart("redis", redis),
+        lambda: restart("postgres", postgres),
         instances_back,
         lambda: restart_instance(1),
     ]

@@ -5,9 +5,10 @@ database in the background, says so at `/readyz`, and answers 503 instead of 500
   refused outright at start (`SchemaNotAtHead` names `gochat migrate`); a database that cannot
   be reached yet is retried by a task the gate owns, cancelled and awaited when it closes.
 - `check_readiness` asks the database and Redis now, each with a short timeout.
-- `install_outage_handling` turns a lost database or Redis connection in a request into
-  `503 {"detail": ...}` with `Retry-After`: an outage costs the requests in flight, never the
-  process. Connections come back by themselves (`pool_pre_ping`, redis-py's retry).
+- `install_outage_handling` turns a lost database or Redis connection in a request (or a
+  websocket handshake, before the upgrade) into `503 {"detail": ...}` with `Retry-After`: an
+  outage costs the requests in flight, never the process. Connections come back by
+  themselves (`pool_pre_ping`, redis-py's retry).
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import asyncpg
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -27,8 +28,11 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import HTTPConnection
+from starlette.types import ExceptionHandler
+from starlette.websockets import WebSocket
 
-from shared.errors import ServiceUnavailable
+from shared.errors import ServiceUnavailable, refuse_websocket
 from shared.schema import SchemaNotAtHead, ensure_at_head
 from shared.tasks import cancel_and_wait
 
@@ -38,7 +42,6 @@ CHECK_TIMEOUT_SECONDS = 2.0  # one readiness probe of one dependency
 SCHEMA_CHECK_TIMEOUT_SECONDS = 10.0
 RETRY_FIRST_DELAY_SECONDS = 0.25
 RETRY_MAX_DELAY_SECONDS = 5.0
-RETRY_AFTER_SECONDS = 2
 
 Dependency = Literal["database", "redis"]
 
@@ -166,24 +169,28 @@ def outage_of(exc: BaseException) -> Dependency | None:
     return None
 
 
-async def _outage_response(request: Request, exc: Exception) -> JSONResponse:
+async def _outage_response(connection: HTTPConnection, exc: Exception) -> JSONResponse | None:
+    """503 with `Retry-After`, for a request and a websocket handshake alike (a websocket has
+    no method; it is answered before the upgrade)."""
     dependency = outage_of(exc)
     if dependency is None:
         raise exc  # not an outage: the request-id middleware logs it and answers 500
     logger.warning(
         "%s unavailable during %s %s: %s",
         dependency,
-        request.method,
-        request.url.path,
+        connection.scope.get("method", "websocket"),
+        connection.url.path,
         exc,
     )
-    return JSONResponse(
-        {"detail": f"{dependency} unavailable; try again shortly"},
-        status_code=503,
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-    )
+    failure = ServiceUnavailable(f"{dependency} unavailable; try again shortly")
+    if isinstance(connection, WebSocket):
+        await refuse_websocket(connection, failure)
+        return None
+    return JSONResponse({"detail": failure.detail}, status_code=503, headers=failure.headers)
 
 
 def install_outage_handling(app: FastAPI) -> None:
+    # One handler for both kinds of connection; Starlette types them as two kinds of handler.
+    handler = cast(ExceptionHandler, _outage_response)
     for error in (DBAPIError, PoolTimeoutError, OSError, RedisConnectionError, RedisTimeoutError):
-        app.add_exception_handler(error, _outage_response)
+        app.add_exception_handler(error, handler)

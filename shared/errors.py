@@ -22,6 +22,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 logger = logging.getLogger("gochat.errors")
 
@@ -32,6 +33,8 @@ REQUEST_ID_HEADER = "X-Request-ID"
 MAX_VALIDATION_ERRORS = 20
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+DENIAL_EXTENSION = "websocket.http.response"  # ASGI: the server can answer a handshake
+CLOSE_POLICY_VIOLATION = 1008
 
 
 class GoChatError(Exception):
@@ -142,6 +145,18 @@ def _allowed_methods(request: Request) -> list[str]:
         for method in HTTP_METHODS
         if any(route.matches({**scope, "method": method})[0] is Match.FULL for route in routes)
     ]
+
+
+async def refuse_websocket(websocket: WebSocket, exc: GoChatError) -> None:
+    """Answers a websocket handshake, before the upgrade, with `exc`'s status and JSON body.
+    A server without ASGI's denial-response extension can only close (its clients see 403)."""
+    if DENIAL_EXTENSION in websocket.scope.get("extensions", {}):
+        response = JSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        )
+        await websocket.send_denial_response(response)
+    else:
+        await websocket.close(code=CLOSE_POLICY_VIOLATION, reason=exc.detail)
 
 
 def install_error_handling(app: FastAPI) -> None:

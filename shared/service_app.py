@@ -1,5 +1,5 @@
-"""The frame every service app is built in: lifespan-owned runtime, errors, liveness at `/`,
-readiness at `/readyz`, Prometheus metrics at `/metrics`."""
+"""The frame every service app is built in: lifespan-owned runtime and supervisor, errors,
+liveness at `/`, readiness at `/readyz`, Prometheus metrics at `/metrics`."""
 
 from __future__ import annotations
 
@@ -24,9 +24,11 @@ from shared.metrics import HttpMetricsMiddleware, ServiceMetrics
 from shared.pauses import PauseMonitor
 from shared.runtime import Runtime
 from shared.settings import Settings
+from shared.supervision import StopProcess, Supervisor, stop_this_process
 
 ServiceName = Literal["auth", "user", "ws"]
-# Work a service runs for its lifetime (the ws hub), started after the runtime is ready.
+# Work a service runs for its lifetime (the ws hub), started after the runtime is ready; its
+# core tasks report an early end to `app.state.supervisor`.
 ServiceLifespan = Callable[[FastAPI, Runtime], AbstractAsyncContextManager[None]]
 
 
@@ -38,7 +40,8 @@ class Liveness(BaseModel):
 class ReadinessReport(BaseModel):
     service: ServiceName
     status: Literal["ready", "unavailable"]
-    # "database" and, when configured, "redis": "ok" or what is wrong with it.
+    # "database" and, when configured, "redis": "ok" or what is wrong with it; and any core
+    # task that ended early, by name (the process is stopping then).
     checks: dict[str, str]
 
 
@@ -61,10 +64,12 @@ def build_service_app(
     mint_tokens: bool = False,
     service_lifespan: ServiceLifespan | None = None,
     own_runtime: bool = True,
+    stop_process: StopProcess = stop_this_process,
 ) -> FastAPI:
     """A service app that opens its own runtime for its lifetime, or, with
     `own_runtime=False`, uses the one its host put in `app.state.runtime` before entering its
-    lifespan (the all-in-one dev server shares one runtime between the three apps)."""
+    lifespan (the all-in-one dev server shares one runtime between the three apps).
+    `stop_process` is what the supervisor does when a core task ends (tests pass their own)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -73,11 +78,14 @@ def build_service_app(
             if own_runtime
             else nullcontext(app.state.runtime)
         )
+        supervisor = app.state.supervisor = Supervisor(stop=stop_process)
         async with AsyncExitStack() as stack:
             rt = await stack.enter_async_context(opened)
             app.state.runtime = rt
             if service_lifespan is not None:
                 await stack.enter_async_context(service_lifespan(app, rt))
+                # Entered last, so closed first: tasks ended by the shutdown are no failure.
+                stack.callback(supervisor.close)
             await stack.enter_async_context(PauseMonitor(app.state.metrics.pauses))
             yield
 
@@ -107,12 +115,17 @@ def build_service_app(
         tags=["health"],
     )
     async def readiness(runtime: RuntimeDep) -> JSONResponse:
-        """Ready to serve: the database (and Redis, when configured) answered just now."""
+        """Ready to serve: the database (and Redis, when configured) answered just now, and
+        no core task has ended."""
         found = await check_readiness(runtime.database, runtime.redis)
+        failures: dict[str, str] = app.state.supervisor.failures
+        ready = found.ready and not failures
         report = ReadinessReport(
-            service=name, status="ready" if found.ready else "unavailable", checks=found.checks
+            service=name,
+            status="ready" if ready else "unavailable",
+            checks={**found.checks, **failures},
         )
-        return JSONResponse(report.model_dump(), status_code=200 if found.ready else 503)
+        return JSONResponse(report.model_dump(), status_code=200 if ready else 503)
 
     app.add_route("/metrics", metrics.endpoint, include_in_schema=False)
 

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from shared.runtime import Runtime
 from shared.service_app import build_service_app
 from shared.settings import Settings, load_settings
+from shared.supervision import StopProcess, Supervisor, stop_this_process
 from ws_service.chat import open_chat
 from ws_service.connection.endpoint import router as connection_router
 from ws_service.metrics import ChatMetrics
@@ -16,18 +17,25 @@ from ws_service.rooms.router import router as rooms_router
 
 @asynccontextmanager
 async def chat_lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
-    async with open_chat(runtime, metrics=app.state.chat_metrics) as chat:
+    supervisor: Supervisor = app.state.supervisor
+    async with open_chat(runtime, metrics=app.state.chat_metrics, supervisor=supervisor) as chat:
         app.state.chat = chat
         yield
 
 
-def create_app(settings: Settings | None = None, *, own_runtime: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    own_runtime: bool = True,
+    stop_process: StopProcess = stop_this_process,
+) -> FastAPI:
     app = build_service_app(
         name="ws",
         settings=settings or load_settings(),
         routers=[rooms_router, connection_router],
         own_runtime=own_runtime,
         service_lifespan=chat_lifespan,
+        stop_process=stop_process,
     )
     app.state.chat_metrics = ChatMetrics(app.state.metrics.registry)  # served at /metrics
     return app

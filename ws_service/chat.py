@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.runtime import Runtime
 from shared.settings import Settings
+from shared.supervision import Supervisor
 from ws_service.delivery.hub import RoomHub
 from ws_service.messages.store import MessageStore
 from ws_service.messages.stream import PresenceChange, chat_channel, encode_presence
@@ -30,9 +31,13 @@ class Chat:
 
 
 @asynccontextmanager
-async def open_chat(runtime: Runtime, *, metrics: ChatMetrics) -> AsyncIterator[Chat]:
+async def open_chat(
+    runtime: Runtime, *, metrics: ChatMetrics, supervisor: Supervisor
+) -> AsyncIterator[Chat]:
     """On the way out the hub goes first (every socket closed with 1012), then presence
-    (this instance's users leave at once, not after the TTL), then the message writer."""
+    (this instance's users leave at once, not after the TTL), then the message writer.
+    A core task that ends early is reported to `supervisor` (`/readyz` 503, then the
+    process stops)."""
     settings = runtime.settings
     channel = chat_channel(settings.redis_namespace)
 
@@ -58,6 +63,7 @@ async def open_chat(runtime: Runtime, *, metrics: ChatMetrics) -> AsyncIterator[
                 channel,
                 queue_size=settings.ws_store_queue_size,
                 batch_max=settings.ws_store_batch_max,
+                on_failure=supervisor.on_failure,
             )
         )
         await stack.enter_async_context(presence)

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import orjson
 import pytest
 from fastapi import APIRouter
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from websockets.exceptions import InvalidStatus
 
 from auth_service.app import create_app as create_auth_app
 from shared import availability
@@ -242,5 +244,35 @@ async def test_the_chat_service_starts_before_redis_and_chats_once_it_answers(
                 await until_ready(ws)
                 await send_message(ws, "through Redis")
                 assert (await next_of(ws, "message"))["content"] == "through Redis"
+        finally:
+            server.stop()
+
+
+async def test_a_database_outage_during_a_websocket_handshake_is_503_not_403(
+    postgres_url: str, data_dir: Path, client: httpx.AsyncClient
+) -> None:
+    """Clients take 403 as final; 503 (JSON, before the upgrade) tells them to come back."""
+    alice = await register(client, "handshake")
+    room_id = await create_room(client, alice)
+    with cuttable(postgres_url) as postgres:
+        settings = make_settings(postgres.url_for(postgres_url), data_dir)
+        server = ThreadServer(create_ws_app(settings), settings).start()
+        try:
+            async with join(server.url, room_id, alice, prefix="") as ws:
+                await until_ready(ws)
+            postgres.cut()
+            with pytest.raises(InvalidStatus) as refused:
+                async with join(server.url, room_id, alice, prefix=""):
+                    pass
+            assert refused.value.response.status_code == 503
+            assert refused.value.response.headers["Retry-After"]
+            assert orjson.loads(refused.value.response.body) == {
+                "detail": "database unavailable; try again shortly"
+            }
+            postgres.restore()
+            async with httpx.AsyncClient(base_url=server.url) as http:
+                await wait_until_ready(http)
+            async with join(server.url, room_id, alice, prefix="") as ws:
+                await until_ready(ws)
         finally:
             server.stop()

@@ -181,6 +181,8 @@ async def test_a_repeated_client_id_is_stored_once_and_the_sender_gets_the_origi
         ('{"type": "message", "content": ""}', "invalid_content"),
         ("   ", "invalid_content"),
         ("x" * 4001, "invalid_content"),
+        ("nul \u0000 inside", "invalid_content"),
+        ('{"type": "message", "content": "x", "client_id": "k\\u0000"}', "invalid_content"),
         (b"binary", "bad_frame"),
         ('{"type": "message", "content": "a\\u0000b"}', "invalid_content"),
         ("bell \x07", "invalid_content"),

@@ -1,20 +1,29 @@
-"""The message store against the real database: numbering, batching, idempotency."""
+"""The message store against the real database: numbering, batching, idempotency, and what
+a failure may cost (only the message at fault; never a committed message's answer)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 import orjson
 import pytest
+from redis.asyncio import Redis
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
-from shared.broker import MemoryBroker
-from shared.database import create_engine, create_sessionmaker
+from shared.broker import Broker, MemoryBroker, RedisBroker, Subscription
+from shared.database import create_engine, create_sessionmaker, unit_of_work
+from shared.models import Message
 from shared.settings import Settings
+from tests.conftest import make_settings
+from tests.support.proxy import CuttableProxy, cuttable
 from tests.support.users import Account
 from tests.ws.chat_client import create_room
+from ws_service.messages import store as store_module
 from ws_service.messages.store import Appended, MessageStore, StoreUnavailable
 
 Sessionmaker = async_sessionmaker[AsyncSession]
@@ -27,7 +36,7 @@ async def sessionmaker(settings: Settings) -> AsyncIterator[Sessionmaker]:
     await engine.dispose()
 
 
-def store_on(sessionmaker: Sessionmaker, broker: MemoryBroker | None = None) -> MessageStore:
+def store_on(sessionmaker: Sessionmaker, broker: Broker | None = None) -> MessageStore:
     return MessageStore(
         sessionmaker, broker or MemoryBroker(), "chat", queue_size=1000, batch_max=500
     )
@@ -130,3 +139,219 @@ async def test_a_stopped_store_refuses_messages(
         pass
     with pytest.raises(StoreUnavailable):
         await send(store, room_id, alice, "too late")
+
+
+def published_seqs(subscription_events: list[bytes]) -> list[tuple[str, int]]:
+    return [
+        (m["room_id"], m["id"])
+        for data in subscription_events
+        for m in orjson.loads(data)["messages"]
+    ]
+
+
+async def stored_seqs(sessionmaker: Sessionmaker, room_id: str) -> list[int]:
+    async with unit_of_work(sessionmaker) as db:
+        rows = await db.scalars(
+            select(Message.seq).where(Message.room_id == room_id).order_by(Message.seq)
+        )
+        return list(rows)
+
+
+async def test_a_nul_sender_in_another_room_cannot_fail_anyone_elses_messages(
+    client: httpx.AsyncClient, alice: Account, bob: Account, sessionmaker: Sessionmaker
+) -> None:
+    """The parser refuses NUL; this goes around it, as a bug or a new entry point would.
+    PostgreSQL refuses the NUL message (not an integrity error): it alone fails."""
+    victims_room = await create_room(client, alice)
+    attackers_room = await create_room(client, bob)
+    broker = MemoryBroker()
+    async with store_on(sessionmaker, broker) as store, broker.subscribe("chat") as published:
+        results = await asyncio.gather(
+            *(
+                send(store, victims_room, alice, f"victim {n}", f"v{n}")
+                if n % 2
+                else send(store, attackers_room, bob, f"nul\u0000{n}")
+                for n in range(80)
+            ),
+            return_exceptions=True,
+        )
+    victims = results[1::2]
+    assert all(isinstance(r, Appended) for r in victims), victims
+    assert [r.message.seq for r in victims if isinstance(r, Appended)] == list(range(1, 41))
+    assert await stored_seqs(sessionmaker, victims_room) == list(range(1, 41))
+    seen = []
+    while (event_ := published.get_nowait()) is not None:
+        seen.append(event_.data)
+    assert [seq for room, seq in published_seqs(seen) if room == victims_room] == list(range(1, 41))
+    if sessionmaker.kw["bind"].dialect.name == "postgresql":
+        assert all(isinstance(r, StoreUnavailable) for r in results[0::2])
+        assert await stored_seqs(sessionmaker, attackers_room) == []
+
+
+@pytest.fixture
+def postgres_url(database_url: str) -> str:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("needs PostgreSQL (GOCHAT_TEST_DATABASE_URL): the outage is a cut proxy")
+    return database_url
+
+
+class CommitWatchingSession(Session):
+    """A plain session; the test listens to its commits (SQLAlchemy's own event)."""
+
+
+async def test_an_outage_after_a_commit_still_answers_and_publishes_the_committed(
+    client: httpx.AsyncClient,
+    alice: Account,
+    postgres_url: str,
+    settings: Settings,
+    sessionmaker: Sessionmaker,
+) -> None:
+    """The batch fails (a sender that does not exist), is committed again in parts, and the
+    database goes away right after the first part's commit: that part is answered as stored
+    and published; the rest is "try again" and really is not stored."""
+    room_id = await create_room(client, alice)
+    ghost = Account(id=2**40, username="ghost", email="ghost@example.com", token="")
+    with cuttable(postgres_url) as proxy:
+        engine = create_engine(make_settings(proxy.url_for(postgres_url), settings.data_dir))
+        through_proxy = async_sessionmaker(
+            engine, expire_on_commit=False, sync_session_class=CommitWatchingSession
+        )
+        commits = 0
+
+        def cut_after_first_commit(_session: Session) -> None:
+            nonlocal commits
+            commits += 1
+            if commits == 1:
+                proxy.cut()
+
+        event.listen(CommitWatchingSession, "after_commit", cut_after_first_commit)
+        broker = MemoryBroker()
+        try:
+            async with (
+                store_on(through_proxy, broker) as store,
+                broker.subscribe("chat") as published,
+            ):
+                results = await asyncio.gather(
+                    send(store, room_id, ghost, "from nobody"),
+                    *(send(store, room_id, alice, f"m{n}") for n in range(7)),
+                    return_exceptions=True,
+                )
+        finally:
+            event.remove(CommitWatchingSession, "after_commit", cut_after_first_commit)
+            await engine.dispose()
+    appended = [r for r in results if isinstance(r, Appended)]
+    assert appended, results  # the first part was committed before the cut
+    assert all(isinstance(r, Appended | StoreUnavailable) for r in results)
+    seqs = [r.message.seq for r in appended]
+    assert await stored_seqs(sessionmaker, room_id) == seqs
+    events = []
+    while (event_ := published.get_nowait()) is not None:
+        events.append(event_.data)
+    assert published_seqs(events) == [(room_id, seq) for seq in seqs]
+
+
+@asynccontextmanager
+async def broker_behind(redis_url: str) -> AsyncIterator[tuple[RedisBroker, CuttableProxy]]:
+    """A Redis broker whose connection runs through a proxy the test cuts."""
+    with cuttable(redis_url) as proxy:
+        redis = Redis.from_url(proxy.url_for(redis_url), socket_connect_timeout=1)
+        try:
+            yield RedisBroker(redis), proxy
+        finally:
+            await redis.aclose()
+
+
+async def next_published(subscription: Subscription, timeout: float = 10) -> list[tuple[str, int]]:
+    async with asyncio.timeout(timeout):
+        async for event_ in subscription:
+            if not event_.reset:
+                return published_seqs([event_.data])
+    raise AssertionError("unreachable")
+
+
+async def test_a_batch_the_broker_refused_is_published_once_it_is_back(
+    client: httpx.AsyncClient,
+    alice: Account,
+    sessionmaker: Sessionmaker,
+    redis_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No later message is needed: the idle writer publishes it again by itself."""
+    monkeypatch.setattr(store_module, "PUBLISH_PATIENCE_SECONDS", 0.3)
+    monkeypatch.setattr(store_module, "REPUBLISH_EVERY_SECONDS", 0.2)
+    room_id = await create_room(client, alice)
+    channel = f"chat-{room_id}"
+    listener = Redis.from_url(redis_url)
+    try:
+        async with (
+            broker_behind(redis_url) as (broker, proxy),
+            RedisBroker(listener).subscribe(channel) as published,
+            MessageStore(sessionmaker, broker, channel, queue_size=100, batch_max=50) as store,
+        ):
+            proxy.cut()
+            first = await send(store, room_id, alice, "while redis is away")
+            assert first.message.seq == 1  # stored and answered, though not yet published
+            proxy.restore()
+            assert await next_published(published) == [(room_id, 1)]
+            await send(store, room_id, alice, "after")
+            assert await next_published(published) == [(room_id, 2)]  # 1 is not sent again
+    finally:
+        await listener.aclose()
+
+
+async def test_shutdown_answers_a_committed_batch_as_stored(
+    client: httpx.AsyncClient,
+    alice: Account,
+    sessionmaker: Sessionmaker,
+    redis_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The store stops while a committed batch is still trying to reach the broker: its
+    sender is told it is stored (it is), never "stopping" (it would send it again)."""
+    monkeypatch.setattr(store_module, "PUBLISH_PATIENCE_SECONDS", 1.0)
+    room_id = await create_room(client, alice)
+    async with broker_behind(redis_url) as (broker, proxy):
+        proxy.cut()
+        store = MessageStore(sessionmaker, broker, "chat", queue_size=100, batch_max=50)
+        async with store:
+            done = await store.submit(
+                room_id=room_id,
+                user_id=alice.id,
+                username=alice.username,
+                content="committed, then the service stops",
+                client_id=None,
+            )
+            for _ in range(200):  # until committed (bounded)
+                if await stored_seqs(sessionmaker, room_id):
+                    break
+                await asyncio.sleep(0.02)
+            assert not done.done()  # still publishing
+    assert done.result().message.seq == 1
+
+
+async def test_a_dead_writer_fails_its_waiting_senders_and_is_reported(
+    client: httpx.AsyncClient, alice: Account, sessionmaker: Sessionmaker
+) -> None:
+    """Nobody waits forever for a writer that is gone (here cancelled, as a bug would end it)."""
+    room_id = await create_room(client, alice)
+    reported: list[tuple[str, BaseException | None]] = []
+    store = MessageStore(
+        sessionmaker,
+        MemoryBroker(),
+        "chat",
+        queue_size=10,
+        batch_max=5,
+        on_failure=lambda name, exc: reported.append((name, exc)),
+    )
+    async with store:
+        waiting = await store.submit(
+            room_id=room_id, user_id=alice.id, username=alice.username, content="hi", client_id=None
+        )
+        writer = store._writer
+        assert writer is not None
+        writer.cancel()
+        with pytest.raises(StoreUnavailable, match="writer stopped"):
+            await waiting
+        with pytest.raises(StoreUnavailable, match="writer stopped"):
+            await send(store, room_id, alice, "later")
+    assert reported == [("ws-message-writer", None)]

@@ -10,13 +10,12 @@ from collections import deque
 from functools import partial
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocket
 
 from shared.authentication import token_from
 from shared.database import unit_of_work
 from shared.deps import get_runtime
-from shared.errors import GoChatError
+from shared.errors import GoChatError, refuse_websocket
 from shared.runtime import Runtime
 from shared.sessions import SessionUser
 from ws_service.chat import Chat
@@ -45,7 +44,6 @@ from ws_service.rooms.service import Admission, admit
 
 logger = logging.getLogger("gochat.ws.connection")
 
-DENIAL_EXTENSION = "websocket.http.response"
 MAX_IN_FLIGHT = 32  # messages of one connection waiting for the database at once
 
 
@@ -92,6 +90,7 @@ async def _admit(
     database session nor the token alive for the connection's lifetime."""
     try:
         after = _resume_point(websocket.query_params.get("after"))
+        runtime.database.require()  # 503 until the database has been seen at head
         token, _from_cookie = token_from(websocket)
         async with unit_of_work(runtime.sessionmaker) as db:
             admission = await admit(
@@ -102,7 +101,7 @@ async def _admit(
                 room_id=room_id,
             )
     except GoChatError as exc:
-        await _refuse(websocket, exc)
+        await refuse_websocket(websocket, exc)
         return None
     return admission, after
 
@@ -113,16 +112,6 @@ def _resume_point(value: str | None) -> int | None:
     if not value.isascii() or not value.isdigit() or len(value) > 18:
         raise InvalidResumePoint()
     return int(value)
-
-
-async def _refuse(websocket: WebSocket, exc: GoChatError) -> None:
-    if DENIAL_EXTENSION in websocket.scope.get("extensions", {}):
-        response = JSONResponse(
-            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
-        )
-        await websocket.send_denial_response(response)
-    else:  # the server cannot send a status: it answers 403 to a close before accept
-        await websocket.close(code=CLOSE_POLICY_VIOLATION, reason=exc.detail)
 
 
 async def _serve(

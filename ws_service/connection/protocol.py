@@ -67,15 +67,13 @@ def parse_client_frame(text: str) -> PostedMessage:
         raise FrameRefused("bad_frame", "content must be a string")
     client_id = raw.get("client_id")
     if client_id is not None and (
-        not isinstance(client_id, str)
-        or not 1 <= len(client_id) <= MAX_CLIENT_ID_CHARS
-        or text_problem(client_id) is not None
+        not isinstance(client_id, str) or not 1 <= len(client_id) <= MAX_CLIENT_ID_CHARS
     ):
         raise FrameRefused(
-            "bad_frame",
-            f"client_id must be a string of 1 to {MAX_CLIENT_ID_CHARS} characters, "
-            "without control characters",
+            "bad_frame", f"client_id must be a string of 1 to {MAX_CLIENT_ID_CHARS} characters"
         )
+    if client_id is not None and (problem := text_problem(client_id)) is not None:
+        raise FrameRefused("invalid_content", f"client_id {problem}")
     return PostedMessage(content=_checked_content(content), client_id=client_id)
 
 

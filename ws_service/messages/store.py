@@ -8,21 +8,31 @@ Guarantees:
 - Messages that arrive while a commit is in flight share the next transaction (one writer
   task, one transaction per batch): the database's flush rate bounds commits, not messages.
   Within a batch each room's messages keep their arrival order.
+- One message the database refuses fails alone: a batch that fails for any reason but an
+  outage is committed again in halves, down to the message at fault, so every other message
+  of that batch (other rooms, other senders) is stored and answered.
+- A committed message is always answered as stored and published: a failure after a commit
+  (a later half, an outage, shutdown) never turns it into "try again".
 - A `client_id` already used by the same user in the same room is not stored again; the
   caller gets the original message back, marked as a duplicate.
-- Each batch is published on the chat channel after its commit, in sequence order.
+- Each batch is published on the chat channel after its commit, in sequence order. A batch
+  the broker refused for `PUBLISH_PATIENCE_SECONDS` is carried into the next publish (and
+  retried while the writer is idle), so no committed message is left unpublished for good
+  while the process lives.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from types import TracebackType
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.availability import outage_of
 from shared.broker import Broker
 from shared.database import unit_of_work
 from shared.models import utcnow
@@ -34,9 +44,28 @@ from ws_service.messages.stream import encode_stored
 logger = logging.getLogger("gochat.ws.store")
 
 # How long a stored batch keeps trying to reach the broker (a Redis restart takes a moment)
-# before it is left to history and gap filling. Meanwhile later batches wait: order holds.
+# before its senders are answered anyway and it is carried into the next publish. Meanwhile
+# later batches wait: order holds.
 PUBLISH_PATIENCE_SECONDS = 5.0
+# While messages wait to be published again, the idle writer tries once this often.
+REPUBLISH_EVERY_SECONDS = 1.0
+# Most stored messages carried from publish to publish; beyond it the oldest are left to
+# history and to the hubs' own check of each room's last_seq (logged).
+CARRY_MAX = 5000
+# At shutdown, how long a batch already taken from the queue may take to commit, publish and
+# be answered before the writer is cancelled anyway.
+SHUTDOWN_GRACE_SECONDS = 10.0
 NOT_STORED = "the message could not be stored; try again"
+STOPPING = "the service is stopping"
+WRITER_NAME = "ws-message-writer"
+WRITER_GONE = "the message writer stopped; try again"
+
+# Told when the writer ends while the store is open: its name and what ended it.
+OnFailure = Callable[[str, BaseException | None], None]
+
+
+def _log_failure(name: str, exc: BaseException | None) -> None:
+    logger.critical("%s ended while the store was open", name, exc_info=exc or None)
 
 
 class StoreUnavailable(Exception):
@@ -49,6 +78,9 @@ class Appended:
     duplicate: bool  # stored earlier under the same client_id; this is the original
 
 
+Outcome = Appended | StoreUnavailable
+
+
 @dataclass(slots=True)
 class _Pending:
     room_id: str
@@ -57,13 +89,12 @@ class _Pending:
     content: str
     client_id: str | None
     done: asyncio.Future[Appended]
+    # Set once known for certain: after its commit, or once it can no longer be committed.
+    outcome: Outcome | None = field(default=None)
 
     @property
     def key(self) -> message_queries.ClientKey | None:
         return (self.room_id, self.user_id, self.client_id) if self.client_id else None
-
-
-Outcome = Appended | StoreUnavailable
 
 
 class MessageStore:
@@ -75,19 +106,35 @@ class MessageStore:
         *,
         queue_size: int,
         batch_max: int,
+        on_failure: OnFailure = _log_failure,
     ) -> None:
+        """`on_failure` hears of a writer that ended early (its senders are answered
+        `StoreUnavailable` and new messages refused): the supervisor's, in the service."""
         self._sessionmaker = sessionmaker
         self._broker = broker
         self._channel = channel
         self._batch_max = batch_max
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue(queue_size)
         self._in_flight: list[_Pending] = []
+        self._unpublished: list[StoredMessage] = []  # committed, refused by the broker so far
         self._writer: asyncio.Task[None] | None = None
+        self._refusal: str | None = STOPPING  # why new messages are refused; None: open
+        self._on_failure = on_failure
         self.commits = 0  # transactions committed, for measurements
 
     async def __aenter__(self) -> MessageStore:
-        self._writer = asyncio.create_task(self._write(), name="ws-message-writer")
+        self._refusal = None
+        self._writer = asyncio.create_task(self._write(), name=WRITER_NAME)
+        self._writer.add_done_callback(self._writer_ended)
         return self
+
+    def _writer_ended(self, writer: asyncio.Task[None]) -> None:
+        if writer is not self._writer:
+            return  # stopped by __aexit__
+        self._writer = None
+        self._refusal = WRITER_GONE
+        self._fail_waiting(StoreUnavailable(WRITER_GONE))
+        self._on_failure(WRITER_NAME, None if writer.cancelled() else writer.exception())
 
     async def __aexit__(
         self,
@@ -95,24 +142,30 @@ class MessageStore:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        """New messages are refused at once; a batch already taken may be committed, so it is
+        let finish (bounded by `SHUTDOWN_GRACE_SECONDS`) and answered; what still waits in the
+        queue was never tried and is answered "stopping" (safe to send again)."""
+        self._refusal = STOPPING
         writer, self._writer = self._writer, None
+        if writer is not None and self._in_flight:
+            await asyncio.wait([writer], timeout=SHUTDOWN_GRACE_SECONDS)
         await cancel_and_wait(writer)
-        stopping = StoreUnavailable("the service is stopping")
-        for pending in self._in_flight:
-            _settle(pending, stopping)
-        while not self._queue.empty():
-            _settle(self._queue.get_nowait(), stopping)
+        self._fail_waiting(StoreUnavailable(STOPPING))
 
     async def submit(
         self, *, room_id: str, user_id: int, username: str, content: str, client_id: str | None
     ) -> asyncio.Future[Appended]:
         """Queues the message (waiting only while the queue is full). The future is settled
-        once it is committed and published, or found stored already (`StoreUnavailable`
-        otherwise); one caller's messages are stored in the order submitted."""
-        if self._writer is None:
-            raise StoreUnavailable("the service is stopping")
+        once it is committed and published (or the broker gave up), or found stored already;
+        `StoreUnavailable` when it was not stored. One caller's messages are stored in the
+        order submitted."""
+        if self._refusal is not None:
+            raise StoreUnavailable(self._refusal)
         done: asyncio.Future[Appended] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Pending(room_id, user_id, username, content, client_id, done))
+        pending = _Pending(room_id, user_id, username, content, client_id, done)
+        await self._queue.put(pending)
+        if self._refusal is not None:  # stopped (or died) while it waited for room
+            _settle(pending, StoreUnavailable(self._refusal))
         return done
 
     async def append(
@@ -128,68 +181,123 @@ class MessageStore:
         )
         return await done
 
+    def _fail_waiting(self, failure: StoreUnavailable) -> None:
+        """Answers every message not yet answered: those of a batch cut short (unless
+        committed: those are answered as stored) and those still queued."""
+        for pending in self._in_flight:
+            _settle(pending, pending.outcome or failure)
+        self._in_flight = []
+        while not self._queue.empty():
+            _settle(self._queue.get_nowait(), failure)
+
     async def _write(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self._batch_max and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            self._in_flight = batch
-            try:
-                outcomes, stored = await self._commit(batch)
-            except Exception:
-                logger.exception("storing %d messages failed", len(batch))
-                outcomes = [StoreUnavailable(NOT_STORED) for _ in batch]
-                stored = []
-            if stored:
-                await self._publish(stored)
-            for pending, outcome in zip(batch, outcomes, strict=True):
-                _settle(pending, outcome)
+        while self._refusal is None:
+            batch = await self._next_batch()
+            if batch:
+                await self._store(batch)
+            elif self._unpublished:
+                await self._publish([], patience=0)
+
+    async def _next_batch(self) -> list[_Pending]:
+        """The messages queued now (at least one, at most `batch_max`); empty when nothing
+        came within `REPUBLISH_EVERY_SECONDS` while messages wait to be published again."""
+        try:
+            async with asyncio.timeout(REPUBLISH_EVERY_SECONDS if self._unpublished else None):
+                first = await self._queue.get()
+        except TimeoutError:
+            return []
+        self._in_flight = batch = [first]  # from here on, shutdown answers them
+        while len(batch) < self._batch_max and not self._queue.empty():
+            batch.append(self._queue.get_nowait())
+        return batch
+
+    async def _store(self, batch: list[_Pending]) -> None:
+        try:
+            stored = await self._commit(batch)
+            if stored or self._unpublished:
+                await self._publish(stored, patience=PUBLISH_PATIENCE_SECONDS)
+        finally:  # cancelled at shutdown: committed messages are still answered as stored
+            for pending in batch:
+                _settle(pending, pending.outcome or StoreUnavailable(STOPPING))
             self._in_flight = []
 
-    async def _commit(self, batch: list[_Pending]) -> tuple[list[Outcome], list[StoredMessage]]:
-        try:
-            return await self._commit_once(batch)
-        except IntegrityError:
-            # Another instance stored one of these client_ids meanwhile (the retry finds its
-            # row and answers with it), or a sender was deleted: retry each message alone,
-            # so only the one at fault fails.
-            pass
-        outcomes: list[Outcome] = []
+    async def _commit(self, batch: list[_Pending]) -> list[StoredMessage]:
+        """Commits `batch`, setting each message's outcome. A failure that is not an outage
+        is narrowed down by halves (earlier half first, so each room keeps arrival order):
+        one bad message costs about log2(len(batch)) extra commits and fails alone. An
+        outage fails what is not committed yet, never what is."""
         stored: list[StoredMessage] = []
-        for pending in batch:
+        parts = [batch]
+        retried: set[int] = set()  # ids of messages tried alone again after an IntegrityError
+        while parts:
+            part = parts.pop(0)
             try:
-                (outcome,), one = await self._commit_once([pending])
-            except IntegrityError:
-                outcome, one = StoreUnavailable(NOT_STORED), []
-            outcomes.append(outcome)
-            stored.extend(one)
-        return outcomes, stored
+                stored.extend(await self._commit_once(part))
+            except Exception as exc:
+                if outage_of(exc) is not None:
+                    rest = [pending for each in [part, *parts] for pending in each]
+                    logger.exception("storing %d messages failed", len(rest))
+                    for pending in rest:
+                        pending.outcome = StoreUnavailable(NOT_STORED)
+                    break
+                if len(part) > 1:
+                    half = len(part) // 2
+                    parts[:0] = [part[:half], part[half:]]
+                elif isinstance(exc, IntegrityError) and id(part[0]) not in retried:
+                    # Another instance stored this client_id meanwhile: the retry finds its
+                    # row and answers with it.
+                    retried.add(id(part[0]))
+                    parts.insert(0, part)
+                else:  # the message at fault
+                    logger.warning("a message to room %s was refused: %s", part[0].room_id, exc)
+                    part[0].outcome = StoreUnavailable(NOT_STORED)
+        return stored
 
-    async def _commit_once(
-        self, batch: list[_Pending]
-    ) -> tuple[list[Outcome], list[StoredMessage]]:
+    async def _commit_once(self, batch: list[_Pending]) -> list[StoredMessage]:
         async with unit_of_work(self._sessionmaker) as db:
             outcomes, stored = await _store_batch(db, batch)
         self.commits += 1
-        return outcomes, stored
+        for pending, outcome in zip(batch, outcomes, strict=True):
+            pending.outcome = outcome
+        return stored
 
-    async def _publish(self, stored: list[StoredMessage]) -> None:
-        data = encode_stored(stored)
+    async def _publish(self, stored: list[StoredMessage], *, patience: float) -> None:
+        """Publishes what earlier publishes could not deliver, then `stored`, in one broker
+        message (in sequence order per room). Tries for `patience` seconds; then keeps them
+        for the next publish."""
+        messages = self._unpublished + stored
+        data = encode_stored(messages)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + PUBLISH_PATIENCE_SECONDS
+        deadline = loop.time() + patience
         delay = 0.05
         while True:
             try:
                 await self._broker.publish(self._channel, data)
+            except Exception as exc:
+                if loop.time() + delay <= deadline:
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 1.0)
+                    continue
+                if not self._unpublished:  # once per outage, not once per attempt
+                    logger.warning(
+                        "publishing %d stored messages failed (%s); carried into the next publish",
+                        len(messages),
+                        exc,
+                    )
+                self._keep_unpublished(messages)
                 return
-            except Exception:
-                if loop.time() + delay > deadline:
-                    # Stored but not broadcast: clients get them from history on reconnect,
-                    # and hubs fill the gap when the room's next message arrives.
-                    logger.exception("publishing %d stored messages failed", len(stored))
-                    return
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
+            if self._unpublished:
+                logger.info("published %d stored messages that had waited", len(messages))
+            self._unpublished = []
+            return
+
+    def _keep_unpublished(self, messages: list[StoredMessage]) -> None:
+        dropped = len(messages) - CARRY_MAX
+        if dropped > 0:
+            # Still stored: clients get them from history, hubs by checking last_seq.
+            logger.error("%d stored messages will not be published", dropped)
+            messages = messages[dropped:]
+        self._unpublished = messages
 
 
 async def _store_batch(

@@ -15,7 +15,14 @@ Password = Annotated[str, Field(min_length=8, max_length=1024)]
 
 
 class RegisterIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"username": "alice", "email": "alice@example.com", "password": "correct horse"}
+            ]
+        },
+    )
 
     username: Username
     email: EmailStr
@@ -23,7 +30,10 @@ class RegisterIn(BaseModel):
 
 
 class LoginIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"email": "alice", "password": "correct horse"}]},
+    )
 
     # An email address or a username: both are accepted in this field.
     email: Annotated[

@@ -60,7 +60,15 @@ GOCHAT = System(
     authenticated=True,
     # The per-connection message limit (10/s, bursts of 20) would cap the N=100 ramp at about
     # 100 senders x 10 msg/s: raised, so that the ramp measures delivery, not the limiter.
-    env={"GOCHAT_WS_RATE_PER_SECOND": "1000", "GOCHAT_WS_RATE_BURST": "1000"},
+    # Every bench socket comes from 127.0.0.1, so the per-address caps are raised too.
+    env={
+        "GOCHAT_WS_RATE_PER_SECOND": "1000",
+        "GOCHAT_WS_RATE_BURST": "1000",
+        "GOCHAT_WS_MAX_CONNECTIONS_PER_ADDRESS": "1000000",
+        "GOCHAT_WS_MAX_CONNECTIONS_PER_USER": "100000",
+        "GOCHAT_WS_HANDSHAKE_RATE_PER_SECOND": "100000",
+        "GOCHAT_WS_HANDSHAKE_BURST": "100000",
+    },
 )
 
 STARLETTE_HUB = System(

@@ -16,7 +16,7 @@ from auth_service.app import create_app as create_auth_app
 from gochat.web import web_client_routes
 from shared.errors import install_error_handling
 from shared.runtime import Runtime
-from shared.service_app import docs_urls
+from shared.service_app import docs_page
 from shared.settings import Settings
 from user_service.app import create_app as create_user_app
 from ws_service.app import create_app as create_ws_app
@@ -39,7 +39,8 @@ def create_dev_app(settings: Settings) -> FastAPI:
     app = FastAPI(
         title="GoChat (all services)",
         lifespan=lifespan,
-        **docs_urls(settings),
+        docs_url=docs_page(settings, "/docs"),
+        redoc_url=docs_page(settings, "/redoc"),
         routes=[
             *(Mount(prefix, app=service) for prefix, service in services.items()),
             *web_client_routes(),

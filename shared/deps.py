@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
-from shared.authentication import authenticate, origin_allowed, token_from
+from shared.authentication import AUTH_COOKIE, authenticate, origin_allowed, token_from
 from shared.database import unit_of_work
 from shared.errors import Forbidden
 from shared.runtime import Runtime
@@ -38,7 +39,23 @@ async def get_db(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
 DbSession = Annotated[AsyncSession, Depends(get_db, scope="function")]
 
 
-async def current_user(request: Request, runtime: RuntimeDep, db: DbSession) -> SessionUser:
+# Declared for the OpenAPI document (each protected operation lists both schemes); the token
+# itself is read by `token_from`, which the websocket handshake shares.
+_BEARER = HTTPBearer(auto_error=False, description="`Authorization: Bearer <access_token>`")
+_COOKIE = APIKeyCookie(
+    name=AUTH_COOKIE,
+    auto_error=False,
+    description="the HttpOnly cookie `/auth/register` and `/auth/login` set",
+)
+
+
+async def current_user(
+    request: Request,
+    runtime: RuntimeDep,
+    db: DbSession,
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
+    _cookie: Annotated[str | None, Security(_COOKIE)],
+) -> SessionUser:
     token, from_cookie = token_from(request)
     user = await authenticate(runtime, db, token)
     # A cookie rides along on cross-site requests; SameSite=Lax stops most of them, and this

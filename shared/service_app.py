@@ -21,6 +21,7 @@ from shared.body_limit import BodyLimitMiddleware
 from shared.deps import RuntimeDep
 from shared.errors import install_error_handling
 from shared.metrics import HttpMetricsMiddleware, ServiceMetrics
+from shared.openapi import install_exact_openapi
 from shared.pauses import PauseMonitor
 from shared.runtime import Runtime
 from shared.settings import Settings
@@ -45,15 +46,11 @@ class ReadinessReport(BaseModel):
     checks: dict[str, str]
 
 
-def docs_urls(settings: Settings) -> dict[str, str | None]:
+def docs_page(settings: Settings, path: str) -> str | None:
     """`/docs` and `/redoc` in development only: their pages load Swagger UI and ReDoc from a
     public CDN, which must not run script on a deployment's origin (where the auth cookie
     lives). `/openapi.json`, the contract itself, is served everywhere."""
-    development = settings.env == "development"
-    return {
-        "docs_url": "/docs" if development else None,
-        "redoc_url": "/redoc" if development else None,
-    }
+    return path if settings.env == "development" else None
 
 
 def build_service_app(
@@ -92,7 +89,8 @@ def build_service_app(
     app = FastAPI(
         title=f"GoChat {name} service",
         lifespan=lifespan,
-        **docs_urls(settings),
+        docs_url=docs_page(settings, "/docs"),
+        redoc_url=docs_page(settings, "/redoc"),
     )
     app.state.settings = settings
     app.state.metrics = metrics = ServiceMetrics()
@@ -100,6 +98,7 @@ def build_service_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     install_error_handling(app)
     install_outage_handling(app)
+    install_exact_openapi(app)
     # Added last, so outermost: it sees the final status of every request.
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics.http)
 

@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     ws_rate_per_second: float = Field(default=10.0, gt=0, le=100_000)
     ws_rate_burst: int = Field(default=20, ge=1, le=100_000)
     ws_abuse_limit: int = Field(default=30, ge=1, le=100_000)
+    # Sockets open at once on one instance, per user and per client address, and how fast one
+    # address may open them (handshakes a second after a burst).
+    ws_max_connections_per_user: int = Field(default=20, ge=1, le=100_000)
+    ws_max_connections_per_address: int = Field(default=200, ge=1, le=1_000_000)
+    ws_handshake_rate_per_second: float = Field(default=2.0, gt=0, le=100_000)
+    ws_handshake_burst: int = Field(default=30, ge=1, le=100_000)
     ws_client_queue_frames: int = Field(default=1000, ge=1, le=100_000)
     ws_hub_queue_size: int = Field(default=10_000, ge=1, le=1_000_000)
     ws_store_queue_size: int = Field(default=10_000, ge=1, le=1_000_000)

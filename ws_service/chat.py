@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shared.runtime import Runtime
 from shared.settings import Settings
 from shared.supervision import Supervisor
+from ws_service.connection.caps import ConnectionCaps
 from ws_service.delivery.hub import RoomHub
 from ws_service.messages.store import MessageStore
 from ws_service.messages.stream import PresenceChange, chat_channel, encode_presence
@@ -28,6 +29,7 @@ class Chat:
     store: MessageStore
     presence: Presence
     metrics: ChatMetrics
+    caps: ConnectionCaps
 
 
 @asynccontextmanager
@@ -85,4 +87,10 @@ async def open_chat(
             store=store,
             presence=presence,
             metrics=metrics,
+            caps=ConnectionCaps(
+                per_user=settings.ws_max_connections_per_user,
+                per_address=settings.ws_max_connections_per_address,
+                handshake_rate=settings.ws_handshake_rate_per_second,
+                handshake_burst=settings.ws_handshake_burst,
+            ),
         )

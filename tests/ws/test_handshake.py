@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import httpx
 import pytest
 from websockets.exceptions import InvalidStatus
 
+from shared.settings import Settings
+from tests.conftest import make_settings
 from tests.support.servers import ThreadServer
 from tests.support.users import Account
 from tests.ws.chat_client import create_room, join, until_ready
+from ws_service.app import create_app as create_ws_app
 
 
 async def refused_with(
@@ -103,3 +109,42 @@ async def test_refusals_keep_their_status_on_the_plain_asgi_protocol(
     assert (await refused_with(url, "nope", alice, prefix="")).response.status_code == 404
     refusal = await refused_with(url, room_id, alice, prefix="", origin="https://evil.example")
     assert refusal.response.status_code == 403
+
+
+@pytest.fixture
+def capped_server(settings: Settings, data_dir: Path) -> Iterator[ThreadServer]:
+    """A chat service with small caps: 2 sockets a user, 3 an address, bursts of 5
+    handshakes."""
+    capped = make_settings(
+        settings.database_url,
+        data_dir,
+        ws_max_connections_per_user=2,
+        ws_max_connections_per_address=3,
+        ws_handshake_rate_per_second=0.01,
+        ws_handshake_burst=5,
+    )
+    server = ThreadServer(create_ws_app(capped), capped).start()
+    yield server
+    server.stop()
+
+
+async def test_sockets_per_user_and_address_are_capped_before_the_upgrade(
+    client: httpx.AsyncClient, capped_server: ThreadServer, alice: Account, bob: Account
+) -> None:
+    room_id = await create_room(client, alice)
+    async with (
+        join(capped_server.url, room_id, alice, prefix="") as one,
+        join(capped_server.url, room_id, alice, prefix=""),
+    ):
+        await until_ready(one)
+        refusal = await refused_with(capped_server.url, room_id, alice, prefix="")
+        assert refusal.response.status_code == 429
+        assert b"for this user" in refusal.response.body
+        assert int(refusal.response.headers["retry-after"]) >= 1
+        async with join(capped_server.url, room_id, bob, prefix=""):
+            refusal = await refused_with(capped_server.url, room_id, bob, prefix="")
+            assert b"from this address" in refusal.response.body
+    # Closed sockets give their places back; but the sixth handshake is over the burst of 5.
+    refusal = await refused_with(capped_server.url, room_id, alice, prefix="")
+    assert refusal.response.status_code == 429
+    assert b"connection attempts" in refusal.response.body

@@ -32,7 +32,9 @@ PostContent = Annotated[
 
 
 class PostIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"content": "hello from alice"}]}
+    )
 
     content: PostContent
 

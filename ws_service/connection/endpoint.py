@@ -19,6 +19,7 @@ from shared.errors import GoChatError, refuse_websocket
 from shared.runtime import Runtime
 from shared.sessions import SessionUser
 from ws_service.chat import Chat
+from ws_service.connection.caps import CapReached
 from ws_service.connection.close_codes import (
     CLOSE_INTERNAL_ERROR,
     CLOSE_POLICY_VIOLATION,
@@ -60,10 +61,30 @@ async def join_room(websocket: WebSocket) -> None:
     runtime = get_runtime(websocket)
     chat = get_chat(websocket)
     room_id: str = websocket.path_params["room_id"]
+    address = websocket.client.host if websocket.client else "unknown"
+    try:  # before any other work: a handshake flood costs no database query
+        chat.caps.handshake(address, now=asyncio.get_running_loop().time())
+    except CapReached as exc:
+        await refuse_websocket(websocket, exc)
+        return
     admitted = await _admit(websocket, runtime, room_id)
     if admitted is None:
         return
     admission, after = admitted
+    try:
+        slot = chat.caps.open(user_id=admission.user.id, address=address)
+    except CapReached as exc:
+        await refuse_websocket(websocket, exc)
+        return
+    try:
+        await _accept_and_serve(websocket, chat, room_id, admission, after)
+    finally:
+        chat.caps.release(slot)
+
+
+async def _accept_and_serve(
+    websocket: WebSocket, chat: Chat, room_id: str, admission: Admission, after: int | None
+) -> None:
     await websocket.accept()
     client = Subscriber(
         frame_sink(websocket),

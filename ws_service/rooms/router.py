@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from shared.deps import CurrentUser, DbSession
+from shared.openapi import error_responses
 from shared.pagination import Cursor
 from shared.text import PLAIN_TEXT
 from ws_service.deps import ChatDep
@@ -56,7 +57,7 @@ async def get_rooms(
     ]
 
 
-@router.get("/getClients/{room_id}", response_model=list[ClientOut])
+@router.get("/getClients/{room_id}", response_model=list[ClientOut], responses=error_responses(404))
 async def get_clients(
     room_id: RoomIdPath, _user: CurrentUser, db: DbSession, chat: ChatDep
 ) -> list[ClientOut]:

@@ -14,7 +14,10 @@ RoomName = Annotated[
 
 
 class CreateRoomIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"name": "General", "id": "general"}, {"name": "Ideas"}]},
+    )
 
     name: RoomName
     id: RoomId | None = None

@@ -10,7 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.runtime import Runtime
 from shared.settings import Settings
+from ws_service.accounts.session_guard import SessionGuard
 from ws_service.delivery.hub import RoomHub
+from ws_service.delivery.supervision import OnFailure, stop_the_process
 from ws_service.messages.store import MessageStore
 from ws_service.messages.stream import PresenceChange, chat_channel, encode_presence
 from ws_service.metrics import ChatMetrics
@@ -30,9 +32,12 @@ class Chat:
 
 
 @asynccontextmanager
-async def open_chat(runtime: Runtime, *, metrics: ChatMetrics) -> AsyncIterator[Chat]:
-    """On the way out the hub goes first (every socket closed with 1012), then presence
-    (this instance's users leave at once, not after the TTL), then the message writer."""
+async def open_chat(
+    runtime: Runtime, *, metrics: ChatMetrics, on_failure: OnFailure = stop_the_process
+) -> AsyncIterator[Chat]:
+    """On the way out the session guard and the hub go first (every socket closed with
+    1012), then presence (this instance's users leave at once, not after the TTL), then the
+    message writer. A core task that dies calls `on_failure(name, exc)`."""
     settings = runtime.settings
     channel = chat_channel(settings.redis_namespace)
 
@@ -68,7 +73,26 @@ async def open_chat(runtime: Runtime, *, metrics: ChatMetrics) -> AsyncIterator[
                 sessionmaker=runtime.sessionmaker,
                 queue_size=settings.ws_hub_queue_size,
                 gap_wait=settings.ws_gap_wait_ms / 1000,
+                room_check_seconds=settings.ws_room_check_seconds,
+                presence=presence,
+                presence_settle_seconds=(
+                    settings.presence_heartbeat_seconds if runtime.redis is not None else 0.0
+                ),
                 metrics=metrics,
+                on_failure=on_failure,
+            )
+        )
+        if isinstance(presence, RedisPresence):
+            presence.on_lost = hub.repair_presence
+        await stack.enter_async_context(
+            SessionGuard(
+                broker=runtime.broker,
+                namespace=settings.redis_namespace,
+                sessionmaker=runtime.sessionmaker,
+                hub=hub,
+                queue_size=settings.ws_hub_queue_size,
+                check_seconds=settings.ws_session_check_seconds,
+                on_failure=on_failure,
             )
         )
         metrics.follow(connections=lambda: hub.connections, frames_sent=lambda: hub.delivered)

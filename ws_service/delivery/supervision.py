@@ -1,0 +1,47 @@
+"""What happens when a core task of the chat service dies: never a silently deaf instance.
+
+Each long-lived task (the hub, the stream reader, the room watcher, the account-events
+consumer) gets a done-callback; a task that ends while its owner is not stopping calls the
+owner's `on_failure(name, exc)`. The service passes its supervisor's; the default stops the
+process (a SIGTERM to itself: uvicorn shuts down cleanly and the orchestrator restarts it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from typing import Any
+
+logger = logging.getLogger("gochat.ws.supervision")
+
+OnFailure = Callable[[str, BaseException], None]
+
+
+class TaskEnded(Exception):
+    """A task that should run for its owner's lifetime returned."""
+
+
+def stop_the_process(name: str, exc: BaseException) -> None:
+    logger.critical("core task %s died; stopping the process", name, exc_info=exc)
+    signal.raise_signal(signal.SIGTERM)
+
+
+def supervise(
+    task: asyncio.Task[Any], name: str, *, stopping: Callable[[], bool], on_failure: OnFailure
+) -> asyncio.Task[Any]:
+    """Calls `on_failure` if `task` ends (returns, raises or is cancelled) while `stopping()`
+    is false."""
+
+    def done(finished: asyncio.Task[Any]) -> None:
+        if stopping():
+            return
+        if finished.cancelled():
+            failure: BaseException = asyncio.CancelledError(f"{name} was cancelled")
+        else:
+            failure = finished.exception() or TaskEnded(f"{name} returned")
+        on_failure(name, failure)
+
+    task.add_done_callback(done)
+    return task

@@ -4,21 +4,16 @@ published out of order, missed, or lost in a reset still reach clients in sequen
 from __future__ import annotations
 
 import asyncio
-import secrets
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-import httpx
 import orjson
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.broker import MemoryBroker
-from shared.database import create_engine, create_sessionmaker
-from shared.settings import Settings
 from tests.support.users import Account
-from tests.ws.chat_client import create_room
 from tests.ws.memory_sink import MemorySink
 from ws_service.connection.protocol import StoredMessage
 from ws_service.delivery.hub import HubClosed, RoomHub
@@ -30,28 +25,6 @@ from ws_service.presence.base import Presence
 from ws_service.presence.in_memory import MemoryPresence
 
 Sessionmaker = async_sessionmaker[AsyncSession]
-
-
-@pytest.fixture
-async def sessionmaker(settings: Settings) -> AsyncIterator[Sessionmaker]:
-    engine = create_engine(settings)
-    yield create_sessionmaker(engine)
-    await engine.dispose()
-
-
-@pytest.fixture
-def namespace() -> str:
-    return f"hub-{secrets.token_hex(4)}"
-
-
-@pytest.fixture
-def broker() -> MemoryBroker:
-    return MemoryBroker()
-
-
-@pytest.fixture
-async def room_id(client: httpx.AsyncClient, alice: Account) -> str:
-    return await create_room(client, alice)
 
 
 def hub_for(

@@ -142,6 +142,7 @@ class _Room(Generic[M, T]):
     catch_up: bool = False  # read everything after next_seq, not just a known gap
     present: dict[int, str] = field(default_factory=dict)  # user_id -> username
     presence_known: bool = False  # `present` has been checked against a snapshot
+    told: dict[int, str] = field(default_factory=dict)  # user_id -> last frame sent: join/leave
     presence_asked: int = 0  # snapshots asked for so far
     touched: dict[int, int] = field(default_factory=dict)  # user_id -> presence_asked then
 
@@ -357,43 +358,47 @@ class DeliveryState(Generic[M, T]):
     def presence(
         self, kind: Literal["join", "leave"], *, room_id: str, user_id: int, username: str
     ) -> list[Decision[M, T]]:
-        """A join or leave from the stream. Once the room's presence is known, a join of a
-        user already present or a leave of one absent (a repair's echo) is not sent again."""
+        """A join or leave from the stream. One that repeats what members were last told of
+        that user (the echo of a repair, or of a heartbeat after a Redis restart) is not
+        sent again."""
         room = self._rooms.get(room_id)
         if room is None:
             return []
-        was_present = user_id in room.present
         if kind == "join":
             room.present[user_id] = username
         else:
             room.present.pop(user_id, None)
         room.touched[user_id] = room.presence_asked
-        if room.presence_known and was_present == (kind == "join"):
+        if room.told.get(user_id) == kind:
             return []
+        room.told[user_id] = kind
         return [Announce(room.members, kind, room_id, user_id, username)]
 
     def presence_snapshot(
         self, room_id: str, epoch: int, asked: int, users: Mapping[int, str]
     ) -> list[Decision[M, T]]:
         """Who the presence record holds now, as read for snapshot number `asked`: every
-        difference from what members were told becomes a join or leave frame (the first
-        snapshot of a room only sets what is known). A user whose join or leave came on
-        the stream after the snapshot was asked for keeps what the stream said."""
+        difference from what the state knew becomes a join or leave frame (the first
+        snapshot of a room only sets what is known: its members fetched the list
+        themselves). A user whose join or leave came on the stream after the snapshot was
+        asked for keeps what the stream said."""
         room = self._current(room_id, epoch)
         if room is None:
             return []
         newer = {user for user, at in room.touched.items() if at >= asked}
-        decisions: list[Decision[M, T]] = []
+        changes: list[tuple[Literal["join", "leave"], int, str]] = []
         for user_id, username in users.items():
             if user_id not in room.present and user_id not in newer:
                 room.present[user_id] = username
-                if room.presence_known:
-                    decisions.append(Announce(room.members, "join", room_id, user_id, username))
+                changes.append(("join", user_id, username))
         for user_id in [u for u in room.present if u not in users and u not in newer]:
-            username = room.present.pop(user_id)
-            if room.presence_known:
-                decisions.append(Announce(room.members, "leave", room_id, user_id, username))
+            changes.append(("leave", user_id, room.present.pop(user_id)))
         room.touched = {user: at for user, at in room.touched.items() if at >= asked}
+        decisions: list[Decision[M, T]] = []
+        if room.presence_known:
+            for kind, user_id, username in changes:
+                room.told[user_id] = kind
+                decisions.append(Announce(room.members, kind, room_id, user_id, username))
         room.presence_known = True
         return decisions
 

@@ -31,7 +31,7 @@ from shared.sessions import live_session_ids
 from shared.tasks import cancel_and_wait
 from ws_service.delivery.hub import RoomHub
 from ws_service.delivery.subscriber import Subscriber
-from ws_service.delivery.supervision import OnFailure, stop_the_process, supervise
+from ws_service.delivery.supervision import OnFailure, start_supervised, stop_the_process
 
 logger = logging.getLogger("gochat.ws.sessions")
 
@@ -75,10 +75,15 @@ class SessionGuard:
         self._stopping = False
         self._hub.on_registered(self.registered)
         self._tasks = [
-            self._supervised(self._read_control(control), "ws-session-events"),
-            self._supervised(self._recheck(), "ws-session-checks"),
+            self._start(self._read_control(control), "ws-session-events"),
+            self._start(self._recheck(), "ws-session-checks"),
         ]
         return self
+
+    def _start(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        return start_supervised(
+            work, name, stopping=lambda: self._stopping, on_failure=self._on_failure
+        )
 
     async def __aexit__(
         self,
@@ -89,10 +94,6 @@ class SessionGuard:
         self._stopping = True
         await cancel_and_wait(*self._tasks)
         await self._stack.aclose()
-
-    def _supervised(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
-        task = asyncio.create_task(work, name=name)
-        return supervise(task, name, stopping=lambda: self._stopping, on_failure=self._on_failure)
 
     def registered(self, client: Subscriber) -> None:
         """A connection just registered: its session is re-checked (with the others that

@@ -47,7 +47,7 @@ from ws_service.delivery.room_state import (
 )
 from ws_service.delivery.sinks import OutgoingFrames
 from ws_service.delivery.subscriber import Subscriber
-from ws_service.delivery.supervision import OnFailure, stop_the_process, supervise
+from ws_service.delivery.supervision import OnFailure, start_supervised, stop_the_process
 from ws_service.messages import queries as message_queries
 from ws_service.messages.stream import PresenceChange, StoredBatch, chat_channel, decode
 from ws_service.metrics import ChatMetrics
@@ -171,11 +171,16 @@ class RoomHub:
             raise
         self._closed = False
         self._tasks = [
-            self._supervised(self._run(), "ws-hub"),
-            self._supervised(self._read_stream(stream), "ws-hub-stream"),
-            self._supervised(self._watch_rooms(), "ws-hub-rooms"),
+            self._start(self._run(), "ws-hub"),
+            self._start(self._read_stream(stream), "ws-hub-stream"),
+            self._start(self._watch_rooms(), "ws-hub-rooms"),
         ]
         return self
+
+    def _start(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        return start_supervised(
+            work, name, stopping=lambda: self._closed, on_failure=self._on_failure
+        )
 
     async def __aexit__(
         self,
@@ -197,10 +202,6 @@ class RoomHub:
             if not done.done():
                 done.set_exception(HubClosed())
         await self._stack.aclose()
-
-    def _supervised(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
-        task = asyncio.create_task(work, name=name)
-        return supervise(task, name, stopping=lambda: self._closed, on_failure=self._on_failure)
 
     # -- the connection handler's side and the account-events consumer's -------------------
 

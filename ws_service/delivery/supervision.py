@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 logger = logging.getLogger("gochat.ws.supervision")
@@ -28,13 +28,18 @@ def stop_the_process(name: str, exc: BaseException) -> None:
     signal.raise_signal(signal.SIGTERM)
 
 
-def supervise(
-    task: asyncio.Task[Any], name: str, *, stopping: Callable[[], bool], on_failure: OnFailure
-) -> asyncio.Task[Any]:
-    """Calls `on_failure` if `task` ends (returns, raises or is cancelled) while `stopping()`
-    is false."""
+def start_supervised(
+    work: Coroutine[Any, Any, None],
+    name: str,
+    *,
+    stopping: Callable[[], bool],
+    on_failure: OnFailure,
+) -> asyncio.Task[None]:
+    """A task for `work` that calls `on_failure` if it ends (returns, raises or is
+    cancelled) while `stopping()` is false. Its owner still cancels and awaits it."""
+    task = asyncio.create_task(work, name=name)
 
-    def done(finished: asyncio.Task[Any]) -> None:
+    def done(finished: asyncio.Task[None]) -> None:
         if stopping():
             return
         if finished.cancelled():

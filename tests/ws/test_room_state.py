@@ -241,7 +241,12 @@ actions = st.lists(
 )
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=500,
+    deadline=None,
+    derandomize=True,  # the same examples every run: a failure is a bug, never a flake
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(steps=actions, fill_limit=st.integers(1, 6))
 def test_every_member_gets_every_message_after_its_join_point_once_in_order(
     steps: list[tuple[str, str, int]], fill_limit: int
@@ -258,7 +263,6 @@ def test_every_member_gets_every_message_after_its_join_point_once_in_order(
     stored = dict.fromkeys(ROOMS, 0)
     unpublished: dict[str, list[int]] = {room: [] for room in ROOMS}
     published: dict[str, list[int]] = {room: [] for room in ROOMS}
-    given_up = False
     join_points: dict[Member, int] = {}
     present: list[Member] = []
     departed: list[Member] = []
@@ -284,7 +288,6 @@ def test_every_member_gets_every_message_after_its_join_point_once_in_order(
             harness.arrive(room_id, published[room_id][n % len(published[room_id])])
         elif action == "give up" and unpublished[room_id]:
             take(unpublished[room_id], n)
-            given_up = True
         elif action == "join":
             after = None if n % 3 == 0 else n % (stored[room_id] + 1)
             # The room's last_seq was read a little before registering.
@@ -314,14 +317,14 @@ def test_every_member_gets_every_message_after_its_join_point_once_in_order(
         elif action == "fail" and harness.reads:
             harness.apply(state.fill_failed(take(harness.reads, n)))
 
-    # Quiet: what ran lands, the stream brings what it still has, and (only if a publisher
-    # gave up) the periodic check runs; then every timer and read ends.
+    # Quiet: what ran lands, the stream brings what it still has, and the periodic check
+    # runs (a message given up, or lost in a reset before its room had members here, is
+    # seen by nothing else); then every timer and read ends.
     for read, rows in ran:
         harness.apply(state.fill_landed(read, rows))
     for room_id in ROOMS:
         harness.arrive(room_id, *unpublished[room_id])
-    if given_up:
-        heads()
+    heads()
     harness.settle(stored)
 
     for member in present:

@@ -59,6 +59,7 @@ logger = logging.getLogger("gochat.ws.hub")
 # How long `join` waits for the hub before it gives up with HubClosed (a hub that is
 # stopping, or has died, must not hang a handshake).
 JOIN_TIMEOUT_SECONDS = 10.0
+RETRY_PRESENCE_SECONDS = 1.0  # after a failed read of presence
 
 State = DeliveryState[Subscriber, StoredMessage]
 Decisions = list[Decision[Subscriber, StoredMessage]]
@@ -157,6 +158,7 @@ class RoomHub:
         self._helpers: set[asyncio.Task[None]] = set()
         self._closed = True
         self._registered: Callable[[Subscriber], None] | None = None
+        self._repairing = False  # a presence repair is queued or running
         self.delivered = 0  # frames handed to clients, for measurements
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -260,8 +262,10 @@ class RoomHub:
         self._registered = callback
 
     def repair_presence(self) -> None:
-        """A presence change may not have reached the stream: check every room."""
-        if not self._closed:
+        """A presence change may not have reached the stream: check every room (once, if
+        asked again while a check is pending)."""
+        if not self._closed and not self._repairing:
+            self._repairing = True
             self._post_nowait(_PresenceLost())
 
     @property
@@ -366,7 +370,10 @@ class RoomHub:
             logger.warning("the chat stream missed messages; reading them from the database")
             self._apply(state.stream_reset(), resync_presence=True)
         elif isinstance(event, _PresenceLost):
-            self._apply(state.presence_lost(), resync_presence=True)
+            decisions = state.presence_lost()
+            if not decisions:  # no rooms here: nothing to read
+                self._repairing = False
+            self._apply(decisions, resync_presence=True)
 
     # -- carrying out decisions ------------------------------------------------------------
 
@@ -455,8 +462,12 @@ class RoomHub:
                 await self._put(self._events, _Snapshot(room_id, epoch, asked, snapshot))
         except Exception as exc:
             logger.warning("reading presence failed (%s); retrying shortly", exc)
-            await asyncio.sleep(1.0)
-            self.repair_presence()
+            await asyncio.sleep(RETRY_PRESENCE_SECONDS)
+            self._repairing = False
+            self.repair_presence()  # one retry, however many asked meanwhile
+            return
+        if resync:
+            self._repairing = False
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work, name="ws-hub-helper")

@@ -88,6 +88,24 @@ class Broker(ABC):
         return None
 
 
+async def publish_patiently(broker: Broker, channel: str, data: bytes, *, patience: float) -> bool:
+    """Publish, retrying with backoff for up to `patience` seconds (a Redis restart takes a
+    moment). False if it never went through; the last error is logged."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience
+    delay = 0.05
+    while True:
+        try:
+            await broker.publish(channel, data)
+            return True
+        except Exception:
+            if loop.time() + delay > deadline:
+                logger.exception("publishing on %s failed for %.1f s", channel, patience)
+                return False
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
 class MemoryBroker(Broker):
     """Delivers synchronously to the subscribers of this process."""
 

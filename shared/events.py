@@ -6,19 +6,15 @@ re-checks the database always sees the change.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import uuid
 from dataclasses import dataclass
 from typing import Literal
 
 import orjson
 
-from shared.broker import Broker
+from shared.broker import Broker, publish_patiently
 
-logger = logging.getLogger("gochat.events")
-
-PUBLISH_PATIENCE_SECONDS = 5.0
+PUBLISH_PATIENCE_SECONDS = 5.0  # a Redis restart takes a moment
 
 
 def control_channel(namespace: str) -> str:
@@ -55,18 +51,8 @@ class AccountEvent:
 
 
 async def publish_account_event(broker: Broker, namespace: str, event: AccountEvent) -> None:
-    """Retried for up to PUBLISH_PATIENCE_SECONDS (a Redis restart takes a moment); if it
-    still fails, the ws service's periodic re-check of open sessions closes the sockets."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + PUBLISH_PATIENCE_SECONDS
-    delay = 0.05
-    while True:
-        try:
-            await broker.publish(control_channel(namespace), event.encode())
-            return
-        except Exception:
-            if loop.time() + delay > deadline:
-                logger.exception("publishing %s for user %d failed", event.kind, event.user_id)
-                return
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 1.0)
+    """Retried for up to PUBLISH_PATIENCE_SECONDS; if it still fails, the ws service's
+    periodic re-check of open sessions closes the sockets."""
+    await publish_patiently(
+        broker, control_channel(namespace), event.encode(), patience=PUBLISH_PATIENCE_SECONDS
+    )

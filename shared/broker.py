@@ -40,6 +40,7 @@ class Subscription:
     def __init__(self, channels: tuple[str, ...], maxsize: int) -> None:
         self.channels = channels
         self._queue: asyncio.Queue[BrokerEvent] = asyncio.Queue(maxsize)
+        self._failure: BaseException | None = None
 
     def deliver(self, event: BrokerEvent) -> None:
         try:
@@ -53,11 +54,19 @@ class Subscription:
             self._queue.get_nowait()
         self._queue.put_nowait(BrokerEvent(channel="", data=b"", reset=True))
 
+    def fail(self, exc: BaseException) -> None:
+        """The subscription cannot go on: its reader raises `exc` (never a silent end)."""
+        self._failure = exc
+        self.reset()
+
     def __aiter__(self) -> AsyncIterator[BrokerEvent]:
         return self
 
     async def __anext__(self) -> BrokerEvent:
-        return await self._queue.get()
+        event = await self._queue.get()
+        if self._failure is not None:
+            raise self._failure
+        return event
 
     def get_nowait(self) -> BrokerEvent | None:
         try:
@@ -77,6 +86,24 @@ class Broker(ABC):
 
     async def aclose(self) -> None:
         return None
+
+
+async def publish_patiently(broker: Broker, channel: str, data: bytes, *, patience: float) -> bool:
+    """Publish, retrying with backoff for up to `patience` seconds (a Redis restart takes a
+    moment). False if it never went through; the last error is logged."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience
+    delay = 0.05
+    while True:
+        try:
+            await broker.publish(channel, data)
+            return True
+        except Exception:
+            if loop.time() + delay > deadline:
+                logger.exception("publishing on %s failed for %.1f s", channel, patience)
+                return False
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
 
 
 class MemoryBroker(Broker):
@@ -164,6 +191,12 @@ class RedisBroker(Broker):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
                 continue
+            except Exception as exc:
+                # Anything else is not a dropped connection: the subscriber's reader raises
+                # it (and its supervisor acts) rather than waiting forever for nothing.
+                logger.exception("broker subscription failed")
+                subscription.fail(exc)
+                return
             if message is None or message.get("type") != "message":
                 continue
             channel = message["channel"]

@@ -12,7 +12,9 @@ from typing import Literal
 
 import orjson
 
-from shared.broker import Broker
+from shared.broker import Broker, publish_patiently
+
+PUBLISH_PATIENCE_SECONDS = 5.0  # a Redis restart takes a moment
 
 
 def control_channel(namespace: str) -> str:
@@ -49,4 +51,8 @@ class AccountEvent:
 
 
 async def publish_account_event(broker: Broker, namespace: str, event: AccountEvent) -> None:
-    await broker.publish(control_channel(namespace), event.encode())
+    """Retried for up to PUBLISH_PATIENCE_SECONDS; if it still fails, the ws service's
+    periodic re-check of open sessions closes the sockets."""
+    await publish_patiently(
+        broker, control_channel(namespace), event.encode(), patience=PUBLISH_PATIENCE_SECONDS
+    )

@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     ws_store_queue_size: int = Field(default=10_000, ge=1, le=1_000_000)
     ws_store_batch_max: int = Field(default=500, ge=1, le=10_000)
     ws_gap_wait_ms: int = Field(default=250, ge=0, le=10_000)
+    # How often a hub reads the last_seq of its rooms (one query for all rooms with members
+    # here): a message stored but never broadcast reaches them within about this long.
+    ws_room_check_seconds: float = Field(default=1.5, gt=0, le=60)
+    # How often the sessions of every open socket are re-checked (one query for all): an
+    # expired or ended session's sockets are closed with 4401 within about this long.
+    ws_session_check_seconds: float = Field(default=60.0, gt=0, le=3600)
     ws_ping_interval_seconds: float = Field(default=20.0, gt=0, le=3600)
     ws_ping_timeout_seconds: float = Field(default=20.0, gt=0, le=3600)
     presence_ttl_seconds: float = Field(default=10.0, gt=0, le=3600)

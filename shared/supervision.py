@@ -27,6 +27,9 @@ from collections.abc import Callable
 logger = logging.getLogger("gochat.supervision")
 
 StopProcess = Callable[[], None]
+# What an owner calls when one of its core tasks ends early (`exc` None: it returned or was
+# cancelled); the service passes its `Supervisor.on_failure`.
+OnFailure = Callable[[str, BaseException | None], None]
 
 
 def stop_this_process() -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shared.runtime import Runtime
 from shared.settings import Settings
 from shared.supervision import Supervisor
+from ws_service.accounts.session_guard import SessionGuard
 from ws_service.connection.caps import ConnectionCaps
 from ws_service.delivery.hub import RoomHub
 from ws_service.messages.store import MessageStore
@@ -76,7 +77,26 @@ async def open_chat(
                 sessionmaker=runtime.sessionmaker,
                 queue_size=settings.ws_hub_queue_size,
                 gap_wait=settings.ws_gap_wait_ms / 1000,
+                room_check_seconds=settings.ws_room_check_seconds,
+                presence=presence,
+                presence_settle_seconds=(
+                    settings.presence_heartbeat_seconds if runtime.redis is not None else 0.0
+                ),
                 metrics=metrics,
+                on_failure=supervisor.on_failure,
+            )
+        )
+        if isinstance(presence, RedisPresence):
+            presence.on_lost = hub.repair_presence
+        await stack.enter_async_context(
+            SessionGuard(
+                broker=runtime.broker,
+                namespace=settings.redis_namespace,
+                sessionmaker=runtime.sessionmaker,
+                hub=hub,
+                queue_size=settings.ws_hub_queue_size,
+                check_seconds=settings.ws_session_check_seconds,
+                on_failure=supervisor.on_failure,
             )
         )
         metrics.follow(connections=lambda: hub.connections, frames_sent=lambda: hub.delivered)

@@ -6,15 +6,21 @@ that the dev server's auth service issued.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.broker import MemoryBroker
+from shared.database import create_engine, create_sessionmaker
+from shared.settings import Settings
 from tests.conftest import make_settings
 from tests.support.servers import ThreadServer
 from tests.support.users import Account, register
+from tests.ws.chat_client import create_room
 from ws_service.app import create_app
 
 # Enough for the load tests; the limits themselves are tested on the dev server.
@@ -62,3 +68,28 @@ async def alice(client: httpx.AsyncClient) -> Account:
 @pytest.fixture
 async def bob(client: httpx.AsyncClient) -> Account:
     return await register(client, "bob")
+
+
+# The hub's tests (test_hub.py, test_session_guard.py): a real database, the in-process broker.
+
+
+@pytest.fixture
+async def sessionmaker(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(settings)
+    yield create_sessionmaker(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+def namespace() -> str:
+    return f"hub-{secrets.token_hex(4)}"
+
+
+@pytest.fixture
+def broker() -> MemoryBroker:
+    return MemoryBroker()
+
+
+@pytest.fixture
+async def room_id(client: httpx.AsyncClient, alice: Account) -> str:
+    return await create_room(client, alice)

@@ -4,56 +4,37 @@ published out of order, missed, or lost in a reset still reach clients in sequen
 from __future__ import annotations
 
 import asyncio
-import secrets
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-import httpx
 import orjson
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.broker import MemoryBroker
-from shared.database import create_engine, create_sessionmaker
-from shared.events import AccountEvent, publish_account_event
-from shared.settings import Settings
 from tests.support.users import Account
-from tests.ws.chat_client import create_room
 from tests.ws.memory_sink import MemorySink
 from ws_service.connection.protocol import StoredMessage
 from ws_service.delivery.hub import HubClosed, RoomHub
 from ws_service.delivery.subscriber import Subscriber
+from ws_service.delivery.supervision import OnFailure
 from ws_service.messages.store import MessageStore
 from ws_service.messages.stream import PresenceChange, chat_channel, encode_presence, encode_stored
+from ws_service.presence.base import Presence
+from ws_service.presence.in_memory import MemoryPresence
 
 Sessionmaker = async_sessionmaker[AsyncSession]
 
 
-@pytest.fixture
-async def sessionmaker(settings: Settings) -> AsyncIterator[Sessionmaker]:
-    engine = create_engine(settings)
-    yield create_sessionmaker(engine)
-    await engine.dispose()
-
-
-@pytest.fixture
-def namespace() -> str:
-    return f"hub-{secrets.token_hex(4)}"
-
-
-@pytest.fixture
-def broker() -> MemoryBroker:
-    return MemoryBroker()
-
-
-@pytest.fixture
-async def room_id(client: httpx.AsyncClient, alice: Account) -> str:
-    return await create_room(client, alice)
-
-
 def hub_for(
-    broker: MemoryBroker, namespace: str, sessionmaker: Sessionmaker, **options: float
+    broker: MemoryBroker,
+    namespace: str,
+    sessionmaker: Sessionmaker,
+    *,
+    presence: Presence | None = None,
+    on_failure: OnFailure | None = None,
+    **options: float,
 ) -> RoomHub:
     return RoomHub(
         broker=broker,
@@ -61,7 +42,14 @@ def hub_for(
         sessionmaker=sessionmaker,
         queue_size=int(options.get("queue_size", 100)),
         gap_wait=options.get("gap_wait", 0.05),
+        room_check_seconds=options.get("room_check_seconds", 60),
+        presence=presence,
+        on_failure=on_failure or fail_the_test,
     )
+
+
+def fail_the_test(name: str, exc: BaseException) -> None:
+    raise AssertionError(f"core task {name} died") from exc
 
 
 def client_of(
@@ -80,11 +68,16 @@ def client_of(
 
 
 async def live_member(
-    hub: RoomHub, account: Account, room_id: str, *, stored_last_seq: int = 0
+    hub: RoomHub,
+    account: Account,
+    room_id: str,
+    *,
+    stored_last_seq: int = 0,
+    after: int | None = None,
 ) -> tuple[MemorySink, int]:
     """A client joined and past its history; its sink, and where its history ended."""
     member, sink = client_of(account, room_id)
-    through = await hub.join(member, stored_last_seq=stored_last_seq)
+    through = await hub.join(member, stored_last_seq=stored_last_seq, after=after)
     member.go_live()
     return sink, through
 
@@ -226,31 +219,6 @@ async def test_presence_changes_reach_the_room(
         }
 
 
-async def test_account_events_close_the_sessions_they_name_with_4401(
-    alice: Account,
-    room_id: str,
-    broker: MemoryBroker,
-    bob: Account,
-    sessionmaker: Sessionmaker,
-    namespace: str,
-) -> None:
-    async with hub_for(broker, namespace, sessionmaker) as hub:
-        session = uuid.uuid4()
-        phone, phone_sink = client_of(alice, room_id, session)
-        laptop, laptop_sink = client_of(alice, room_id)
-        other, other_sink = client_of(bob, room_id)
-        for member in (phone, laptop, other):
-            await hub.join(member, stored_last_seq=0)
-        await publish_account_event(
-            broker, namespace, AccountEvent("session_revoked", alice.id, session)
-        )
-        await eventually(lambda: phone_sink.closed_with == 4401)
-        assert laptop_sink.closed_with is None and other_sink.closed_with is None
-        await publish_account_event(broker, namespace, AccountEvent("user_deleted", alice.id))
-        await eventually(lambda: laptop_sink.closed_with == 4401)
-        assert other_sink.closed_with is None
-
-
 async def test_stopping_closes_every_client_with_1012_and_refuses_newcomers(
     alice: Account, room_id: str, broker: MemoryBroker, sessionmaker: Sessionmaker, namespace: str
 ) -> None:
@@ -262,3 +230,92 @@ async def test_stopping_closes_every_client_with_1012_and_refuses_newcomers(
     late, _ = client_of(alice, room_id)
     with pytest.raises(HubClosed):
         await hub.join(late, stored_last_seq=0)
+
+
+async def test_a_resume_on_a_hub_that_is_behind_repeats_nothing(
+    alice: Account,
+    bob: Account,
+    room_id: str,
+    broker: MemoryBroker,
+    sessionmaker: Sessionmaker,
+    namespace: str,
+) -> None:
+    """Defect 3: Bob saw 1..3 on another instance; this hub has seen none of them."""
+    async with hub_for(broker, namespace, sessionmaker) as hub:
+        first_sink, _ = await live_member(hub, alice, room_id)
+        await store_quietly(sessionmaker, room_id, alice, 3)
+        resumed_sink, through = await live_member(hub, bob, room_id, stored_last_seq=3, after=3)
+        assert through == 3  # ready.last_id: nothing to send as history
+        await eventually(lambda: ids(first_sink) == [1, 2, 3])
+        await publish(broker, namespace, message(room_id, 4, alice))
+        await eventually(lambda: ids(first_sink) == [1, 2, 3, 4])
+        assert ids(resumed_sink) == [4]
+
+
+async def test_a_message_stored_but_never_broadcast_reaches_a_quiet_room(
+    alice: Account, room_id: str, broker: MemoryBroker, sessionmaker: Sessionmaker, namespace: str
+) -> None:
+    """Defect 5: its publish gave up, and nobody posts in the room again."""
+    async with hub_for(broker, namespace, sessionmaker, room_check_seconds=0.1) as hub:
+        sink, _ = await live_member(hub, alice, room_id)
+        await store_quietly(sessionmaker, room_id, alice, 2)
+        await eventually(lambda: ids(sink) == [1, 2])
+
+
+async def test_a_join_lost_in_a_stream_reset_reaches_the_room(
+    alice: Account,
+    bob: Account,
+    room_id: str,
+    broker: MemoryBroker,
+    sessionmaker: Sessionmaker,
+    namespace: str,
+) -> None:
+    """Defect 8: presence is read again after a reset, and what members missed is sent."""
+    channel = chat_channel(namespace)
+
+    async def announce(change: PresenceChange) -> None:
+        await broker.publish(channel, encode_presence(change))
+
+    presence = MemoryPresence(announce)
+    async with hub_for(broker, namespace, sessionmaker, queue_size=4, presence=presence) as hub:
+        sink, _ = await live_member(hub, alice, room_id)
+        await asyncio.sleep(0.1)  # the room's first presence read lands
+        noise = encode_presence(PresenceChange("join", "another-room", alice.id, alice.username))
+        for _ in range(10):  # more than the subscription holds, at once: it resets
+            await broker.publish(channel, noise)
+        await presence.enter(room_id, bob.id, bob.username)  # its join is dropped too
+        await eventually(lambda: len(sink.written) == 1)
+        assert orjson.loads(sink.written[0]) == {
+            "type": "join",
+            "room_id": room_id,
+            "user_id": bob.id,
+            "username": bob.username,
+        }
+
+
+async def test_a_core_task_that_dies_is_reported(
+    alice: Account, room_id: str, broker: MemoryBroker, sessionmaker: Sessionmaker, namespace: str
+) -> None:
+    died: list[str] = []
+    hub = hub_for(broker, namespace, sessionmaker, on_failure=lambda name, exc: died.append(name))
+    async with hub:
+        reader = next(t for t in asyncio.all_tasks() if t.get_name() == "ws-hub-stream")
+        reader.cancel()
+        await eventually(lambda: died == ["ws-hub-stream"])
+    assert died == ["ws-hub-stream"]  # stopping is not a failure
+
+
+async def test_joins_waiting_when_the_hub_stops_end_with_hub_closed(
+    alice: Account, room_id: str, broker: MemoryBroker, sessionmaker: Sessionmaker, namespace: str
+) -> None:
+    hub = hub_for(broker, namespace, sessionmaker, queue_size=1)
+    async with hub:
+        joins = [
+            asyncio.create_task(hub.join(client_of(alice, room_id)[0], stored_last_seq=0))
+            for _ in range(20)
+        ]
+        await asyncio.sleep(0)
+    async with asyncio.timeout(5):  # bounded: none of them hangs
+        outcomes = await asyncio.gather(*joins, return_exceptions=True)
+    assert all(isinstance(o, int | HubClosed) for o in outcomes)
+    assert any(isinstance(o, HubClosed) for o in outcomes)

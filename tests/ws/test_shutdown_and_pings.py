@@ -69,7 +69,12 @@ async def test_pings_keep_idle_sockets_and_find_dead_ones(
             )
             clients_url = f"{server.url}/ws/getClients/{room_id}"
             async with httpx.AsyncClient(headers=alice.headers) as http:
-                listed = (await http.get(clients_url)).json()
+                # The 101 comes before the handler has registered Bob: wait until it has.
+                for _ in range(100):
+                    listed = (await http.get(clients_url)).json()
+                    if {c["user_id"] for c in listed} == {alice.id, bob.id}:
+                        break
+                    await asyncio.sleep(0.05)
                 assert {c["user_id"] for c in listed} == {alice.id, bob.id}
                 for _ in range(100):
                     await asyncio.sleep(0.05)

@@ -145,7 +145,7 @@ async def _serve(
     last_seq: int,
 ) -> None:
     try:
-        through = await chat.hub.join(client, stored_last_seq=last_seq)
+        through = await chat.hub.join(client, stored_last_seq=last_seq, after=after)
     except HubClosed:
         client.close(CLOSE_SERVICE_RESTART, "server restarting")
         await client.aclose()

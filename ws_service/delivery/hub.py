@@ -1,27 +1,27 @@
-"""The room hub: which clients are in which room on this instance, and what they are sent.
+"""The room hub: the asyncio shell around `DeliveryState` (room_state.py), which decides.
 
-One task owns the room map and reads three bounded queues:
-- registrations: a client joins a room; the hub answers the sequence number up to which the
-  client is sent history, everything after it comes live, so nothing is missed or repeated;
+One task owns the state and reads three bounded queues:
+- registrations: a client joins a room; the hub answers its join point (history covers
+  every message up to it, everything later comes live, so nothing is missed or repeated);
 - departures: a client's connection has ended;
-- events: what the broker brings (stored messages and presence changes from every instance,
-  this one included; account events) and gap fills read from the database.
+- events: what the broker's chat stream brings (stored messages and presence changes from
+  every instance, this one included), database reads landing, sessions to end.
 
-Every instance delivers from the broker's stream, so every instance delivers the same
-messages in the same order: per room, strictly increasing sequence numbers with no gaps.
-Messages that arrive early are held back; a gap that does not close by itself within
-`gap_wait` seconds, or a reset of the stream (messages missed), is filled from the database.
-Each broadcast is encoded once for all members and never waits for any of them.
+It carries out the state's decisions: deliveries (each broadcast encoded once, written to
+every member without awaiting any of them), gap timers, database reads, presence reads,
+closes. Beside it run the stream reader and the room watcher, which every
+`ws_room_check_seconds` reads the `last_seq` of the rooms with members here, so a message
+stored but never broadcast (its publish gave up) still reaches them. Every task is
+supervised: one that dies calls `on_failure`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from types import TracebackType
@@ -32,75 +32,95 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.broker import Broker, Subscription
 from shared.database import unit_of_work
-from shared.events import AccountEvent, control_channel
-from shared.sessions import live_session_ids
+from shared.supervision import OnFailure
 from shared.tasks import cancel_and_wait
 from ws_service.connection.close_codes import CLOSE_SERVICE_RESTART, CLOSE_SESSION_ENDED
-from ws_service.connection.protocol import encode, message_fields, presence_frame
-from ws_service.delivery.sequencing import RoomSequence
+from ws_service.connection.protocol import StoredMessage, message_frame, presence_frame
+from ws_service.delivery.room_state import (
+    Announce,
+    Close,
+    Decision,
+    Deliver,
+    DeliveryState,
+    ReadPresence,
+    ReadRange,
+    ScheduleFill,
+)
 from ws_service.delivery.sinks import OutgoingFrames
 from ws_service.delivery.subscriber import Subscriber
+from ws_service.delivery.supervision import start_supervised
 from ws_service.messages import queries as message_queries
 from ws_service.messages.stream import PresenceChange, StoredBatch, chat_channel, decode
 from ws_service.metrics import ChatMetrics
+from ws_service.presence.base import Presence
+from ws_service.rooms import queries as room_queries
 
 logger = logging.getLogger("gochat.ws.hub")
 
-FILL_LIMIT = 500  # messages read from the database per gap fill (one event)
-RECENT_ROOMS = 4096  # rooms without members whose last sequence number is remembered
-RETRY_FILL_SECONDS = 1.0
-# Messages held back behind a gap, per room, before they are dropped and read again from
-# the database (which holds every one of them) once it answers.
-MAX_HELD = 2 * FILL_LIMIT
+# How long `join` waits for the hub before it gives up with HubClosed (a hub that is
+# stopping, or has died, must not hang a handshake).
+JOIN_TIMEOUT_SECONDS = 10.0
+RETRY_PRESENCE_SECONDS = 1.0  # after a failed read of presence
 
-MessageFields = dict[str, Any]
+State = DeliveryState[Subscriber, StoredMessage]
+Decisions = list[Decision[Subscriber, StoredMessage]]
 
 
 class HubClosed(Exception):
-    """The hub is stopping: the instance is shutting down."""
-
-
-class _Reset(enum.Enum):
-    STREAM = "the chat stream missed messages"
-    CONTROL = "the account events stream missed events"
+    """The hub is stopping (the instance is shutting down) or not answering."""
 
 
 @dataclass(slots=True)
 class _Registration:
     client: Subscriber
     stored_last_seq: int
+    after: int | None
     done: asyncio.Future[int]
 
 
-class _Room:
-    __slots__ = ("catch_up", "fill_running", "fill_timer", "id", "members", "sequence")
+class _StreamReset:
+    """The chat stream missed messages."""
 
-    def __init__(self, room_id: str, next_seq: int) -> None:
-        self.id = room_id
-        self.members: set[Subscriber] = set()
-        self.sequence: RoomSequence[MessageFields] = RoomSequence(next_seq)
-        self.fill_timer: asyncio.TimerHandle | None = None
-        self.fill_running = False
-        self.catch_up = False  # read everything after next_seq, not just a known gap
+
+class _PresenceLost:
+    """A presence change may not have been announced."""
 
 
 @dataclass(frozen=True, slots=True)
-class _Fill:
-    """What the database holds for a room from `first` through `through`."""
-
-    room: _Room
-    messages: list[tuple[int, MessageFields]]
-    through: int
-    more: bool  # stopped at FILL_LIMIT: read on
-    failed: bool
+class _Landed:
+    read: ReadRange
+    messages: list[StoredMessage] | None  # None: the read failed
 
 
 @dataclass(frozen=True, slots=True)
-class _SessionsEnded:
+class _Heads:
+    heads: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    room_id: str
+    epoch: int
+    asked: int
+    users: dict[int, str]
+
+
+@dataclass(frozen=True, slots=True)
+class _EndSessions:
+    user_id: int | None
     session_ids: frozenset[uuid.UUID]
 
 
-_Event = StoredBatch | PresenceChange | AccountEvent | _Fill | _SessionsEnded | _Reset
+_Event = (
+    StoredBatch
+    | PresenceChange
+    | _StreamReset
+    | _PresenceLost
+    | _Landed
+    | _Heads
+    | _Snapshot
+    | _EndSessions
+)
 
 
 class RoomHub:
@@ -112,27 +132,34 @@ class RoomHub:
         sessionmaker: async_sessionmaker[AsyncSession],
         queue_size: int,
         gap_wait: float,
+        room_check_seconds: float = 1.0,
+        presence: Presence | None = None,
+        presence_settle_seconds: float = 0.0,
         metrics: ChatMetrics | None = None,
+        on_failure: OnFailure,
     ) -> None:
         self._broker = broker
         self._metrics = metrics or ChatMetrics(CollectorRegistry())
         self._namespace = namespace
         self._sessionmaker = sessionmaker
         self._queue_size = queue_size
-        self._gap_wait = gap_wait
+        self._room_check_seconds = room_check_seconds
+        self._presence = presence
+        self._presence_settle = presence_settle_seconds
+        self._on_failure = on_failure
+        self._state: State = DeliveryState(gap_wait=gap_wait)
         self._registrations: asyncio.Queue[_Registration] = asyncio.Queue(queue_size)
         self._departures: asyncio.Queue[Subscriber] = asyncio.Queue(queue_size)
         self._events: asyncio.Queue[_Event] = asyncio.Queue(queue_size)
         self._wakeup = asyncio.Event()
-        self._rooms: dict[str, _Room] = {}
-        self._by_user: dict[int, set[Subscriber]] = {}
-        # Last sequence number seen in rooms without members here: a client joining one
-        # is sent as history what went by just before it registered.
-        self._recent: dict[str, int] = {}
+        self._joining: set[asyncio.Future[int]] = set()
+        self._timers: set[asyncio.TimerHandle] = set()
         self._stack = AsyncExitStack()
         self._tasks: list[asyncio.Task[None]] = []
         self._helpers: set[asyncio.Task[None]] = set()
         self._closed = True
+        self._registered: Callable[[Subscriber], None] | None = None
+        self._repairing = False  # a presence repair is queued or running
         self.delivered = 0  # frames handed to clients, for measurements
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -142,19 +169,21 @@ class RoomHub:
             stream = await self._stack.enter_async_context(
                 self._broker.subscribe(chat_channel(self._namespace), maxsize=self._queue_size)
             )
-            control = await self._stack.enter_async_context(
-                self._broker.subscribe(control_channel(self._namespace), maxsize=self._queue_size)
-            )
         except BaseException:
             await self._stack.aclose()
             raise
         self._closed = False
         self._tasks = [
-            asyncio.create_task(self._run(), name="ws-hub"),
-            asyncio.create_task(self._pump_stream(stream), name="ws-hub-stream"),
-            asyncio.create_task(self._pump_control(control), name="ws-hub-control"),
+            self._start(self._run(), "ws-hub"),
+            self._start(self._read_stream(stream), "ws-hub-stream"),
+            self._start(self._watch_rooms(), "ws-hub-rooms"),
         ]
         return self
+
+    def _start(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        return start_supervised(
+            work, name, stopping=lambda: self._closed, on_failure=self._on_failure
+        )
 
     async def __aexit__(
         self,
@@ -163,43 +192,96 @@ class RoomHub:
         tb: TracebackType | None,
     ) -> None:
         """Close every connection with 1012 (clients reconnect to another instance), then
-        cancel and await every task of the hub."""
+        cancel and await every task of the hub; a `join` still waiting gets HubClosed."""
         self._closed = True
-        for room in self._rooms.values():
-            if room.fill_timer is not None:
-                room.fill_timer.cancel()
-            for client in room.members:
-                client.close(CLOSE_SERVICE_RESTART, "server restarting")
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        self._apply(self._state.close_all(code=CLOSE_SERVICE_RESTART, reason="server restarting"))
         await cancel_and_wait(*self._tasks, *self._helpers)
-        while not self._registrations.empty():
-            registration = self._registrations.get_nowait()
-            if not registration.done.done():
-                registration.done.set_exception(HubClosed())
+        while not self._registrations.empty():  # wakes joins blocked on a full queue
+            self._registrations.get_nowait()
+        for done in self._joining:
+            if not done.done():
+                done.set_exception(HubClosed())
         await self._stack.aclose()
 
-    # -- the connection handler's side -----------------------------------------------------
+    # -- the connection handler's side and the account-events consumer's -------------------
 
-    async def join(self, client: Subscriber, *, stored_last_seq: int) -> int:
-        """Adds the client to its room. Returns the last sequence number its history must
-        cover: every later message reaches it live (queued until `client.go_live()`).
-        `stored_last_seq` is the room's `last_seq` as read before the call."""
+    async def join(
+        self, client: Subscriber, *, stored_last_seq: int, after: int | None = None
+    ) -> int:
+        """Adds the client to its room. Returns its join point: the last sequence number its
+        history must cover (and `ready.last_id`); every later message reaches it live, once
+        (queued until `client.go_live()`). `stored_last_seq` is the room's `last_seq` as read
+        before the call; `after` the client's resume point, if it sent one: the join point
+        is never below it (up to `stored_last_seq`), so the client gets nothing twice.
+        HubClosed when the hub is stopping or does not answer within JOIN_TIMEOUT_SECONDS."""
         if self._closed:
             raise HubClosed
         done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        await self._put(self._registrations, _Registration(client, stored_last_seq, done))
-        return await done
+        registration = _Registration(client, stored_last_seq, after, done)
+        self._joining.add(done)  # stopping sets HubClosed on it
+        try:
+            async with asyncio.timeout(JOIN_TIMEOUT_SECONDS):
+                if not self._registrations.full():
+                    self._registrations.put_nowait(registration)
+                    self._wakeup.set()
+                else:  # wait for room, or for the hub to stop
+                    queued = asyncio.ensure_future(self._put(self._registrations, registration))
+                    try:
+                        await asyncio.wait((queued, done), return_when=asyncio.FIRST_COMPLETED)
+                    finally:
+                        queued.cancel()
+                return await done
+        except TimeoutError:
+            raise HubClosed from None
+        finally:
+            self._joining.discard(done)
+            done.cancel()  # the hub skips a registration whose future is done
 
     async def leave(self, client: Subscriber) -> None:
         if self._closed:
             return
         await self._put(self._departures, client)
 
+    async def end_sessions(
+        self, *, user_id: int | None = None, session_ids: frozenset[uuid.UUID] = frozenset()
+    ) -> None:
+        """Close with 4401 the connections of these sessions, or of every session of
+        `user_id`."""
+        if not self._closed:
+            await self._put(self._events, _EndSessions(user_id, session_ids))
+
+    def session_ids(self) -> set[uuid.UUID]:
+        """The sessions with a connection here now."""
+        return self._state.session_ids()
+
+    def on_registered(self, callback: Callable[[Subscriber], None]) -> None:
+        """`callback(client)` after each registration (the account-events consumer re-checks
+        the new connection's session: a logout during the handshake is not missed)."""
+        self._registered = callback
+
+    def repair_presence(self) -> None:
+        """A presence change may not have reached the stream: check every room (once, if
+        asked again while a check is pending)."""
+        if not self._closed and not self._repairing:
+            self._repairing = True
+            self._post_nowait(_PresenceLost())
+
     @property
     def connections(self) -> int:
-        return sum(len(room.members) for room in self._rooms.values())
+        return self._state.connections
 
     async def _put(self, queue: asyncio.Queue[Any], item: object) -> None:
         await queue.put(item)
+        self._wakeup.set()
+
+    def _post_nowait(self, event: _Event) -> None:
+        try:
+            self._events.put_nowait(event)
+        except asyncio.QueueFull:  # the hub is far behind: a reset covers whatever this was
+            self._spawn(self._put(self._events, event))
         self._wakeup.set()
 
     # -- the hub task ----------------------------------------------------------------------
@@ -229,7 +311,7 @@ class RoomHub:
             handled += 1
         return handled
 
-    def _guarded(self, handle: Any, item: object) -> None:
+    def _guarded(self, handle: Callable[[Any], None], item: object) -> None:
         try:
             handle(item)
         except Exception:  # a bug must not stop every room of the instance
@@ -239,169 +321,154 @@ class RoomHub:
         if registration.done.done():  # the connection went away while waiting
             return
         client = registration.client
-        room = self._rooms.get(client.room_id)
-        if room is None:
-            last = max(registration.stored_last_seq, self._recent.pop(client.room_id, 0))
-            room = self._rooms[client.room_id] = _Room(client.room_id, last + 1)
-        elif registration.stored_last_seq >= room.sequence.next_seq:
-            # Stored, not yet seen here: wait for the stream briefly, then read them.
-            room.sequence.expect(registration.stored_last_seq)
-            self._schedule_fill(room)
-        room.members.add(client)
-        self._by_user.setdefault(client.user_id, set()).add(client)
-        registration.done.set_result(room.sequence.next_seq - 1)
+        join_point, decisions = self._state.register(
+            client, stored_last_seq=registration.stored_last_seq, after=registration.after
+        )
+        registration.done.set_result(join_point)
+        self._apply(decisions)
+        if self._registered is not None:
+            self._registered(client)
 
     def _depart(self, client: Subscriber) -> None:
-        room = self._rooms.get(client.room_id)
-        if room is not None:
-            room.members.discard(client)
-            if not room.members:
-                self._drop_room(room)
-        clients = self._by_user.get(client.user_id)
-        if clients is not None:
-            clients.discard(client)
-            if not clients:
-                del self._by_user[client.user_id]
-
-    def _drop_room(self, room: _Room) -> None:
-        if room.fill_timer is not None:
-            room.fill_timer.cancel()
-        del self._rooms[room.id]
-        self._remember(room.id, room.sequence.last_known)
-
-    def _remember(self, room_id: str, seq: int) -> None:
-        recent = self._recent
-        seq = max(seq, recent.pop(room_id, 0))
-        recent[room_id] = seq
-        if len(recent) > RECENT_ROOMS:
-            del recent[next(iter(recent))]
+        self._apply(self._state.leave(client))
 
     def _on_event(self, event: _Event) -> None:
+        state = self._state
         if isinstance(event, StoredBatch):
             started = time.perf_counter()
-            self._on_stored(event)
+            self._apply(state.arrived(event.messages))
             self._metrics.broadcast_seconds.observe(time.perf_counter() - started)
         elif isinstance(event, PresenceChange):
-            room = self._rooms.get(event.room_id)
-            if room is not None:
-                self._broadcast(
-                    room,
-                    presence_frame(
-                        event.kind,
-                        room_id=event.room_id,
-                        user_id=event.user_id,
-                        username=event.username,
-                    ),
+            self._apply(
+                state.presence(
+                    event.kind,
+                    room_id=event.room_id,
+                    user_id=event.user_id,
+                    username=event.username,
                 )
-        elif isinstance(event, _Fill):
-            self._on_fill(event)
-        elif isinstance(event, AccountEvent):
-            self._end_sessions(
-                event.user_id, None if event.kind == "user_deleted" else event.session_id
             )
-        elif isinstance(event, _SessionsEnded):
-            for clients in list(self._by_user.values()):
-                for client in list(clients):
-                    if client.session_id in event.session_ids:
-                        client.close(CLOSE_SESSION_ENDED, "session ended")
-        elif event is _Reset.STREAM:
-            logger.warning("%s; reading them from the database", event.value)
-            for room in self._rooms.values():
-                room.catch_up = True
-                self._schedule_fill(room, delay=0)
-        elif event is _Reset.CONTROL:
-            logger.warning("%s; checking every connected session", event.value)
-            sessions = {c.session_id for clients in self._by_user.values() for c in clients}
-            self._spawn(self._check_sessions(sessions))
+        elif isinstance(event, _Landed):
+            if event.messages is None:
+                self._apply(state.fill_failed(event.read))
+            else:
+                self._apply(state.fill_landed(event.read, event.messages))
+        elif isinstance(event, _Heads):
+            self._apply(state.stored_heads(event.heads))
+        elif isinstance(event, _Snapshot):
+            self._apply(
+                state.presence_snapshot(event.room_id, event.epoch, event.asked, event.users)
+            )
+        elif isinstance(event, _EndSessions):
+            self._apply(
+                state.end_sessions(
+                    user_id=event.user_id,
+                    session_ids=event.session_ids,
+                    code=CLOSE_SESSION_ENDED,
+                    reason="session ended",
+                )
+            )
+        elif isinstance(event, _StreamReset):
+            logger.warning("the chat stream missed messages; reading them from the database")
+            self._apply(state.stream_reset(), resync_presence=True)
+        elif isinstance(event, _PresenceLost):
+            decisions = state.presence_lost()
+            if not decisions:  # no rooms here: nothing to read
+                self._repairing = False
+            self._apply(decisions, resync_presence=True)
 
-    def _on_stored(self, batch: StoredBatch) -> None:
-        """Each room's released messages go to each member in one write."""
-        released: dict[str, list[bytes]] = {}
-        for fields in batch.messages:
-            room = self._rooms.get(fields["room_id"])
-            if room is None:
-                self._remember(fields["room_id"], fields["id"])
-                continue
-            for message in room.sequence.offer(fields["id"], fields):
-                released.setdefault(room.id, []).append(encode(message))
-        for room_id, payloads in released.items():
-            self._broadcast(self._rooms[room_id], *payloads)
-        for fields in batch.messages:
-            room = self._rooms.get(fields["room_id"])
-            if room is None or room.sequence.missing is None:
-                continue
-            if room.sequence.held > MAX_HELD:
-                room.sequence.drop_held()
-                room.catch_up = True
-            self._schedule_fill(room)
+    # -- carrying out decisions ------------------------------------------------------------
 
-    def _broadcast(self, room: _Room, *payloads: bytes) -> None:
+    def _apply(self, decisions: Decisions, *, resync_presence: bool = False) -> None:
+        for decision in decisions:
+            if isinstance(decision, Deliver):
+                self._deliver(decision)
+            elif isinstance(decision, Announce):
+                frames = OutgoingFrames(
+                    presence_frame(
+                        decision.kind,
+                        room_id=decision.room_id,
+                        user_id=decision.user_id,
+                        username=decision.username,
+                    )
+                )
+                for client in decision.members:
+                    client.deliver(frames)
+                self.delivered += len(decision.members)
+            elif isinstance(decision, ScheduleFill):
+                self._schedule(decision)
+            elif isinstance(decision, ReadRange):
+                self._spawn(self._read_range(decision))
+            elif isinstance(decision, ReadPresence):
+                self._spawn(self._read_presence(decision, resync=resync_presence))
+            elif isinstance(decision, Close):
+                for client in decision.members:
+                    client.close(decision.code, decision.reason)
+
+    def _deliver(self, decision: Deliver[Subscriber, StoredMessage]) -> None:
+        """Encoded once; each member gets the batch in one write (the few that resumed
+        ahead of this instance get the part they lack)."""
+        payloads = [message_frame(message) for message in decision.messages]
         frames = OutgoingFrames(*payloads)
-        for client in room.members:
-            client.deliver(frames)
-        self.delivered += len(room.members) * len(payloads)
-
-    def _end_sessions(self, user_id: int, session_id: uuid.UUID | None) -> None:
-        """Close a user's connections (`session_id` None: all of them) with 4401."""
-        for client in list(self._by_user.get(user_id, ())):
-            if session_id is None or client.session_id == session_id:
-                client.close(CLOSE_SESSION_ENDED, "session ended")
-
-    # -- gap fills -------------------------------------------------------------------------
-
-    def _schedule_fill(self, room: _Room, delay: float | None = None) -> None:
-        if room.fill_timer is not None or room.fill_running or self._closed:
+        skip = decision.skip
+        members = decision.members
+        if not skip:
+            for client in members:
+                client.deliver(frames)
+            self.delivered += len(members) * len(payloads)
             return
-        wait = self._gap_wait if delay is None else delay
-        room.fill_timer = asyncio.get_running_loop().call_later(wait, self._start_fill, room)
+        for client in members:
+            skipped = skip.get(client, 0)
+            if skipped == 0:
+                client.deliver(frames)
+            elif skipped < len(payloads):
+                client.deliver(OutgoingFrames(*payloads[skipped:]))
+            self.delivered += len(payloads) - skipped
 
-    def _start_fill(self, room: _Room) -> None:
-        room.fill_timer = None
-        if self._closed or self._rooms.get(room.id) is not room:
+    def _schedule(self, decision: ScheduleFill) -> None:
+        if self._closed:
             return
-        missing = room.sequence.missing
-        if missing is None and not room.catch_up:
-            return  # the stream closed the gap meanwhile
-        last = None if room.catch_up or missing is None else missing[1]
-        room.catch_up = False
-        room.fill_running = True
-        self._spawn(self._fill(room, room.sequence.next_seq, last))
 
-    async def _fill(self, room: _Room, first: int, last: int | None) -> None:
+        def due() -> None:
+            self._timers.discard(handle)
+            if not self._closed:
+                self._apply(self._state.fill_due(decision.room_id, decision.epoch))
+
+        handle = asyncio.get_running_loop().call_later(decision.delay, due)
+        self._timers.add(handle)
+
+    async def _read_range(self, read: ReadRange) -> None:
         try:
             async with unit_of_work(self._sessionmaker) as db:
-                rows = await message_queries.message_range(
-                    db, room_id=room.id, first=first, last=last, limit=FILL_LIMIT
+                rows: list[StoredMessage] | None = await message_queries.message_range(
+                    db, room_id=read.room_id, first=read.first, last=read.last, limit=read.limit
                 )
         except Exception as exc:
-            logger.warning("reading room %s from seq %d failed: %s", room.id, first, exc)
-            fill = _Fill(room, [], through=first - 1, more=False, failed=True)
-        else:
-            more = len(rows) == FILL_LIMIT
-            through = (rows[-1].seq if rows else first - 1) if more or last is None else last
-            fields = [(m.seq, message_fields(m)) for m in rows]
-            fill = _Fill(room, fields, through=through, more=more, failed=False)
-        await self._put(self._events, fill)
+            logger.warning("reading room %s from seq %d failed: %s", read.room_id, read.first, exc)
+            rows = None
+        await self._put(self._events, _Landed(read, rows))
 
-    def _on_fill(self, fill: _Fill) -> None:
-        room = fill.room
-        room.fill_running = False
-        if self._rooms.get(room.id) is not room:
-            return  # everyone left meanwhile
-        released = room.sequence.fill(fill.messages, through=fill.through)
-        if released:
-            self._broadcast(room, *map(encode, released))
-        if fill.failed or fill.more:
-            room.catch_up = True
-            self._schedule_fill(room, delay=RETRY_FILL_SECONDS if fill.failed else 0)
-        elif room.sequence.missing is not None:
-            self._schedule_fill(room)
-
-    async def _check_sessions(self, session_ids: set[uuid.UUID]) -> None:
-        async with unit_of_work(self._sessionmaker) as db:
-            live = await live_session_ids(db, session_ids)
-        if session_ids - live:
-            await self._put(self._events, _SessionsEnded(frozenset(session_ids - live)))
+    async def _read_presence(self, read: ReadPresence, *, resync: bool) -> None:
+        presence = self._presence
+        if presence is None:
+            return
+        try:
+            if resync:
+                # After a reset (maybe a Redis restart) the record may have lost entries:
+                # this instance's are written back first, and the others get a moment.
+                await presence.resync()
+                await asyncio.sleep(self._presence_settle)
+            for room_id, epoch, asked in read.rooms:
+                users = await presence.members(room_id)
+                snapshot = {user.user_id: user.username for user in users}
+                await self._put(self._events, _Snapshot(room_id, epoch, asked, snapshot))
+        except Exception as exc:
+            logger.warning("reading presence failed (%s); retrying shortly", exc)
+            await asyncio.sleep(RETRY_PRESENCE_SECONDS)
+            self._repairing = False
+            self.repair_presence()  # one retry, however many asked meanwhile
+            return
+        if resync:
+            self._repairing = False
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work, name="ws-hub-helper")
@@ -413,18 +480,29 @@ class RoomHub:
         if not task.cancelled() and task.exception() is not None:
             logger.error("hub helper failed", exc_info=task.exception())
 
-    # -- broker pumps ----------------------------------------------------------------------
+    # -- the stream reader and the room watcher --------------------------------------------
 
-    async def _pump_stream(self, subscription: Subscription) -> None:
+    async def _read_stream(self, subscription: Subscription) -> None:
+        """Ends only by cancellation or with an exception (the broker gave up): both are
+        seen by the supervisor."""
         async for event in subscription:
-            item = _Reset.STREAM if event.reset else decode(event.data)
+            item: _Event | None = _StreamReset() if event.reset else decode(event.data)
             if item is None:
                 logger.warning("ignored a malformed chat stream message")
                 continue
             await self._put(self._events, item)
 
-    async def _pump_control(self, subscription: Subscription) -> None:
-        async for event in subscription:
-            item = _Reset.CONTROL if event.reset else AccountEvent.decode(event.data)
-            if item is not None:
-                await self._put(self._events, item)
+    async def _watch_rooms(self) -> None:
+        """One query for all rooms with members here, every `room_check_seconds`."""
+        while True:
+            await asyncio.sleep(self._room_check_seconds)
+            room_ids = self._state.room_ids()
+            if not room_ids:
+                continue
+            try:
+                async with unit_of_work(self._sessionmaker) as db:
+                    heads: Mapping[str, int] = await room_queries.last_seqs(db, room_ids=room_ids)
+            except Exception as exc:
+                logger.warning("reading the rooms' last sequence numbers failed: %s", exc)
+                continue
+            await self._put(self._events, _Heads(dict(heads)))

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -36,6 +35,7 @@ from shared.availability import outage_of
 from shared.broker import Broker
 from shared.database import unit_of_work
 from shared.models import utcnow
+from shared.supervision import OnFailure
 from shared.tasks import cancel_and_wait
 from ws_service.connection.protocol import StoredMessage
 from ws_service.messages import queries as message_queries
@@ -59,9 +59,6 @@ NOT_STORED = "the message could not be stored; try again"
 STOPPING = "the service is stopping"
 WRITER_NAME = "ws-message-writer"
 WRITER_GONE = "the message writer stopped; try again"
-
-# Told when the writer ends while the store is open: its name and what ended it.
-OnFailure = Callable[[str, BaseException | None], None]
 
 
 def _log_failure(name: str, exc: BaseException | None) -> None:

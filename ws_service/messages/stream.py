@@ -3,14 +3,15 @@
 Every instance publishes, after each commit, the messages it stored (one broker message per
 commit, in sequence order), and the join/leave of users whose presence changed across the
 whole service. Every instance, the publisher included, delivers from this channel, so all
-of them deliver the same thing. A message is carried as its client frame's fields.
+of them deliver the same thing. A message is carried as its client frame's fields and
+decoded back into a `StoredMessage`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
 
 import orjson
 
@@ -23,9 +24,9 @@ def chat_channel(namespace: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class StoredBatch:
-    """Stored messages, each as the fields of its `message` frame (`id` is the seq)."""
+    """Stored messages of one commit, in sequence order per room."""
 
-    messages: list[dict[str, Any]]
+    messages: list[StoredMessage]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +62,7 @@ def decode(data: bytes) -> StreamEvent | None:
     try:
         raw = orjson.loads(data)
         if "messages" in raw:
-            messages = raw["messages"]
-            for message in messages:
-                if not isinstance(message["room_id"], str) or not isinstance(message["id"], int):
-                    return None
-            return StoredBatch(messages=messages)
+            return StoredBatch(messages=[_stored(fields) for fields in raw["messages"]])
         presence = raw["presence"]
         if presence["kind"] not in ("join", "leave"):
             return None
@@ -77,3 +74,29 @@ def decode(data: bytes) -> StreamEvent | None:
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None
+
+
+def _stored(fields: dict[str, object]) -> StoredMessage:
+    """The inverse of `message_fields`; TypeError or ValueError for a field of the wrong kind."""
+    room_id, seq, user_id = fields["room_id"], fields["id"], fields["user_id"]
+    username, content, client_id = fields["username"], fields["content"], fields["client_id"]
+    created_at = fields["created_at"]
+    if not (
+        isinstance(room_id, str)
+        and isinstance(seq, int)
+        and isinstance(user_id, int)
+        and isinstance(username, str)
+        and isinstance(content, str)
+        and (client_id is None or isinstance(client_id, str))
+        and isinstance(created_at, str)
+    ):
+        raise TypeError("a stored message with a field of the wrong type")
+    return StoredMessage(
+        room_id=room_id,
+        seq=seq,
+        user_id=user_id,
+        username=username,
+        content=content,
+        client_id=client_id,
+        created_at=datetime.fromisoformat(created_at),
+    )

@@ -85,6 +85,11 @@ class Presence(ABC):
     async def _last_here(self, room_id: str, user_id: int, username: str) -> None: ...
 
     @abstractmethod
+    async def resync(self) -> None:
+        """Write this instance's users back to the shared record, in case it lost them (a
+        Redis restart); the hub then reads it and tells members what they missed."""
+
+    @abstractmethod
     async def members(self, room_id: str) -> list[PresentUser]:
         """Each connected user once, ordered by username."""
 

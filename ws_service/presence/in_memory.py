@@ -15,6 +15,9 @@ class MemoryPresence(Presence):
     async def _last_here(self, room_id: str, user_id: int, username: str) -> None:
         await self._announce(PresenceChange("leave", room_id, user_id, username))
 
+    async def resync(self) -> None:
+        """The record is this instance's own: nothing can be lost."""
+
     async def members(self, room_id: str) -> list[PresentUser]:
         users = self._local.get(room_id, {})
         present = [PresentUser(user_id, here.username) for user_id, here in users.items()]

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -96,8 +96,10 @@ class RedisPresence(Presence):
         namespace: str,
         ttl_seconds: float,
         heartbeat_seconds: float,
+        on_lost: Callable[[], None] = lambda: None,
     ) -> None:
         super().__init__(announce)
+        self.on_lost = on_lost  # a change may not have been announced: the hub repairs
         self._redis = redis
         self._namespace = namespace
         self._ttl = ttl_seconds
@@ -184,11 +186,15 @@ class RedisPresence(Presence):
             for user_id, here in users.items()
         ]
 
+    async def resync(self) -> None:
+        await self._apply(self._refreshes())
+
     async def _apply_logged(self, changes: list[_Change]) -> None:
         try:
             await self._apply(changes)
         except (RedisError, OSError) as exc:
             logger.warning("presence update failed (%s); the next heartbeat repairs it", exc)
+            self.on_lost()
         finally:
             for change in changes:
                 if not change.done.done():

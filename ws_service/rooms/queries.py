@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.models import Room
+
+LAST_SEQS_BATCH = 500  # room ids per `last_seqs` statement
 
 
 async def insert_room(db: AsyncSession, *, room_id: str, name: str, created_by: int) -> Room:
@@ -31,3 +35,14 @@ async def rooms_after(db: AsyncSession, *, after_id: str | None, limit: int) -> 
     if after_id is not None:
         query = query.where(Room.id > after_id)
     return list(await db.scalars(query))
+
+
+async def last_seqs(db: AsyncSession, *, room_ids: Sequence[str]) -> dict[str, int]:
+    """The last sequence number of each of these rooms (unknown rooms are left out), a
+    batch of ids per statement: how hubs notice messages stored but never broadcast."""
+    heads: dict[str, int] = {}
+    for start in range(0, len(room_ids), LAST_SEQS_BATCH):
+        batch = room_ids[start : start + LAST_SEQS_BATCH]
+        rows = await db.execute(select(Room.id, Room.last_seq).where(Room.id.in_(batch)))
+        heads.update({row.id: row.last_seq for row in rows})
+    return heads

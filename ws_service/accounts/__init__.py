@@ -1,0 +1,1 @@
+"""Account events the chat service enforces: logouts, deletions, sessions that ended."""

@@ -178,6 +178,17 @@ class PostTombstone(Base):
     in_reply_to_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     deleted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    # A thread's replies include its deleted ones, so that their own replies stay reachable.
+    __table_args__ = (
+        Index(
+            "ix_post_tombstones_in_reply_to_id_id",
+            "in_reply_to_id",
+            "id",
+            sqlite_where=text("in_reply_to_id IS NOT NULL"),
+            postgresql_where=text("in_reply_to_id IS NOT NULL"),
+        ),
+    )
+
 
 class PostLike(Base):
     __tablename__ = "post_likes"

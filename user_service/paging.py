@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Row, Select
+from sqlalchemy import ColumnElement, Row, Select, literal_column
 
 from shared.pagination import CursorValue, Page, decode_cursor, encode_cursor
 
@@ -19,6 +19,13 @@ AnySelect = Select[*tuple[Any, ...]]
 AnyRow = Row[*tuple[Any, ...]]
 
 Item = TypeVar("Item", bound=BaseModel)
+
+
+def page_rows(limit: int) -> ColumnElement[int]:
+    """`limit + 1` as a LIMIT written into the SQL, for a page selected in a subquery and
+    joined to other tables: PostgreSQL's generic plan for a prepared statement guesses a
+    bound LIMIT at a tenth of the table and then hash-joins whole tables to it."""
+    return literal_column(str(int(limit) + 1))
 
 
 def keyset_page(

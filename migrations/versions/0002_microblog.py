@@ -95,6 +95,13 @@ def upgrade() -> None:
         sa.Column("deleted_at", Timestamp, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_post_tombstones"),
     )
+    op.create_index(
+        "ix_post_tombstones_in_reply_to_id_id",
+        "post_tombstones",
+        ["in_reply_to_id", "id"],
+        sqlite_where=sa.text("in_reply_to_id IS NOT NULL"),
+        postgresql_where=sa.text("in_reply_to_id IS NOT NULL"),
+    )
 
     op.create_table(
         "post_likes",

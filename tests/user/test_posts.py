@@ -14,7 +14,10 @@ MISSING = 2**63 - 1
 async def test_post_is_created_trimmed_and_readable(client: httpx.AsyncClient) -> None:
     alice = await register(client)
     post = await write_post(client, alice, "  \n hello, world \t ")
-    assert set(post) == {"id", "author_id", "author_username", "content", "created_at"}
+    assert {"id", "author_id", "author_username", "content", "created_at"} <= set(post)
+    assert post["in_reply_to"] is None and post["mentions"] == []
+    assert (post["replies"], post["likes"], post["reposts"]) == (0, 0, 0)
+    assert post["liked"] is post["reposted"] is False
     assert post["author_id"] == alice.id
     assert post["author_username"] == alice.username
     assert post["content"] == "hello, world"

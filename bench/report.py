@@ -491,7 +491,8 @@ def _targets(results: dict[str, Any]) -> list[str]:
         )
     if not rows:
         return []
-    return ["## Targets (issues 7 and 17)", "", *_table(["target", "measured", "verdict"], rows), ""]
+    header = ["target", "measured", "verdict"]
+    return ["## Targets (issues 7 and 17)", "", *_table(header, rows), ""]
 
 
 def _run_section(results: dict[str, Any]) -> list[str]:

@@ -11,10 +11,13 @@ from tests.support.users import Account
 USERS = "/users"  # where `gochat dev` mounts the user service
 
 
-async def write_post(client: httpx.AsyncClient, author: Account, content: str) -> dict[str, Any]:
-    response = await client.post(
-        f"{USERS}/posts", json={"content": content}, headers=author.headers
-    )
+async def write_post(
+    client: httpx.AsyncClient, author: Account, content: str, *, in_reply_to: int | None = None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"content": content}
+    if in_reply_to is not None:
+        body["in_reply_to"] = in_reply_to
+    response = await client.post(f"{USERS}/posts", json=body, headers=author.headers)
     assert response.status_code == 201, response.text
     post: dict[str, Any] = response.json()
     return post
@@ -67,14 +70,7 @@ async def walk(
 async def reply(
     client: httpx.AsyncClient, author: Account, parent_id: int, content: str
 ) -> dict[str, Any]:
-    response = await client.post(
-        f"{USERS}/posts",
-        json={"content": content, "in_reply_to": parent_id},
-        headers=author.headers,
-    )
-    assert response.status_code == 201, response.text
-    post: dict[str, Any] = response.json()
-    return post
+    return await write_post(client, author, content, in_reply_to=parent_id)
 
 
 async def act(

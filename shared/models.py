@@ -143,9 +143,14 @@ class Post(Base):
 
     __table_args__ = (
         # Newest first per author: ids grow with time, so (author_id, id) orders both. On
-        # PostgreSQL it carries `repost_of_id`, so the feed's per-author walk, which skips
-        # reposts shown newer, stays an index-only scan.
-        Index("ix_posts_author_id_id", "author_id", "id", postgresql_include=["repost_of_id"]),
+        # PostgreSQL it carries `repost_of_id` and `repost_count`, so the feed's per-author
+        # walk, which skips posts shown at a newer repost, stays an index-only scan.
+        Index(
+            "ix_posts_author_id_id",
+            "author_id",
+            "id",
+            postgresql_include=["repost_of_id", "repost_count"],
+        ),
         # A thread's direct replies, oldest first.
         Index(
             "ix_posts_in_reply_to_id_id",

@@ -63,13 +63,14 @@ def upgrade() -> None:
             "fk_posts_repost_of_id_posts", "posts", ["repost_of_id"], ["id"], ondelete="CASCADE"
         )
     if not _sqlite():
-        # The per-author feed walk reads `repost_of_id` from the index (index-only).
+        # The per-author feed walk reads `repost_of_id` and `repost_count` from the index
+        # (index-only).
         op.drop_index("ix_posts_author_id_id", table_name="posts")
         op.create_index(
             "ix_posts_author_id_id",
             "posts",
             ["author_id", "id"],
-            postgresql_include=["repost_of_id"],
+            postgresql_include=["repost_of_id", "repost_count"],
         )
     op.create_index(
         "ix_posts_in_reply_to_id_id",

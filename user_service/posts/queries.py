@@ -21,6 +21,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     union_all,
     update,
@@ -42,15 +43,23 @@ Authors = Callable[[Any], ColumnElement[bool]]
 
 
 def _shown_columns(*, viewer_id: int) -> list[Any]:
-    """What `PostOut` shows of `Post`: two primary-key probes answer liked and reposted."""
+    """What `PostOut` shows of `Post`: two primary-key probes per row answer liked and
+    reposted. They are counts (0 or 1), not EXISTS: PostgreSQL may turn an EXISTS into a
+    hash of everything the viewer ever liked, which grows with them; a count stays a probe."""
     mine = aliased(Post, name="mine")
     liked = (
-        select(PostLike.post_id)
+        select(func.count())
+        .select_from(PostLike)
         .where(PostLike.post_id == Post.id, PostLike.user_id == viewer_id)
-        .exists()
+        .scalar_subquery()
+        > 0
     )
     reposted = (
-        select(mine.id).where(mine.repost_of_id == Post.id, mine.author_id == viewer_id).exists()
+        select(func.count())
+        .select_from(mine)
+        .where(mine.repost_of_id == Post.id, mine.author_id == viewer_id)
+        .scalar_subquery()
+        > 0
     )
     return [
         Post.id,
@@ -99,9 +108,12 @@ def event_items(*, viewer_id: int, events: Subquery) -> AnySelect:
 def shown_once(event: Any, authors: Authors) -> ColumnElement[bool]:
     """True unless the post `event` shows was reposted later by one of `authors`: a post
     appears once in a timeline, at its newest repost (the unique index on
-    (repost_of_id, author_id) answers it)."""
+    (repost_of_id, author_id) answers it).
+
+    A post nobody reposted needs no look: `repost_count` (which the author index carries on
+    PostgreSQL) says so, and the OR is evaluated in order, so most rows cost nothing."""
     newer = aliased(Post, name="newer")
-    return ~(
+    newer_repost = (
         select(newer.id)
         .where(
             newer.repost_of_id == func.coalesce(event.repost_of_id, event.id),
@@ -110,6 +122,8 @@ def shown_once(event: Any, authors: Authors) -> ColumnElement[bool]:
         )
         .exists()
     )
+    never_reposted = and_(event.repost_of_id.is_(None), event.repost_count == 0)
+    return or_(never_reposted, ~newer_repost)
 
 
 async def insert_post(

@@ -5,8 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, BackgroundTasks, Request, Response, status
 
 from auth_service import service
+from auth_service.deps import Passwords
 from auth_service.schemas import Jwks, LoginIn, LogoutOut, RegisterIn, TokenOut
-from shared.deps import AUTH_COOKIE, CurrentUser, DbSession, RuntimeDep
+from shared.authentication import AUTH_COOKIE
+from shared.deps import CurrentUser, DbSession, RuntimeDep
 from shared.runtime import Runtime
 from shared.schemas import UserOut
 
@@ -42,11 +44,17 @@ def _token_response(runtime: Runtime, response: Response, issued: service.Issued
     responses={409: {"description": "username or email taken"}, 429: {}},
 )
 async def register(
-    body: RegisterIn, request: Request, response: Response, runtime: RuntimeDep, db: DbSession
+    body: RegisterIn,
+    request: Request,
+    response: Response,
+    runtime: RuntimeDep,
+    db: DbSession,
+    passwords: Passwords,
 ) -> TokenOut:
     issued = await service.register(
         runtime,
         db,
+        passwords,
         username=body.username,
         email=str(body.email),
         password=body.password,
@@ -59,11 +67,17 @@ async def register(
     "/login", response_model=TokenOut, responses={401: {}, 429: {"description": "throttled"}}
 )
 async def login(
-    body: LoginIn, request: Request, response: Response, runtime: RuntimeDep, db: DbSession
+    body: LoginIn,
+    request: Request,
+    response: Response,
+    runtime: RuntimeDep,
+    db: DbSession,
+    passwords: Passwords,
 ) -> TokenOut:
     issued = await service.login(
         runtime,
         db,
+        passwords,
         login=body.email,
         password=body.password,
         client_address=_client_address(request),

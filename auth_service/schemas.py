@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from shared.schemas import UserOut
+from shared.text import PLAIN_TEXT
 
 Username = Annotated[
     str, StringConstraints(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_]+$")
@@ -25,7 +26,9 @@ class LoginIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # An email address or a username: both are accepted in this field.
-    email: Annotated[str, StringConstraints(min_length=1, max_length=320, strip_whitespace=True)]
+    email: Annotated[
+        str, StringConstraints(min_length=1, max_length=320, strip_whitespace=True), *PLAIN_TEXT
+    ]
     password: Annotated[str, Field(min_length=1, max_length=1024)]
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_service import queries
 from shared.database import release_connection
-from shared.errors import Conflict, ServiceBusy, Unauthorized
+from shared.errors import Conflict, Unauthorized
 from shared.events import AccountEvent, publish_account_event
 from shared.models import User, utcnow
 from shared.passwords import PasswordHasher
@@ -27,15 +27,10 @@ class IssuedToken:
     expires_at: datetime
 
 
-def _hasher(runtime: Runtime) -> PasswordHasher:
-    if runtime.passwords is None:  # a wiring mistake, not a client's
-        raise ServiceBusy("password hashing is not available in this service")
-    return runtime.passwords
-
-
 async def register(
     runtime: Runtime,
     db: AsyncSession,
+    passwords: PasswordHasher,
     *,
     username: str,
     email: str,
@@ -53,7 +48,7 @@ async def register(
     if taken:
         raise Conflict(f"{' and '.join(taken)} already taken")
     await release_connection(db)
-    password_hash = await _hasher(runtime).hash(password)
+    password_hash = await passwords.hash(password)
     try:
         user = await queries.insert_user(
             db, username=username, email=email, password_hash=password_hash
@@ -64,26 +59,37 @@ async def register(
 
 
 async def login(
-    runtime: Runtime, db: AsyncSession, *, login: str, password: str, client_address: str
+    runtime: Runtime,
+    db: AsyncSession,
+    passwords: PasswordHasher,
+    *,
+    login: str,
+    password: str,
+    client_address: str,
 ) -> IssuedToken:
-    """Only failures count towards the limits, per account and per address, and the limits
-    are checked before the password is hashed. An unknown account costs the same hash."""
-    limits = runtime.settings.login_failure_limit
-    account_key = ("login-account", login.strip().lower())
-    address_key = ("login-address", client_address)
-    detail = "too many failed logins; try again later"
-    await runtime.rate_limiter.ensure_not_exhausted(limits, *account_key, detail=detail)
-    await runtime.rate_limiter.ensure_not_exhausted(limits, *address_key, detail=detail)
-
-    user = await queries.find_by_login(db, login=login)
-    await release_connection(db)
-    ok, new_hash = await _hasher(runtime).verify(
-        password, user.password_hash if user is not None else None
-    )
+    """Only failures count towards the limits, per account and per address. Each attempt is
+    counted before the password is hashed (atomically, so a concurrent burst cannot pass the
+    check together) and given back when it succeeds. An unknown account costs the same hash."""
+    limiter, limits = runtime.rate_limiter, runtime.settings.login_failure_limit
+    keys = (("login-account", login.strip().lower()), ("login-address", client_address))
+    counted: list[tuple[str, str]] = []
+    try:
+        for key in keys:
+            await limiter.hit(limits, *key, detail="too many failed logins; try again later")
+            counted.append(key)
+        user = await queries.find_by_login(db, login=login)
+        await release_connection(db)
+        ok, new_hash = await passwords.verify(
+            password, user.password_hash if user is not None else None
+        )
+    except Exception:  # throttled, busy or the database away: no verdict, nothing counts
+        for key in counted:
+            await limiter.refund(limits, *key)
+        raise
     if user is None or not ok:
-        await runtime.rate_limiter.record(limits, *account_key)
-        await runtime.rate_limiter.record(limits, *address_key)
         raise Unauthorized(INVALID_CREDENTIALS)
+    for key in counted:
+        await limiter.refund(limits, *key)
     if new_hash is not None:  # stored with older parameters: upgrade it now
         await queries.set_password_hash(db, user_id=user.id, password_hash=new_hash)
     return await _issue_token(runtime, db, user)

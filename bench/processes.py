@@ -8,18 +8,15 @@ import os
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+from gochat.processes import PORT_PLACEHOLDER, ServerProcess, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 LOADGEN_DIR = Path(__file__).resolve().parent / "loadgen"
@@ -34,13 +31,6 @@ def raise_open_files_limit(wanted: int) -> int:
     if soft < target:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def pinned(argv: Sequence[str], cpu: int) -> list[str]:
@@ -63,80 +53,30 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-@dataclass
-class Server:
-    """One server process on 127.0.0.1:port, pinned to the server core, ready when GET
-    `health_path` answers."""
-
-    name: str
-    argv: list[str]
-    env: Mapping[str, str] = field(default_factory=dict)
-    port: int = field(default_factory=free_port)
-    health_path: str = "/"
-    cpu: int = SERVER_CPU
-    log_dir: Path | None = None
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def start(self, timeout: float = 60) -> Server:
-        argv = [part.replace("{port}", str(self.port)) for part in self.argv]
-        log_path = (self.log_dir or Path(tempfile.gettempdir())) / f"{self.name}-{self.port}.log"
-        self._log = log_path.open("wb")
-        self.proc = subprocess.Popen(
-            pinned(argv, self.cpu),
-            cwd=ROOT,
-            env={**os.environ, **self.env},
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited at start; see {log_path}")
-            try:
-                if httpx.get(self.url + self.health_path, timeout=2).status_code < 500:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"{self.name} did not answer within {timeout:.0f} s; see {log_path}")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        if self.proc is not None:
-            self._log.close()
-
-
-@contextmanager
-def running(*servers: Server) -> Iterator[tuple[Server, ...]]:
-    """Start the servers in order; stop them all, whatever happens."""
-    started: list[Server] = []
-    try:
-        for server in servers:
-            started.append(server.start())
-        yield tuple(started)
-    finally:
-        for server in reversed(started):
-            server.stop()
+def pinned_server(
+    name: str,
+    argv: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    *,
+    health_path: str = "/",
+    cpu: int = SERVER_CPU,
+    log_dir: Path | None = None,
+) -> ServerProcess:
+    """One server pinned to the server core, ready when GET `health_path` answers; stopped
+    with SIGINT, as Ctrl-C would."""
+    port = free_port()
+    log_path = (log_dir or Path(tempfile.gettempdir())) / f"{name}-{port}.log"
+    return ServerProcess(
+        name=name,
+        argv=pinned(argv, cpu),
+        env={**os.environ, **(env or {})},
+        port=port,
+        log_path=log_path,
+        ready_path=health_path,
+        cwd=ROOT,
+        stop_signal=signal.SIGINT,
+        stop_timeout=15,
+    )
 
 
 def uvicorn_argv(app: str, *extra: str) -> list[str]:
@@ -150,7 +90,7 @@ def uvicorn_argv(app: str, *extra: str) -> list[str]:
         "--host",
         "127.0.0.1",
         "--port",
-        "{port}",
+        PORT_PLACEHOLDER,
         "--ws",
         "websockets-sansio",
         "--ws-per-message-deflate",

@@ -15,9 +15,10 @@ from typing import Any
 import httpx
 
 from bench.database import Account, BenchDatabase
-from bench.processes import LoadGenerator, Server, rss_kib, run_loadgen, running
+from bench.processes import LoadGenerator, pinned_server, rss_kib, run_loadgen
 from bench.profiles import Fanout, Profile
 from bench.systems import GOCHAT, System
+from gochat.processes import ServerProcess, running
 from shared.passwords import PasswordHasher
 from shared.settings import Settings
 
@@ -47,7 +48,7 @@ def gochat_ws_available(ctx: Context) -> bool:
 
 
 def user_service_available(ctx: Context) -> bool:
-    server = Server("user", _serve("user"), env=ctx.db.service_env(), log_dir=ctx.log_dir)
+    server = pinned_server("user", _serve("user"), env=ctx.db.service_env(), log_dir=ctx.log_dir)
     with running(server):
         return httpx.get(server.url + "/feed", timeout=5).status_code == 401
 
@@ -196,7 +197,7 @@ def login_flood(ctx: Context) -> Result:
         p.login_flood, prefix="login", password_hash=_login_hash(LOGIN_PASSWORD)
     )
     env = ctx.db.service_env(GOCHAT_JWT_PRIVATE_KEY_FILE=str(ctx.db.private_key_file))
-    server = Server("auth", _serve("auth"), env=env, log_dir=ctx.log_dir)
+    server = pinned_server("auth", _serve("auth"), env=env, log_dir=ctx.log_dir)
     logins = [
         {
             "method": "POST",
@@ -249,7 +250,7 @@ def follows(ctx: Context) -> Result:
         for target in targets:
             for path in (f"/follow?toFollowId={target.id}", f"/unfollow?toUnfollowId={target.id}"):
                 requests.append({"method": "POST", "path": path, "headers": follower.headers})
-    server = Server("user", _serve("user"), env=ctx.db.service_env(), log_dir=ctx.log_dir)
+    server = pinned_server("user", _serve("user"), env=ctx.db.service_env(), log_dir=ctx.log_dir)
     with running(server):
         return _http(
             ctx,
@@ -297,7 +298,7 @@ def feed(ctx: Context) -> Result:
         likes=p.feed_likes,
     )
     ctx.say(f"  seeded {p.feed_posts + 10 * n:,} posts in {time.monotonic() - started:.1f} s")
-    server = Server("user", _serve("user"), env=ctx.db.service_env(), log_dir=ctx.log_dir)
+    server = pinned_server("user", _serve("user"), env=ctx.db.service_env(), log_dir=ctx.log_dir)
     warmup = min(1.0, p.feed_seconds / 4)
     results: Result = {
         "posts": p.feed_posts + 10 * n,
@@ -359,7 +360,7 @@ def likes(ctx: Context) -> Result:
         for post_id in post_ids[10 * i : 10 * i + 10]
         for method in ("POST", "DELETE")
     ]
-    server = Server("user", _serve("user"), env=ctx.db.service_env(), log_dir=ctx.log_dir)
+    server = pinned_server("user", _serve("user"), env=ctx.db.service_env(), log_dir=ctx.log_dir)
     with running(server):
         return _http(
             ctx,
@@ -387,7 +388,7 @@ def notifications(ctx: Context) -> Result:
         user_id=reader.id, actors=[a.id for a in actors], count=p.notifications
     )
     ctx.say(f"  seeded {p.notifications:,} notifications in {time.monotonic() - started:.1f} s")
-    server = Server("user", _serve("user"), env=ctx.db.service_env(), log_dir=ctx.log_dir)
+    server = pinned_server("user", _serve("user"), env=ctx.db.service_env(), log_dir=ctx.log_dir)
     results: Result = {"notifications": p.notifications}
     with running(server):
         first = httpx.get(server.url + "/notifications?limit=20", headers=reader.headers).json()
@@ -425,7 +426,7 @@ def notifications(ctx: Context) -> Result:
 
 
 def _http(
-    ctx: Context, server: Server, seconds: float, workloads: Sequence[dict[str, Any]]
+    ctx: Context, server: ServerProcess, seconds: float, workloads: Sequence[dict[str, Any]]
 ) -> Result:
     plan = {"baseUrl": server.url, "durationS": seconds, "workloads": list(workloads)}
     result = run_loadgen("http.mjs", plan, ctx.work_dir)

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.database import Account
-from bench.processes import LOADGEN_DIR, Server, uvicorn_argv
+from bench.processes import LOADGEN_DIR, pinned_server, uvicorn_argv
+from gochat.processes import ServerProcess
 
 ClientSpec = dict[str, Any]
 
@@ -31,11 +32,13 @@ class System:
     per_sender_rate: float = 8.0
     reference: bool = False  # the loadgen-ceiling reference, not a peer
 
-    def server(self, log_dir: Path, env: Mapping[str, str] | None = None) -> Server:
-        return Server(self.key, list(self.argv), env={**self.env, **(env or {})}, log_dir=log_dir)
+    def server(self, log_dir: Path, env: Mapping[str, str] | None = None) -> ServerProcess:
+        return pinned_server(
+            self.key, list(self.argv), env={**self.env, **(env or {})}, log_dir=log_dir
+        )
 
     def clients(
-        self, servers: Sequence[Server], room: str, accounts: Sequence[Account], count: int
+        self, servers: Sequence[ServerProcess], room: str, accounts: Sequence[Account], count: int
     ) -> list[ClientSpec]:
         """`count` clients in `room`, spread round-robin over `servers`, one account each."""
         specs = []

@@ -24,7 +24,7 @@ from shared.tokens import generate_key_pair, write_key_pair
 def uvicorn_config(app: FastAPI, settings: Settings, *, host: str, port: int) -> uvicorn.Config:
     """Websocket defaults tightened: 64 KiB frames, no compression, pings that find dead
     peers, and the sans-I/O protocol with the chat service's non-awaiting frame writer."""
-    from ws_service.transport import websocket_protocol
+    from ws_service.delivery.transport import websocket_protocol
 
     return uvicorn.Config(
         app,

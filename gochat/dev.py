@@ -16,6 +16,7 @@ from auth_service.app import create_app as create_auth_app
 from gochat.web import web_client_routes
 from shared.errors import install_error_handling
 from shared.runtime import Runtime
+from shared.service_app import docs_urls
 from shared.settings import Settings
 from user_service.app import create_app as create_user_app
 from ws_service.app import create_app as create_ws_app
@@ -29,9 +30,7 @@ def create_dev_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            runtime = await stack.enter_async_context(
-                Runtime.open(settings, mint_tokens=True, hash_passwords=True)
-            )
+            runtime = await stack.enter_async_context(Runtime.open(settings, mint_tokens=True))
             for service in services.values():
                 service.state.runtime = runtime
                 await stack.enter_async_context(service.router.lifespan_context(service))
@@ -40,6 +39,7 @@ def create_dev_app(settings: Settings) -> FastAPI:
     app = FastAPI(
         title="GoChat (all services)",
         lifespan=lifespan,
+        **docs_urls(settings),
         routes=[
             *(Mount(prefix, app=service) for prefix, service in services.items()),
             *web_client_routes(),

@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -28,6 +27,7 @@ from pathlib import Path
 import httpx
 from pydantic import ValidationError
 
+from gochat.processes import PORT_PLACEHOLDER, ProcessFailed, ServerProcess
 from shared.settings import Settings, describe_error
 from shared.tokens import (
     PRIVATE_KEY_FILENAME,
@@ -67,82 +67,26 @@ def upstream_servers(ports: Iterable[int]) -> str:
     return " ".join(f"server 127.0.0.1:{port};" for port in ports)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def service_of(name: str) -> str:
+    """The service a stack process runs: "ws-2" runs "ws"."""
+    return name.partition("-")[0]
 
 
-@dataclass
-class ServiceProcess:
-    """One `gochat serve SERVICE` process; its log (JSON lines) goes to `log_path`."""
-
-    name: str  # "auth", "user", "ws-1", "ws-2", "web"
-    service: str
-    env: Mapping[str, str]
-    log_path: Path
-    port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ready_path(self) -> str:
-        return "/" if self.service == "web" else "/readyz"
-
-    def start(self) -> None:
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-                [*GOCHAT, "serve", self.service, "--host", "127.0.0.1", "--port", str(self.port)],
-                env=dict(self.env),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # Ctrl-C reaches only the stack, which stops all in order
-            )
-
-    def is_running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def send(self, signum: int) -> None:
-        if self.is_running():
-            assert self.proc is not None
-            self.proc.send_signal(signum)
-
-    def terminate(self) -> int | None:
-        """SIGTERM, as an orchestrator stops a container: drain, close sockets with 1012."""
-        self.send(signal.SIGTERM)
-        return self.wait(STOP_TIMEOUT_SECONDS)
-
-    def kill(self) -> int | None:
-        """SIGKILL: no shutdown code runs, as when a machine dies."""
-        self.send(signal.SIGKILL)
-        return self.wait(STOP_TIMEOUT_SECONDS)
-
-    def wait(self, timeout: float) -> int | None:
-        """The exit status, after SIGKILL if it is still running after `timeout`."""
-        if self.proc is None:
-            return None
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait(timeout=10)
-
-    def wait_ready(self, deadline: float) -> None:
-        while time.monotonic() < deadline:
-            if not self.is_running():
-                raise StackError(f"{self.name} exited at start; see {self.log_path}")
-            try:
-                if httpx.get(self.url + self.ready_path, timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise StackError(f"{self.name} was not ready in time; see {self.log_path}")
+def service_process(
+    name: str, service: str, env: Mapping[str, str], log_path: Path
+) -> ServerProcess:
+    """One `gochat serve SERVICE` process (`name`: "auth", "ws-1"...); its JSON log lines go to
+    `log_path`. Ready when /readyz answers 200 (the web client has no database: /)."""
+    return ServerProcess(
+        name=name,
+        argv=[*GOCHAT, "serve", service, "--host", "127.0.0.1", "--port", PORT_PLACEHOLDER],
+        env=env,
+        log_path=log_path,
+        ready_path="/" if service == "web" else "/readyz",
+        ready_status=200,
+        new_session=True,  # Ctrl-C reaches only the stack, which stops all in order
+        stop_timeout=STOP_TIMEOUT_SECONDS,
+    )
 
 
 @dataclass
@@ -154,7 +98,7 @@ class Stack:
     gateway_port: int = 8080
     ws_instances: int = 2
     nginx: str = "nginx"
-    services: dict[str, ServiceProcess] = field(default_factory=dict)
+    services: dict[str, ServerProcess] = field(default_factory=dict)
     gateway: subprocess.Popen[bytes] | None = None
 
     @property
@@ -203,7 +147,7 @@ class Stack:
         for process in self.services.values():
             process.wait(STOP_TIMEOUT_SECONDS)
 
-    def ws(self) -> list[ServiceProcess]:
+    def ws(self) -> list[ServerProcess]:
         return [p for name, p in self.services.items() if name.startswith("ws-")]
 
     def restart(self, name: str) -> None:
@@ -211,7 +155,7 @@ class Stack:
         process = self.services[name]
         if process.is_running():
             raise StackError(f"{name} is still running")
-        process.start()
+        process.launch()
         process.wait_ready(time.monotonic() + START_TIMEOUT_SECONDS)
 
     def _settings(self) -> Settings:
@@ -248,9 +192,9 @@ class Stack:
         names += [(f"ws-{i}", "ws", verifying) for i in range(1, self.ws_instances + 1)]
         names += [("web", "web", verifying)]
         for name, service, env in names:
-            process = ServiceProcess(name, service, env, self.logs / f"{name}.log")
+            process = service_process(name, service, env, self.logs / f"{name}.log")
             self.services[name] = process
-            process.start()
+            process.launch()
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         for process in self.services.values():
             process.wait_ready(deadline)
@@ -272,8 +216,10 @@ class Stack:
             listen=f"127.0.0.1:{self.gateway_port}",
             access_log=self.logs / "gateway.log",
             upstreams={
-                name: [p.port for p in self.services.values() if p.service == name]
-                for name in ("auth", "user", "ws", "web")
+                service: [
+                    p.port for name, p in self.services.items() if service_of(name) == service
+                ]
+                for service in ("auth", "user", "ws", "web")
             },
         )
         gateway.check()
@@ -397,7 +343,7 @@ def run_stack(*, gateway_port: int, ws_instances: int, run_dir: Path) -> None:
                 if not process.is_running() and name not in reported:
                     reported.add(name)
                     print(f"gochat stack: {name} exited; see {process.log_path}", file=sys.stderr)
-    except StackError as exc:
+    except (StackError, ProcessFailed) as exc:
         sys.exit(f"gochat stack: {exc}")
     finally:
         stack.stop()

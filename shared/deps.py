@@ -9,13 +9,12 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
+from shared.authentication import authenticate, origin_allowed, token_from
 from shared.database import unit_of_work
-from shared.errors import Forbidden, Unauthorized
+from shared.errors import Forbidden
 from shared.runtime import Runtime
-from shared.sessions import SessionUser, find_live_session_user
-from shared.tokens import InvalidToken
+from shared.sessions import SessionUser
 
-AUTH_COOKIE = "auth_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -37,37 +36,6 @@ async def get_db(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
 
 
 DbSession = Annotated[AsyncSession, Depends(get_db, scope="function")]
-
-
-def token_from(connection: HTTPConnection) -> tuple[str | None, bool]:
-    """The bearer token and whether it came from the cookie (header wins over cookie)."""
-    header = connection.headers.get("authorization")
-    if header:
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() == "bearer" and value.strip():
-            return value.strip(), False
-        return None, False
-    cookie = connection.cookies.get(AUTH_COOKIE)
-    return (cookie, True) if cookie else (None, False)
-
-
-async def authenticate(runtime: Runtime, db: AsyncSession, token: str | None) -> SessionUser:
-    """Signature, expiry, issuer and audience, then the session row: any failure is 401."""
-    if not token:
-        raise Unauthorized("not authenticated")
-    try:
-        claims = runtime.tokens.decode(token)
-    except InvalidToken:
-        raise Unauthorized("invalid or expired token") from None
-    user = await find_live_session_user(db, session_id=claims.session_id, user_id=claims.user_id)
-    if user is None:
-        raise Unauthorized("session has ended; log in again")
-    return user
-
-
-def origin_allowed(runtime: Runtime, origin: str | None) -> bool:
-    """No Origin header (a non-browser client) is allowed; a browser's must be listed."""
-    return origin is None or origin.rstrip("/") in runtime.settings.allowed_origins
 
 
 async def current_user(request: Request, runtime: RuntimeDep, db: DbSession) -> SessionUser:

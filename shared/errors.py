@@ -12,16 +12,25 @@ import re
 import secrets
 from collections.abc import Mapping
 from contextvars import ContextVar
+from urllib.parse import urlsplit, urlunsplit
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("gochat.errors")
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 REQUEST_ID_HEADER = "X-Request-ID"
+# A 422 lists at most this many problems: a body of 500,000 bad keys must not earn an answer
+# of 500,000 errors (megabytes to build and send).
+MAX_VALIDATION_ERRORS = 20
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
@@ -103,32 +112,65 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     detail = [
         {"type": e.get("type"), "loc": list(e.get("loc", ())), "msg": e.get("msg")}
-        for e in exc.errors()
+        for e in exc.errors()[:MAX_VALIDATION_ERRORS]
     ]
     return JSONResponse({"detail": detail}, status_code=422)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own errors (404, 405), with a 405's `Allow` naming every method the path
+    has: Starlette names only those of the first route that matched the path."""
+    assert isinstance(exc, StarletteHTTPException)
+    allowed = _allowed_methods(request) if exc.status_code == 405 else []
+    if allowed:
+        exc.headers = {**(exc.headers or {}), "Allow": ", ".join(allowed)}
+    return await http_exception_handler(request, exc)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Each method some route of this app fully matches for the path, asked through the
+    routes' own `matches` (so routers included in routers count). Routes that match any
+    method (a mount, a bare ASGI app) answer their own 405s and are left out."""
+    scope = request.scope
+    routes = [
+        route
+        for route in request.app.router.routes
+        if route.matches({**scope, "method": "NO-SUCH-METHOD"})[0] is not Match.FULL
+    ]
+    return [
+        method
+        for method in HTTP_METHODS
+        if any(route.matches({**scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
 
 
 def install_error_handling(app: FastAPI) -> None:
     app.add_exception_handler(GoChatError, _gochat_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(RelativeRedirectMiddleware)
 
 
 class RequestIdMiddleware:
     """Gives every request an id (kept from `X-Request-ID` when sane), echoes it, and turns an
     unexpected exception into `500 {"detail": "internal error"}` with the traceback logged
     under that id. Pure ASGI so that websockets pass through untouched.
+
+    Nested (a service mounted in the all-in-one dev app), it keeps the outer app's id and
+    lets the outer one echo it, but still answers the error itself: otherwise the mounted
+    app's own Starlette error middleware would answer first, in plain text.
     """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or request_id_var.get() is not None:
-            # Not a request, or an outer app (the all-in-one dev server) already did this.
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope) or secrets.token_hex(8)
+        outer_id = request_id_var.get()
+        request_id = outer_id or _incoming_request_id(scope) or secrets.token_hex(8)
         token = request_id_var.set(request_id)
         started = False
 
@@ -136,9 +178,10 @@ class RequestIdMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                headers = list(message.get("headers", []))
-                headers.append((REQUEST_ID_HEADER.lower().encode(), request_id.encode()))
-                message = {**message, "headers": headers}
+                if outer_id is None:
+                    headers = list(message.get("headers", []))
+                    headers.append((REQUEST_ID_HEADER.lower().encode(), request_id.encode()))
+                    message = {**message, "headers": headers}
             elif message["type"] == "websocket.accept":
                 started = True
             await send(message)
@@ -148,12 +191,8 @@ class RequestIdMiddleware:
         except Exception:
             logger.exception("unhandled error", extra={"request_id": request_id})
             if scope["type"] == "http" and not started:
-                response = JSONResponse(
-                    {"detail": "internal error"},
-                    status_code=500,
-                    headers={REQUEST_ID_HEADER: request_id},
-                )
-                await response(scope, receive, send)
+                response = JSONResponse({"detail": "internal error"}, status_code=500)
+                await response(scope, receive, send_with_id)
             elif scope["type"] == "websocket" and not started:
                 await send({"type": "websocket.close", "code": 1011, "reason": ""})
         finally:
@@ -166,3 +205,41 @@ def _incoming_request_id(scope: Scope) -> str | None:
             text: str = value.decode("latin-1")
             return text if _SAFE_REQUEST_ID.match(text) else None
     return None
+
+
+class RelativeRedirectMiddleware:
+    """Turns a redirect to this request's own host into a path-only `Location`.
+
+    Starlette's trailing-slash redirect (307) builds an absolute URL from the `Host` header,
+    which the client chose: `Host: evil.example` made it send the browser there. A relative
+    `Location` always stays on the host the client really reached.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def relative_send(message: Message) -> None:
+            if message["type"] == "http.response.start" and 300 <= message["status"] < 400:
+                headers = MutableHeaders(scope=message)
+                location = urlsplit(headers.get("location", ""))
+                if location.netloc and location.netloc == _host(scope):
+                    headers["location"] = urlunsplit(
+                        ("", "", location.path or "/", location.query, "")
+                    )
+            await send(message)
+
+        await self.app(scope, receive, relative_send)
+
+
+def _host(scope: Scope) -> str:
+    for name, value in scope.get("headers", []):
+        if name == b"host":
+            host: str = value.decode("latin-1")
+            return host
+    server = scope.get("server")
+    return f"{server[0]}:{server[1]}" if server else ""

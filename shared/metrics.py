@@ -9,7 +9,6 @@ registry is the process's.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -19,14 +18,14 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
-from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.pauses import PauseMetrics
 
 UNMATCHED_ROUTE = "unmatched"  # one label for every path no route knows, to bound cardinality
 
@@ -52,69 +51,6 @@ class HttpMetrics:
         )
 
 
-class ChatMetrics:
-    """The ws service's numbers. The ws app registers them in its own registry
-    (`ChatMetrics(app.state.metrics.registry)`), its hub and socket handler update them.
-
-    Open connections and frames sent are read from the hub when scraped (`follow`), so the
-    fan-out path does no metrics work per member; the rest are counted per event, one lock
-    each.
-    """
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.connections_open = Gauge(
-            "gochat_ws_connections_open",
-            "Websocket connections in a room on this instance.",
-            registry=registry,
-        )
-        self.messages_received = Counter(
-            "gochat_ws_messages_received",
-            "Chat messages this instance's clients sent that were taken for storing.",
-            registry=registry,
-        )
-        self._frames_sent: Callable[[], float] = lambda: 0
-        registry.register(
-            _ReadCounter(
-                "gochat_ws_messages_sent",
-                "Frames (messages, joins, leaves) this instance handed to its clients, one "
-                "per member.",
-                lambda: self._frames_sent(),
-            )
-        )
-        self.broadcast_seconds = Histogram(
-            "gochat_ws_broadcast_seconds",
-            "Time for the hub to hand one stored batch of messages to every member of the "
-            "room on this instance (the frame is encoded once; no member is awaited).",
-            buckets=(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1),
-            registry=registry,
-        )
-        self.slow_client_disconnects = Counter(
-            "gochat_ws_slow_client_disconnects",
-            "Clients closed with 1013 because their outgoing queue stayed full.",
-            registry=registry,
-        )
-
-    def follow(self, *, connections: Callable[[], float], frames_sent: Callable[[], float]) -> None:
-        """Read the open connections and the frames sent from their owner at each scrape."""
-        self.connections_open.set_function(connections)
-        self._frames_sent = frames_sent
-
-
-class _ReadCounter(Collector):
-    """A counter its owner keeps as a plain integer; read when scraped."""
-
-    def __init__(self, name: str, documentation: str, read: Callable[[], float]) -> None:
-        self._name = name
-        self._documentation = documentation
-        self._read = read
-
-    def describe(self) -> list[Metric]:
-        return [CounterMetricFamily(self._name, self._documentation)]
-
-    def collect(self) -> list[Metric]:
-        return [CounterMetricFamily(self._name, self._documentation, value=self._read())]
-
-
 class ServiceMetrics:
     """One service app's registry, with the process's figures and the HTTP figures."""
 
@@ -124,6 +60,7 @@ class ServiceMetrics:
         PlatformCollector(registry=self.registry)
         GCCollector(registry=self.registry)
         self.http = HttpMetrics(self.registry)
+        self.pauses = PauseMetrics(self.registry)
 
     async def endpoint(self, _request: Request) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)

@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from shared.availability import DatabaseGate
 from shared.broker import Broker, MemoryBroker, RedisBroker
 from shared.database import create_engine, create_sessionmaker
-from shared.passwords import PasswordHasher
 from shared.ratelimit import RateLimiter
 from shared.settings import Settings
 from shared.tokens import TokenCodec
@@ -31,14 +30,11 @@ class Runtime:
     broker: Broker
     tokens: TokenCodec
     rate_limiter: RateLimiter
-    passwords: PasswordHasher | None
     database: DatabaseGate
 
     @classmethod
     @asynccontextmanager
-    async def open(
-        cls, settings: Settings, *, mint_tokens: bool = False, hash_passwords: bool = False
-    ) -> AsyncIterator[Runtime]:
+    async def open(cls, settings: Settings, *, mint_tokens: bool = False) -> AsyncIterator[Runtime]:
         """Keys are checked before anything is served, and a schema that is behind stops the
         start. A database or Redis that is not up yet does not: the database gate keeps
         checking in the background, and requests that need what is missing get 503.
@@ -50,7 +46,6 @@ class Runtime:
         engine = create_engine(settings)
         gate = DatabaseGate(engine)
         redis: Redis | None = None
-        passwords = PasswordHasher(settings) if hash_passwords else None
         try:
             await gate.start()
             if settings.redis_url:
@@ -66,12 +61,9 @@ class Runtime:
                 rate_limiter=RateLimiter(
                     redis, redis_url=settings.redis_url, prefix=f"{settings.redis_namespace}:rl"
                 ),
-                passwords=passwords,
                 database=gate,
             )
         finally:
-            if passwords is not None:
-                passwords.close()
             await gate.aclose()
             if redis is not None:
                 await redis.aclose()

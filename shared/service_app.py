@@ -4,7 +4,12 @@ readiness at `/readyz`, Prometheus metrics at `/metrics`."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from contextlib import (
+    AbstractAsyncContextManager,
+    AsyncExitStack,
+    asynccontextmanager,
+    nullcontext,
+)
 from typing import Literal
 
 from fastapi import APIRouter, FastAPI
@@ -12,9 +17,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from shared.availability import check_readiness, install_outage_handling
+from shared.body_limit import BodyLimitMiddleware
 from shared.deps import RuntimeDep
 from shared.errors import install_error_handling
 from shared.metrics import HttpMetricsMiddleware, ServiceMetrics
+from shared.pauses import PauseMonitor
 from shared.runtime import Runtime
 from shared.settings import Settings
 
@@ -35,13 +42,23 @@ class ReadinessReport(BaseModel):
     checks: dict[str, str]
 
 
+def docs_urls(settings: Settings) -> dict[str, str | None]:
+    """`/docs` and `/redoc` in development only: their pages load Swagger UI and ReDoc from a
+    public CDN, which must not run script on a deployment's origin (where the auth cookie
+    lives). `/openapi.json`, the contract itself, is served everywhere."""
+    development = settings.env == "development"
+    return {
+        "docs_url": "/docs" if development else None,
+        "redoc_url": "/redoc" if development else None,
+    }
+
+
 def build_service_app(
     *,
     name: ServiceName,
     settings: Settings,
     routers: Sequence[APIRouter],
     mint_tokens: bool = False,
-    hash_passwords: bool = False,
     service_lifespan: ServiceLifespan | None = None,
     own_runtime: bool = True,
 ) -> FastAPI:
@@ -52,24 +69,27 @@ def build_service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         opened: AbstractAsyncContextManager[Runtime] = (
-            Runtime.open(settings, mint_tokens=mint_tokens, hash_passwords=hash_passwords)
+            Runtime.open(settings, mint_tokens=mint_tokens)
             if own_runtime
             else nullcontext(app.state.runtime)
         )
-        async with opened as rt:
+        async with AsyncExitStack() as stack:
+            rt = await stack.enter_async_context(opened)
             app.state.runtime = rt
-            if service_lifespan is None:
-                yield
-            else:
-                async with service_lifespan(app, rt):
-                    yield
+            if service_lifespan is not None:
+                await stack.enter_async_context(service_lifespan(app, rt))
+            await stack.enter_async_context(PauseMonitor(app.state.metrics.pauses))
+            yield
 
     app = FastAPI(
         title=f"GoChat {name} service",
         lifespan=lifespan,
+        **docs_urls(settings),
     )
     app.state.settings = settings
     app.state.metrics = metrics = ServiceMetrics()
+    # Innermost of the three, so a 413 still gets its request id and is counted.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     install_error_handling(app)
     install_outage_handling(app)
     # Added last, so outermost: it sees the final status of every request.

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.models import Session, User, utcnow
@@ -32,6 +33,16 @@ async def create_session(
     return row
 
 
+# How many session ids one `live_session_ids` statement asks about.
+LIVE_CHECK_BATCH = 500
+
+
+def session_is_live() -> ColumnElement[bool]:
+    """The one rule for a live session: not revoked and not expired (a deleted user's
+    sessions are deleted with them)."""
+    return and_(Session.revoked_at.is_(None), Session.expires_at > utcnow())
+
+
 async def find_live_session_user(
     db: AsyncSession, *, session_id: uuid.UUID, user_id: int
 ) -> SessionUser | None:
@@ -43,8 +54,7 @@ async def find_live_session_user(
             .where(
                 Session.id == session_id,
                 Session.user_id == user_id,
-                Session.revoked_at.is_(None),
-                Session.expires_at > utcnow(),
+                session_is_live(),
             )
         )
     ).one_or_none()
@@ -57,6 +67,19 @@ async def find_live_session_user(
         created_at=row.created_at,
         session_id=session_id,
     )
+
+
+async def live_session_ids(db: AsyncSession, session_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these sessions are still live, a batch of ids per statement: how open
+    sockets learn of logouts and expiries they may have missed."""
+    ids = list(session_ids)
+    live: set[uuid.UUID] = set()
+    for start in range(0, len(ids), LIVE_CHECK_BATCH):
+        batch = ids[start : start + LIVE_CHECK_BATCH]
+        live.update(
+            await db.scalars(select(Session.id).where(Session.id.in_(batch), session_is_live()))
+        )
+    return live
 
 
 async def revoke_session(db: AsyncSession, *, session_id: uuid.UUID) -> bool:

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     # Proxies whose X-Forwarded-For is believed (the gateway), comma-separated.
     forwarded_allow_ips: str = "127.0.0.1"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # Largest request body any service reads (413 beyond it); the gateway has its own.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=64 * 1024 * 1024)
 
     data_dir: Path = Path("data")
     database_url: str = DEFAULT_DATABASE_URL

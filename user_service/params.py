@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import Path, Query
 
-MAX_ID = 2**63 - 1
+from shared.pagination import MAX_ID
 
 UserIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="a user's id")]
 PostIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="a post's id")]

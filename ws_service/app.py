@@ -5,12 +5,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from shared.metrics import ChatMetrics
 from shared.runtime import Runtime
 from shared.service_app import build_service_app
 from shared.settings import Settings, load_settings
 from ws_service.chat import open_chat
-from ws_service.connection import router as connection_router
+from ws_service.connection.endpoint import router as connection_router
+from ws_service.metrics import ChatMetrics
 from ws_service.rooms.router import router as rooms_router
 
 

@@ -8,13 +8,15 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.metrics import ChatMetrics
 from shared.runtime import Runtime
 from shared.settings import Settings
-from ws_service.hub import RoomHub
-from ws_service.presence import MemoryPresence, Presence, RedisPresence
-from ws_service.store import MessageStore
-from ws_service.stream import PresenceChange, chat_channel, encode_presence
+from ws_service.delivery.hub import RoomHub
+from ws_service.messages.store import MessageStore
+from ws_service.messages.stream import PresenceChange, chat_channel, encode_presence
+from ws_service.metrics import ChatMetrics
+from ws_service.presence.base import Presence
+from ws_service.presence.in_memory import MemoryPresence
+from ws_service.presence.in_redis import RedisPresence
 
 
 @dataclass(frozen=True, slots=True)

@@ -109,7 +109,7 @@ async def test_signups_are_throttled_per_address(strict_auth_server: ThreadServe
 
 async def test_throttled_login_does_no_hashing(strict_auth_server: ThreadServer) -> None:
     """The limits are checked before argon2 runs, so a throttled flood costs no CPU."""
-    hasher = strict_auth_server.app.state.runtime.passwords
+    hasher = strict_auth_server.app.state.passwords
     async with httpx.AsyncClient(base_url=strict_auth_server.url) as http:
         login = {"email": f"{unique_name()}@example.com", "password": "x" * 8}
         while (await http.post("/login", json=login)).status_code != 429:
@@ -154,7 +154,7 @@ async def test_no_database_connection_is_held_while_a_password_is_hashed(
     own = make_settings(settings.database_url, data_dir)
     server = ThreadServer(create_app(own), own).start()
     runtime = server.app.state.runtime
-    hasher = runtime.passwords
+    hasher = server.app.state.passwords
     pool = runtime.engine.sync_engine.pool
     hashing, release = threading.Event(), threading.Event()
     verify = hasher._context.verify_and_update
@@ -202,3 +202,58 @@ async def test_no_database_connection_is_held_while_a_password_is_hashed(
     finally:
         release.set()
         server.stop()
+
+
+async def test_a_concurrent_burst_runs_at_most_the_limits_number_of_password_checks(
+    strict_auth_server: ThreadServer,
+) -> None:
+    """Each attempt is counted before its hash, atomically, so 100 wrong passwords sent at
+    once for one account cost at most 10 argon2 checks (the limit), not 100."""
+    hasher = strict_auth_server.app.state.passwords
+    async with httpx.AsyncClient(base_url=strict_auth_server.url, timeout=60) as http:
+        account = await register(http, auth_path="")
+        before = hasher.operations
+        wrong = {"email": account.email, "password": "wrong password"}
+        responses = await asyncio.gather(*(http.post("/login", json=wrong) for _ in range(100)))
+        hashes = hasher.operations - before
+    codes = [response.status_code for response in responses]
+    assert hashes <= 10, (hashes, sorted(set(codes)))
+    assert codes.count(401) == hashes
+    assert codes.count(429) == 100 - hashes
+
+
+async def test_successful_logins_do_not_use_up_the_failure_limit(
+    strict_auth_server: ThreadServer,
+) -> None:
+    async with httpx.AsyncClient(base_url=strict_auth_server.url, timeout=60) as http:
+        account = await register(http, auth_path="")
+        right = {"email": account.email, "password": PASSWORD}
+        for _ in range(15):
+            assert (await http.post("/login", json=right)).status_code == 200
+        for _ in range(10):
+            failed = await http.post("/login", json={**right, "password": "wrong password"})
+            assert failed.status_code == 401
+        assert (await http.post("/login", json=right)).status_code == 429
+
+
+async def test_a_concurrent_signup_burst_hashes_at_most_the_limit(
+    strict_auth_server: ThreadServer,
+) -> None:
+    hasher = strict_auth_server.app.state.passwords
+    async with httpx.AsyncClient(base_url=strict_auth_server.url, timeout=60) as http:
+        before = hasher.operations
+        names = [unique_name("burst") for _ in range(30)]
+        responses = await asyncio.gather(
+            *(
+                http.post(
+                    "/register",
+                    json={"username": n, "email": f"{n}@example.com", "password": PASSWORD},
+                )
+                for n in names
+            )
+        )
+        hashes = hasher.operations - before
+    codes = [response.status_code for response in responses]
+    assert hashes <= 5
+    assert codes.count(201) == hashes
+    assert codes.count(429) == 30 - hashes

@@ -24,7 +24,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import WebSocketException
 
-from gochat.stack import Stack, free_port
+from gochat.processes import free_port
+from gochat.stack import Stack
 from tests.conftest import REDIS_URL
 from tests.deploy.test_stack import stack_environment
 from tests.support.users import Account, register

@@ -1,14 +1,18 @@
 from __future__ import annotations
 
+import asyncio
+import gc
+
 import httpx
 
-from shared.metrics import ChatMetrics
+from shared.pauses import LAG_PROBE_SECONDS
 from shared.service_app import build_service_app
 from shared.settings import Settings
 from tests.support.metrics import samples, unlabelled
 from tests.support.servers import ThreadServer
 from tests.support.users import register
 from tests.ws.chat_client import create_room, join, messages, send_message, until_ready
+from ws_service.metrics import ChatMetrics
 
 
 async def test_requests_are_counted_by_route_template_and_status(
@@ -94,3 +98,20 @@ async def test_the_chat_service_counts_connections_messages_and_broadcasts(
     assert grew("gochat_ws_messages_received_total") == 3
     assert grew("gochat_ws_messages_sent_total") >= 6  # 3 messages, 2 members each
     assert grew("gochat_ws_broadcast_seconds_count") >= 1
+
+
+async def test_loop_lag_and_gc_pauses_are_measured(client: httpx.AsyncClient) -> None:
+    """The probe task measures the loop's lateness; every collection's pause is timed."""
+
+    def counts(exposition: str) -> tuple[float, float]:
+        found = samples(exposition)
+        lag = found[("gochat_event_loop_lag_seconds_count", frozenset())]
+        full = ("gochat_gc_pause_seconds_count", frozenset({("generation", "2")}))
+        return lag, found.get(full, 0)
+
+    lag_before, full_before = counts((await client.get("/users/metrics")).text)
+    gc.collect()  # a full collection, in the server's process (a thread of this one)
+    await asyncio.sleep(3 * LAG_PROBE_SECONDS)
+    lag_after, full_after = counts((await client.get("/users/metrics")).text)
+    assert lag_after > lag_before
+    assert full_after >= full_before + 1

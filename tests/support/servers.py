@@ -4,10 +4,7 @@ test can kill. Both listen on a free loopback port and use the production uvicor
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -20,7 +17,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from gochat.cli import uvicorn_config
-from gochat.stack import free_port
+from gochat.processes import PORT_PLACEHOLDER, ServerProcess, free_port
 from shared.settings import Settings
 
 
@@ -60,65 +57,25 @@ class ThreadServer:
         self.thread.join(timeout=20)
 
 
-@dataclass
-class ProcessServer:
-    """`gochat serve|dev` in a child process, for tests that kill a server for real."""
+class ProcessServer(ServerProcess):
+    """`gochat serve|dev ARGS` in a child process, for tests that kill a server for real."""
 
-    args: list[str]
-    env: Mapping[str, str]
-    port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
-    # Where its log (stderr) goes; by default a pipe that is read only when it fails to start.
-    log_path: Path | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 30) -> ProcessServer:
-        env = {**os.environ, **self.env}
-        with open(self.log_path, "wb") if self.log_path else contextlib.nullcontext() as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gochat.cli", *self.args, "--port", str(self.port)],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=log or subprocess.PIPE,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                if self.log_path:
-                    err = self.log_path.read_text()
-                self.stop()  # closes the pipe, which would otherwise leak (a warning = error)
-                raise RuntimeError(f"server exited: {err[-2000:]}")
-            try:
-                if httpx.get(self.url + "/", timeout=1).status_code < 500:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("server did not start in time")
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown code runs, as when a machine dies."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        if self.proc and self.proc.stderr:
-            self.proc.stderr.close()
+    def __init__(
+        self,
+        args: list[str],
+        env: Mapping[str, str],
+        *,
+        port: int | None = None,
+        log_path: Path | None = None,
+    ) -> None:
+        super().__init__(
+            name="gochat " + " ".join(args),
+            argv=[sys.executable, "-m", "gochat.cli", *args, "--port", PORT_PLACEHOLDER],
+            env={**os.environ, **env},
+            port=port or free_port(),
+            log_path=log_path,
+            stop_timeout=15,
+        )
 
 
 async def wait_until_ready(

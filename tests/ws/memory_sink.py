@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from ws_service.sinks import ClientGone, OutgoingFrames
+from ws_service.delivery.sinks import ClientGone, OutgoingFrames
 
 
 class MemorySink:

@@ -182,6 +182,11 @@ async def test_a_repeated_client_id_is_stored_once_and_the_sender_gets_the_origi
         ("   ", "invalid_content"),
         ("x" * 4001, "invalid_content"),
         (b"binary", "bad_frame"),
+        ('{"type": "message", "content": "a\\u0000b"}', "invalid_content"),
+        ("bell \x07", "invalid_content"),
+        ("\u200b\u200b", "invalid_content"),
+        ("\u202e \u200d", "invalid_content"),
+        ('{"type": "message", "content": "x", "client_id": "k\\u0000"}', "bad_frame"),
     ],
 )
 async def test_refused_frames_get_an_error_and_the_connection_stays_open(

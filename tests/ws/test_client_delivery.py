@@ -8,16 +8,17 @@ import uuid
 import pytest
 
 from tests.ws.memory_sink import MemorySink
-from ws_service.client import CLOSE_TRY_AGAIN_LATER, Client
-from ws_service.sinks import OutgoingFrames
+from ws_service.connection.close_codes import CLOSE_TRY_AGAIN_LATER
+from ws_service.delivery.sinks import OutgoingFrames
+from ws_service.delivery.subscriber import Subscriber
 
 
 def frames(*payloads: bytes) -> list[OutgoingFrames]:
     return [OutgoingFrames(p) for p in payloads]
 
 
-def live_client(sink: MemorySink, queue_limit: int = 3) -> Client:
-    client = Client(
+def live_client(sink: MemorySink, queue_limit: int = 3) -> Subscriber:
+    client = Subscriber(
         sink, room_id="r", user_id=1, username="u", session_id=uuid.uuid4(), queue_limit=queue_limit
     )
     client.go_live()
@@ -69,7 +70,7 @@ async def test_a_full_queue_closes_the_client_with_1013() -> None:
 
 async def test_live_frames_wait_behind_history_until_go_live() -> None:
     sink = MemorySink()
-    client = Client(
+    client = Subscriber(
         sink, room_id="r", user_id=1, username="u", session_id=uuid.uuid4(), queue_limit=10
     )
     client.deliver(OutgoingFrames(b"live 1"))

@@ -21,11 +21,11 @@ from shared.settings import Settings
 from tests.support.users import Account
 from tests.ws.chat_client import create_room
 from tests.ws.memory_sink import MemorySink
-from ws_service.client import Client
-from ws_service.hub import HubClosed, RoomHub
-from ws_service.protocol import StoredMessage
-from ws_service.store import MessageStore
-from ws_service.stream import PresenceChange, chat_channel, encode_presence, encode_stored
+from ws_service.connection.protocol import StoredMessage
+from ws_service.delivery.hub import HubClosed, RoomHub
+from ws_service.delivery.subscriber import Subscriber
+from ws_service.messages.store import MessageStore
+from ws_service.messages.stream import PresenceChange, chat_channel, encode_presence, encode_stored
 
 Sessionmaker = async_sessionmaker[AsyncSession]
 
@@ -66,9 +66,9 @@ def hub_for(
 
 def client_of(
     account: Account, room_id: str, session_id: uuid.UUID | None = None
-) -> tuple[Client, MemorySink]:
+) -> tuple[Subscriber, MemorySink]:
     sink = MemorySink()
-    client = Client(
+    client = Subscriber(
         sink,
         room_id=room_id,
         user_id=account.id,

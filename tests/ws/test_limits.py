@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from ws_service.limits import TokenBucket
+from ws_service.connection.limits import TokenBucket
 
 
 def test_a_burst_then_the_rate() -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from ws_service.protocol import (
+from ws_service.connection.protocol import (
     MAX_CONTENT_CHARS,
     FrameRefused,
     PostedMessage,

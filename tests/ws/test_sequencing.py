@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ws_service.sequencing import RoomSequence
+from ws_service.delivery.sequencing import RoomSequence
 
 
 def test_in_order_messages_are_released_at_once() -> None:

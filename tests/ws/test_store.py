@@ -15,7 +15,7 @@ from shared.database import create_engine, create_sessionmaker
 from shared.settings import Settings
 from tests.support.users import Account
 from tests.ws.chat_client import create_room
-from ws_service.store import Appended, MessageStore, StoreUnavailable
+from ws_service.messages.store import Appended, MessageStore, StoreUnavailable
 
 Sessionmaker = async_sessionmaker[AsyncSession]
 

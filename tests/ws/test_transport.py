@@ -14,16 +14,20 @@ import uvicorn
 from tests.support.servers import ThreadServer
 from tests.support.users import Account
 from tests.ws.chat_client import create_room, join, until_ready
-from ws_service import transport
-from ws_service.transport import GoChatWebSocketProtocol, Inbox
+from ws_service.delivery import transport
+from ws_service.delivery.transport import GoChatWebSocketProtocol, Inbox
 
-LOCK = Path(__file__).resolve().parents[2] / "requirements.lock"
+ROOT = Path(__file__).resolve().parents[2]
+LOCK = ROOT / "requirements.lock"
+PYPROJECT = ROOT / "pyproject.toml"
 
 
-def test_the_lock_pins_the_uvicorn_version_the_writer_was_written_for() -> None:
+def test_the_lock_and_the_package_pin_the_uvicorn_version_the_writer_was_written_for() -> None:
     pinned = re.search(r"^uvicorn==([^\s\\]+)", LOCK.read_text(), re.MULTILINE)
+    declared = re.search(r'"uvicorn\[standard\]==([^"]+)"', PYPROJECT.read_text())
     assert pinned is not None
-    assert pinned.group(1) == transport.TESTED_UVICORN == uvicorn.__version__
+    assert declared is not None
+    assert pinned.group(1) == declared.group(1) == transport.TESTED_UVICORN == uvicorn.__version__
 
 
 def test_another_uvicorn_gets_the_stock_protocol(

@@ -32,7 +32,7 @@ from sqlalchemy import BigInteger, ColumnElement, func, literal, or_, select, tr
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.models import Post, UserFollower
-from user_service.paging import AnyRow, AnySelect, page_rows
+from shared.pagination import AnyRow, AnySelect, page_rows
 from user_service.posts.queries import Event, event_items, shown_once
 
 # Post ids the first attempt looks back over: at most this many rows read (about 2 ms).

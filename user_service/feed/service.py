@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.pagination import Page
+from shared.pagination import Page, decode_id_cursor
 from shared.sessions import SessionUser
 from user_service.feed import queries
-from user_service.paging import decode_id_cursor
 from user_service.posts.items import post_page
 from user_service.posts.schemas import PostOut
 

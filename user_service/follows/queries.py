@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.models import User, UserFollower, utcnow
-from user_service.paging import AnyRow, AnySelect
+from shared.pagination import AnyRow, AnySelect
 
 
 async def insert_follow(

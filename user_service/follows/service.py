@@ -9,13 +9,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.errors import BadRequest, Conflict, NotFound
-from shared.pagination import Page
+from shared.pagination import Page, decode_id_cursor, keyset_page
 from shared.sessions import SessionUser
 from user_service.accounts.service import NO_SUCH_USER, require_user
 from user_service.follows import queries
 from user_service.follows.schemas import FollowEntry, FollowOut, UnfollowOut
 from user_service.notifications.service import Notice, notify, withdraw
-from user_service.paging import decode_id_cursor, keyset_page
 
 # A follow that vanishes between "already there" and reading it back (a concurrent unfollow)
 # is inserted again; this bounds how often.

@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.models import Post, PostLike, User, utcnow
-from user_service.paging import AnyRow, AnySelect
+from shared.pagination import AnyRow, AnySelect
 
 
 async def insert_like(db: AsyncSession, *, post_id: int, user_id: int) -> bool:

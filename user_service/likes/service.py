@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.pagination import Page
+from shared.pagination import Page, decode_id_cursor, keyset_page
 from shared.sessions import SessionUser
 from user_service.likes import queries
 from user_service.likes.schemas import Liker
-from user_service.paging import decode_id_cursor, keyset_page
 from user_service.posts.reactions import Reaction, react
 from user_service.posts.schemas import PostOut
 from user_service.posts.service import require_post

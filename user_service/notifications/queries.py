@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from shared.models import Notification, User, utcnow
-from user_service.paging import AnyRow, AnySelect
+from shared.pagination import AnyRow, AnySelect
 
 Actor = aliased(User, name="actor")
 Reader = aliased(User, name="reader")

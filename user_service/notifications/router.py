@@ -7,10 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from shared.deps import CurrentUser, DbSession
-from shared.pagination import Cursor, Limit, Page
+from shared.pagination import MAX_ID, Cursor, Limit, Page
 from user_service.notifications import service
 from user_service.notifications.schemas import NotificationOut, ReadOut, UnreadOut
-from user_service.params import MAX_ID
 
 router = APIRouter(tags=["notifications"])
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.pagination import Page
+from shared.pagination import AnyRow, Page, decode_id_cursor, keyset_page
 from shared.sessions import SessionUser
 from user_service.notifications import queries
 from user_service.notifications.schemas import (
@@ -21,7 +21,6 @@ from user_service.notifications.schemas import (
     ReadOut,
     UnreadOut,
 )
-from user_service.paging import AnyRow, decode_id_cursor, keyset_page
 from user_service.posts.items import posts_shown
 from user_service.posts.schemas import UserRef
 

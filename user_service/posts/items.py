@@ -8,8 +8,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.pagination import Page
-from user_service.paging import AnyRow, keyset_page
+from shared.pagination import AnyRow, Page, keyset_page
 from user_service.posts import queries
 from user_service.posts.schemas import Mention, PostOut, UserRef
 

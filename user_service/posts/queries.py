@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from shared.models import Post, PostLike, PostMention, PostTag, PostTombstone, User, utcnow
-from user_service.paging import AnyRow, AnySelect, page_rows
+from shared.pagination import AnyRow, AnySelect, page_rows
 
 Event = aliased(Post, name="event")
 Reposter = aliased(User, name="reposter")

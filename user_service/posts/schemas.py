@@ -5,26 +5,22 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from shared.pagination import Page
-from user_service.params import MAX_ID
+from shared.pagination import MAX_ID, Page
+from shared.text import text_problem
 
 MAX_POST_LENGTH = 500
 
 
 def _storable(content: str) -> str:
-    """Trimmed, 1-500 characters, and text both databases can store: PostgreSQL refuses NUL,
-    and a lone surrogate (legal in JSON's \\u escapes) is not UTF-8."""
+    """Trimmed, 1-500 characters, and text both databases store and people can see."""
     content = content.strip()
     if not content:
         raise ValueError("content is empty")
     if len(content) > MAX_POST_LENGTH:
         raise ValueError(f"content is longer than {MAX_POST_LENGTH} characters")
-    if "\x00" in content:
-        raise ValueError("content contains a NUL character")
-    try:
-        content.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("content is not valid Unicode text") from None
+    problem = text_problem(content, multiline=True, visible=True)
+    if problem is not None:
+        raise ValueError(f"content {problem}")
     return content
 
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.errors import Forbidden, NotFound
-from shared.pagination import Page, encode_cursor
+from shared.pagination import Page, decode_id_cursor, split_page
 from shared.sessions import SessionUser
 from user_service.accounts.service import require_user
 from user_service.notifications.service import Notice, notify
-from user_service.paging import decode_id_cursor
 from user_service.posts import queries
 from user_service.posts.entities import find_mentions, find_tags
 from user_service.posts.items import post_items, post_page, posts_shown
@@ -136,9 +135,9 @@ async def thread(
         *(TombstoneOut(id=row.id, in_reply_to=row.in_reply_to_id) for row in reply_tombstones),
     ]
     replies.sort(key=lambda node: node.id)
-    next_cursor = encode_cursor(replies[limit - 1].id) if len(replies) > limit else None
+    served, next_cursor = split_page(replies, limit=limit, key=lambda node: (node.id,))
     return ThreadOut(
         ancestors=nodes[:0:-1],
         post=nodes[0],
-        replies=Page[PostOut | TombstoneOut](items=replies[:limit], next_cursor=next_cursor),
+        replies=Page[PostOut | TombstoneOut](items=list(served), next_cursor=next_cursor),
     )

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.models import Post, User, UserFollower
-from user_service.paging import AnyRow, AnySelect
+from shared.pagination import AnyRow, AnySelect
 
 # Exactly the expression `uq_users_username_lower` indexes, so that search is served by it.
 username_key = func.lower(User.username)

@@ -7,9 +7,8 @@ import re
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.errors import NotFound
-from shared.pagination import InvalidCursor, Page, decode_cursor
+from shared.pagination import InvalidCursor, Page, decode_cursor, keyset_page
 from user_service.accounts.service import NO_SUCH_USER
-from user_service.paging import keyset_page
 from user_service.profiles import queries
 from user_service.profiles.schemas import ProfileOut, UserSummary
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.models import PostTag
-from user_service.paging import AnyRow, AnySelect, page_rows
+from shared.pagination import AnyRow, AnySelect, page_rows
 from user_service.posts.queries import event_items
 
 

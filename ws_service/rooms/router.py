@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from shared.deps import CurrentUser, DbSession
 from shared.pagination import Cursor
+from shared.text import PLAIN_TEXT
 from ws_service.deps import ChatDep
 from ws_service.rooms import service
 from ws_service.rooms.schemas import ClientOut, CreateRoomIn, RoomListItem, RoomOut
@@ -15,6 +16,8 @@ from ws_service.rooms.schemas import ClientOut, CreateRoomIn, RoomListItem, Room
 router = APIRouter(prefix="/ws", tags=["rooms"])
 
 RoomLimit = Annotated[int, Query(ge=1, le=500, description="rooms per page")]
+# Any text but control characters: an id no room has is a 404, one no room can have a 422.
+RoomIdPath = Annotated[str, *PLAIN_TEXT, Path(description="the room's id")]
 
 
 @router.post("/createRoom", response_model=RoomOut, responses={409: {"description": "id taken"}})
@@ -55,7 +58,7 @@ async def get_rooms(
 
 @router.get("/getClients/{room_id}", response_model=list[ClientOut])
 async def get_clients(
-    room_id: str, _user: CurrentUser, db: DbSession, chat: ChatDep
+    room_id: RoomIdPath, _user: CurrentUser, db: DbSession, chat: ChatDep
 ) -> list[ClientOut]:
     present = await service.list_clients(db, chat.presence, room_id=room_id)
     return [ClientOut(user_id=user.user_id, username=user.username) for user in present]

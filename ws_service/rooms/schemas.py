@@ -5,8 +5,12 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from shared.text import VISIBLE_NAME
+
 RoomId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$")]
-RoomName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+RoomName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), *VISIBLE_NAME
+]
 
 
 class CreateRoomIn(BaseModel):

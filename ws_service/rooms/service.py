@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.deps import authenticate, origin_allowed
+from shared.authentication import authenticate, origin_allowed
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.models import Room
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import decode_cursor, split_page
 from shared.runtime import Runtime
 from shared.sessions import SessionUser
-from ws_service.presence import Presence, PresentUser
+from shared.text import text_problem
+from ws_service.presence.base import Presence, PresentUser
 from ws_service.rooms import queries
 
 
@@ -49,9 +50,8 @@ async def list_rooms(
 ) -> tuple[list[RoomWithOnline], str | None]:
     """A page of rooms in id order with their online counts, and the next page's cursor."""
     after_id = str(decode_cursor(cursor, str)[0]) if cursor else None
-    rooms = await queries.rooms_after(db, after_id=after_id, limit=limit + 1)
-    next_cursor = encode_cursor(rooms[limit - 1].id) if len(rooms) > limit else None
-    rooms = rooms[:limit]
+    found = await queries.rooms_after(db, after_id=after_id, limit=limit + 1)
+    rooms, next_cursor = split_page(found, limit=limit, key=lambda room: (room.id,))
     online = await presence.online_counts([room.id for room in rooms])
     return [RoomWithOnline(room, online.get(room.id, 0)) for room in rooms], next_cursor
 
@@ -71,7 +71,8 @@ async def admit(
     if not origin_allowed(runtime, origin):
         raise Forbidden("origin not allowed")
     user = await authenticate(runtime, db, token)
-    last_seq = await queries.last_seq(db, room_id=room_id)
+    # An id with control characters names no room (and PostgreSQL refuses to compare NUL).
+    last_seq = None if text_problem(room_id) else await queries.last_seq(db, room_id=room_id)
     if last_seq is None:
         raise NotFound("room not found")
     return Admission(user=user, room_id=room_id, last_seq=last_seq)

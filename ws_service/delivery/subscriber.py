@@ -17,17 +17,11 @@ import uuid
 from collections import deque
 
 from shared.tasks import cancel_and_wait
-from ws_service.sinks import ClientGone, FrameSink, OutgoingFrames
-
-CLOSE_TRY_AGAIN_LATER = 1013  # the client does not read fast enough
-CLOSE_NORMAL = 1000
-CLOSE_POLICY_VIOLATION = 1008  # sustained flooding
-CLOSE_INTERNAL_ERROR = 1011
-CLOSE_SERVICE_RESTART = 1012  # the instance is shutting down: reconnect elsewhere
-CLOSE_SESSION_ENDED = 4401  # logged out or deleted
+from ws_service.connection.close_codes import CLOSE_NORMAL, CLOSE_TRY_AGAIN_LATER
+from ws_service.delivery.sinks import ClientGone, FrameSink, OutgoingFrames
 
 
-class Client:
+class Subscriber:
     __slots__ = (
         "_live",
         "_queue",

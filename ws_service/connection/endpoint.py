@@ -13,24 +13,21 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocket
 
+from shared.authentication import token_from
 from shared.database import unit_of_work
-from shared.deps import get_runtime, token_from
+from shared.deps import get_runtime
 from shared.errors import GoChatError
 from shared.runtime import Runtime
 from shared.sessions import SessionUser
-from ws_service import messages
 from ws_service.chat import Chat
-from ws_service.client import (
+from ws_service.connection.close_codes import (
     CLOSE_INTERNAL_ERROR,
     CLOSE_POLICY_VIOLATION,
     CLOSE_SERVICE_RESTART,
     CLOSE_TRY_AGAIN_LATER,
-    Client,
 )
-from ws_service.deps import get_chat
-from ws_service.hub import HubClosed
-from ws_service.limits import TokenBucket
-from ws_service.protocol import (
+from ws_service.connection.limits import TokenBucket
+from ws_service.connection.protocol import (
     FrameRefused,
     StoredMessage,
     error_frame,
@@ -38,9 +35,13 @@ from ws_service.protocol import (
     parse_client_frame,
     ready_frame,
 )
+from ws_service.delivery.hub import HubClosed
+from ws_service.delivery.sinks import ClientGone, OutgoingFrames, frame_sink
+from ws_service.delivery.subscriber import Subscriber
+from ws_service.deps import get_chat
+from ws_service.messages import queries as message_queries
+from ws_service.messages.store import Appended, StoreUnavailable
 from ws_service.rooms.service import Admission, admit
-from ws_service.sinks import ClientGone, OutgoingFrames, frame_sink
-from ws_service.store import Appended, StoreUnavailable
 
 logger = logging.getLogger("gochat.ws.connection")
 
@@ -66,7 +67,7 @@ async def join_room(websocket: WebSocket) -> None:
         return
     admission, after = admitted
     await websocket.accept()
-    client = Client(
+    client = Subscriber(
         frame_sink(websocket),
         room_id=room_id,
         user_id=admission.user.id,
@@ -127,7 +128,7 @@ async def _refuse(websocket: WebSocket, exc: GoChatError) -> None:
 async def _serve(
     websocket: WebSocket,
     chat: Chat,
-    client: Client,
+    client: Subscriber,
     *,
     user: SessionUser,
     after: int | None,
@@ -158,7 +159,7 @@ async def _serve(
         await client.aclose()
 
 
-async def _send_history(chat: Chat, client: Client, *, after: int | None, through: int) -> None:
+async def _send_history(chat: Chat, client: Subscriber, *, after: int | None, through: int) -> None:
     """The last messages (or all after `after`, bounded) up to `through`, then `ready`;
     live messages after `through` wait in the client's queue meanwhile."""
     settings = chat.settings
@@ -167,7 +168,7 @@ async def _send_history(chat: Chat, client: Client, *, after: int | None, throug
     truncated = False
     if through > (after or 0) and limit > 0:  # else there is nothing to read
         async with unit_of_work(chat.sessionmaker) as db:
-            history, truncated = await messages.history(
+            history, truncated = await message_queries.history(
                 db, room_id=client.room_id, after=after or 0, through=through, limit=limit
             )
     for message in history:
@@ -178,7 +179,7 @@ async def _send_history(chat: Chat, client: Client, *, after: int | None, throug
     await client.send_before_live(OutgoingFrames(ready))
 
 
-async def _receive(websocket: WebSocket, chat: Chat, client: Client) -> None:
+async def _receive(websocket: WebSocket, chat: Chat, client: Subscriber) -> None:
     """Client frames until the connection ends. Every frame spends a token; a client that
     keeps sending while refused (`ws_abuse_limit` refusals in a row) is closed with 1008.
     Up to MAX_IN_FLIGHT messages of one connection wait for the database at once: the
@@ -231,7 +232,7 @@ async def _receive(websocket: WebSocket, chat: Chat, client: Client) -> None:
         in_flight.append(done)
 
 
-def _answer(client: Client, done: asyncio.Future[Appended]) -> None:
+def _answer(client: Subscriber, done: asyncio.Future[Appended]) -> None:
     """What the sender alone is told once its message is settled: the original of a
     repeated `client_id`, or why it was not stored. (Stored messages reach the sender with
     everyone else's, from the hub.)"""

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 import orjson
 
+from shared.text import text_problem
+
 MAX_CONTENT_CHARS = 4000
 MAX_CLIENT_ID_CHARS = 64
 
@@ -65,10 +67,14 @@ def parse_client_frame(text: str) -> PostedMessage:
         raise FrameRefused("bad_frame", "content must be a string")
     client_id = raw.get("client_id")
     if client_id is not None and (
-        not isinstance(client_id, str) or not 1 <= len(client_id) <= MAX_CLIENT_ID_CHARS
+        not isinstance(client_id, str)
+        or not 1 <= len(client_id) <= MAX_CLIENT_ID_CHARS
+        or text_problem(client_id) is not None
     ):
         raise FrameRefused(
-            "bad_frame", f"client_id must be a string of 1 to {MAX_CLIENT_ID_CHARS} characters"
+            "bad_frame",
+            f"client_id must be a string of 1 to {MAX_CLIENT_ID_CHARS} characters, "
+            "without control characters",
         )
     return PostedMessage(content=_checked_content(content), client_id=client_id)
 
@@ -80,6 +86,9 @@ def _checked_content(content: str) -> str:
         raise FrameRefused(
             "invalid_content", f"content is longer than {MAX_CONTENT_CHARS} characters"
         )
+    problem = text_problem(content, multiline=True, visible=True)
+    if problem is not None:
+        raise FrameRefused("invalid_content", f"content {problem}")
     return content
 
 

@@ -27,9 +27,9 @@ from shared.broker import Broker
 from shared.database import unit_of_work
 from shared.models import utcnow
 from shared.tasks import cancel_and_wait
-from ws_service import messages
-from ws_service.protocol import StoredMessage
-from ws_service.stream import encode_stored
+from ws_service.connection.protocol import StoredMessage
+from ws_service.messages import queries as message_queries
+from ws_service.messages.stream import encode_stored
 
 logger = logging.getLogger("gochat.ws.store")
 
@@ -59,7 +59,7 @@ class _Pending:
     done: asyncio.Future[Appended]
 
     @property
-    def key(self) -> messages.ClientKey | None:
+    def key(self) -> message_queries.ClientKey | None:
         return (self.room_id, self.user_id, self.client_id) if self.client_id else None
 
 
@@ -198,9 +198,9 @@ async def _store_batch(
     """One transaction's work: find repeats, number the new messages room by room (rooms in
     id order, so two instances lock them in the same order), insert them."""
     keys = [key for pending in batch if (key := pending.key) is not None]
-    earlier = await messages.find_by_client_keys(db, keys)
+    earlier = await message_queries.find_by_client_keys(db, keys)
     outcomes: list[Outcome | None] = [None] * len(batch)
-    first_with_key: dict[messages.ClientKey, int] = {}
+    first_with_key: dict[message_queries.ClientKey, int] = {}
     repeats: list[tuple[int, int]] = []  # (index, index of the first with its key)
     new_by_room: dict[str, list[int]] = {}
     for index, pending in enumerate(batch):
@@ -218,7 +218,7 @@ async def _store_batch(
     stored: list[StoredMessage] = []
     for room_id in sorted(new_by_room):
         indexes = new_by_room[room_id]
-        last = await messages.bump_last_seq(db, room_id=room_id, count=len(indexes))
+        last = await message_queries.bump_last_seq(db, room_id=room_id, count=len(indexes))
         if last is None:
             for index in indexes:
                 outcomes[index] = StoreUnavailable("the room does not exist")
@@ -236,7 +236,7 @@ async def _store_batch(
             )
             outcomes[index] = Appended(message, duplicate=False)
             stored.append(message)
-    await messages.insert_messages(db, stored)
+    await message_queries.insert_messages(db, stored)
 
     for index, first in repeats:
         original = outcomes[first]

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from ws_service.protocol import PresenceKind, StoredMessage, encode, message_fields
+from ws_service.connection.protocol import PresenceKind, StoredMessage, encode, message_fields
 
 
 def chat_channel(namespace: str) -> str:

@@ -1,7 +1,7 @@
 """uvicorn's sans-I/O websocket protocol, plus a writer that does not await.
 
 ASGI has no "write these framed bytes now" call: `await send(...)` per member per message is
-most of a naive hub's cost (see shared/guide/PERFORMANCE.md). This subclass offers the app,
+most of a naive hub's cost (bench/TUNING.md has the numbers). This subclass offers the app,
 through the ASGI scope extension `gochat.frame_sink`, the connection itself as a `FrameSink`:
 `try_write` puts already-framed messages on the transport when it is not pushing back,
 `write` waits for it to drain, `close` closes at once and aborts a peer that never reads.
@@ -21,7 +21,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from websockets.http11 import Request
 from websockets.protocol import State
 
-from ws_service.sinks import SINK_EXTENSION, ClientGone, OutgoingFrames
+from ws_service.delivery.sinks import SINK_EXTENSION, ClientGone, OutgoingFrames
 
 logger = logging.getLogger("gochat.ws.transport")
 
@@ -66,7 +66,7 @@ class Inbox:
 
 
 class GoChatWebSocketProtocol(WebSocketsSansIOProtocol):
-    """A connection that is also its own `FrameSink` (see ws_service.sinks), with a lighter
+    """A connection that is also its own `FrameSink` (see ws_service.delivery.sinks), with a lighter
     inbox than uvicorn's `asyncio.Queue`."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

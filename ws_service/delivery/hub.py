@@ -33,15 +33,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shared.broker import Broker, Subscription
 from shared.database import unit_of_work
 from shared.events import AccountEvent, control_channel
-from shared.metrics import ChatMetrics
+from shared.sessions import live_session_ids
 from shared.tasks import cancel_and_wait
-from ws_service import messages
-from ws_service.client import CLOSE_SERVICE_RESTART, CLOSE_SESSION_ENDED, Client
-from ws_service.protocol import encode, message_fields, presence_frame
-from ws_service.sequencing import RoomSequence
-from ws_service.sessions import live_session_ids
-from ws_service.sinks import OutgoingFrames
-from ws_service.stream import PresenceChange, StoredBatch, chat_channel, decode
+from ws_service.connection.close_codes import CLOSE_SERVICE_RESTART, CLOSE_SESSION_ENDED
+from ws_service.connection.protocol import encode, message_fields, presence_frame
+from ws_service.delivery.sequencing import RoomSequence
+from ws_service.delivery.sinks import OutgoingFrames
+from ws_service.delivery.subscriber import Subscriber
+from ws_service.messages import queries as message_queries
+from ws_service.messages.stream import PresenceChange, StoredBatch, chat_channel, decode
+from ws_service.metrics import ChatMetrics
 
 logger = logging.getLogger("gochat.ws.hub")
 
@@ -66,7 +67,7 @@ class _Reset(enum.Enum):
 
 @dataclass(slots=True)
 class _Registration:
-    client: Client
+    client: Subscriber
     stored_last_seq: int
     done: asyncio.Future[int]
 
@@ -76,7 +77,7 @@ class _Room:
 
     def __init__(self, room_id: str, next_seq: int) -> None:
         self.id = room_id
-        self.members: set[Client] = set()
+        self.members: set[Subscriber] = set()
         self.sequence: RoomSequence[MessageFields] = RoomSequence(next_seq)
         self.fill_timer: asyncio.TimerHandle | None = None
         self.fill_running = False
@@ -120,11 +121,11 @@ class RoomHub:
         self._queue_size = queue_size
         self._gap_wait = gap_wait
         self._registrations: asyncio.Queue[_Registration] = asyncio.Queue(queue_size)
-        self._departures: asyncio.Queue[Client] = asyncio.Queue(queue_size)
+        self._departures: asyncio.Queue[Subscriber] = asyncio.Queue(queue_size)
         self._events: asyncio.Queue[_Event] = asyncio.Queue(queue_size)
         self._wakeup = asyncio.Event()
         self._rooms: dict[str, _Room] = {}
-        self._by_user: dict[int, set[Client]] = {}
+        self._by_user: dict[int, set[Subscriber]] = {}
         # Last sequence number seen in rooms without members here: a client joining one
         # is sent as history what went by just before it registered.
         self._recent: dict[str, int] = {}
@@ -178,7 +179,7 @@ class RoomHub:
 
     # -- the connection handler's side -----------------------------------------------------
 
-    async def join(self, client: Client, *, stored_last_seq: int) -> int:
+    async def join(self, client: Subscriber, *, stored_last_seq: int) -> int:
         """Adds the client to its room. Returns the last sequence number its history must
         cover: every later message reaches it live (queued until `client.go_live()`).
         `stored_last_seq` is the room's `last_seq` as read before the call."""
@@ -188,7 +189,7 @@ class RoomHub:
         await self._put(self._registrations, _Registration(client, stored_last_seq, done))
         return await done
 
-    async def leave(self, client: Client) -> None:
+    async def leave(self, client: Subscriber) -> None:
         if self._closed:
             return
         await self._put(self._departures, client)
@@ -250,7 +251,7 @@ class RoomHub:
         self._by_user.setdefault(client.user_id, set()).add(client)
         registration.done.set_result(room.sequence.next_seq - 1)
 
-    def _depart(self, client: Client) -> None:
+    def _depart(self, client: Subscriber) -> None:
         room = self._rooms.get(client.room_id)
         if room is not None:
             room.members.discard(client)
@@ -369,7 +370,7 @@ class RoomHub:
     async def _fill(self, room: _Room, first: int, last: int | None) -> None:
         try:
             async with unit_of_work(self._sessionmaker) as db:
-                rows = await messages.message_range(
+                rows = await message_queries.message_range(
                     db, room_id=room.id, first=first, last=last, limit=FILL_LIMIT
                 )
         except Exception as exc:

@@ -1,7 +1,7 @@
 """Writing a frame to one client: the small interface the hub and clients write through.
 
 Two implementations:
-- `ws_service.transport.GoChatWebSocketProtocol`: uvicorn's sans-I/O protocol with a writer
+- `ws_service.delivery.transport.GoChatWebSocketProtocol`: uvicorn's sans-I/O protocol with a writer
   that puts a ready-made frame on the socket without awaiting (`try_write`), used by
   `gochat serve|dev`;
 - `AsgiFrameSink`: plain ASGI `send`, for any other server. It never writes synchronously,

@@ -9,7 +9,7 @@ from sqlalchemy import Row, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.models import Message, Room, User
-from ws_service.protocol import StoredMessage
+from ws_service.connection.protocol import StoredMessage
 
 ClientKey = tuple[str, int, str]  # room_id, user_id, client_id
 

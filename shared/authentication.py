@@ -1,0 +1,46 @@
+"""Who is asking: the token a request or websocket carries, its check against the sessions
+table, and whether a browser's Origin may use the cookie. Used by every service's
+`current_user` and by the websocket handshake, which cannot use FastAPI dependencies."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
+
+from shared.errors import Unauthorized
+from shared.runtime import Runtime
+from shared.sessions import SessionUser, find_live_session_user
+from shared.tokens import InvalidToken
+
+AUTH_COOKIE = "auth_token"
+
+
+def token_from(connection: HTTPConnection) -> tuple[str | None, bool]:
+    """The bearer token and whether it came from the cookie (header wins over cookie)."""
+    header = connection.headers.get("authorization")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip(), False
+        return None, False
+    cookie = connection.cookies.get(AUTH_COOKIE)
+    return (cookie, True) if cookie else (None, False)
+
+
+async def authenticate(runtime: Runtime, db: AsyncSession, token: str | None) -> SessionUser:
+    """Signature, expiry, issuer and audience, then the session row: any failure is 401."""
+    if not token:
+        raise Unauthorized("not authenticated")
+    try:
+        claims = runtime.tokens.decode(token)
+    except InvalidToken:
+        raise Unauthorized("invalid or expired token") from None
+    user = await find_live_session_user(db, session_id=claims.session_id, user_id=claims.user_id)
+    if user is None:
+        raise Unauthorized("session has ended; log in again")
+    return user
+
+
+def origin_allowed(runtime: Runtime, origin: str | None) -> bool:
+    """No Origin header (a non-browser client) is allowed; a browser's must be listed."""
+    return origin is None or origin.rstrip("/") in runtime.settings.allowed_origins

@@ -1,0 +1,1 @@
+"""The websocket endpoint: handshake, frame protocol, per-connection limits."""

@@ -1,0 +1,8 @@
+"""The websocket close codes the chat service uses, and what each tells a client."""
+
+CLOSE_TRY_AGAIN_LATER = 1013  # the client does not read fast enough
+CLOSE_NORMAL = 1000
+CLOSE_POLICY_VIOLATION = 1008  # sustained flooding
+CLOSE_INTERNAL_ERROR = 1011
+CLOSE_SERVICE_RESTART = 1012  # the instance is shutting down: reconnect elsewhere
+CLOSE_SESSION_ENDED = 4401  # logged out or deleted

@@ -1,0 +1,1 @@
+"""From a stored message to every member's socket: hub, room ordering, subscribers, transport."""

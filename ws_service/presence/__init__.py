@@ -1,0 +1,1 @@
+"""Who is online in which room: one instance in memory, several through Redis."""

@@ -32,8 +32,12 @@ from sqlalchemy.orm import aliased
 from shared.models import Post, PostLike, PostMention, PostTag, PostTombstone, User, utcnow
 from shared.pagination import AnyRow, AnySelect, page_rows
 
+# Aliases are made once: a new alias re-derives every column of `posts` when first used,
+# which cost more than the rest of building a feed query.
 Event = aliased(Post, name="event")
 Reposter = aliased(User, name="reposter")
+Mine = aliased(Post, name="mine")
+Newer = aliased(Post, name="newer")
 
 # A thread shows at most this many ancestors (the nearest ones).
 MAX_ANCESTORS = 100
@@ -46,7 +50,6 @@ def _shown_columns(*, viewer_id: int) -> list[Any]:
     """What `PostOut` shows of `Post`: two primary-key probes per row answer liked and
     reposted. They are counts (0 or 1), not EXISTS: PostgreSQL may turn an EXISTS into a
     hash of everything the viewer ever liked, which grows with them; a count stays a probe."""
-    mine = aliased(Post, name="mine")
     liked = (
         select(func.count())
         .select_from(PostLike)
@@ -56,8 +59,8 @@ def _shown_columns(*, viewer_id: int) -> list[Any]:
     )
     reposted = (
         select(func.count())
-        .select_from(mine)
-        .where(mine.repost_of_id == Post.id, mine.author_id == viewer_id)
+        .select_from(Mine)
+        .where(Mine.repost_of_id == Post.id, Mine.author_id == viewer_id)
         .scalar_subquery()
         > 0
     )
@@ -112,13 +115,12 @@ def shown_once(event: Any, authors: Authors) -> ColumnElement[bool]:
 
     A post nobody reposted needs no look: `repost_count` (which the author index carries on
     PostgreSQL) says so, and the OR is evaluated in order, so most rows cost nothing."""
-    newer = aliased(Post, name="newer")
     newer_repost = (
-        select(newer.id)
+        select(Newer.id)
         .where(
-            newer.repost_of_id == func.coalesce(event.repost_of_id, event.id),
-            authors(newer.author_id),
-            newer.id > event.id,
+            Newer.repost_of_id == func.coalesce(event.repost_of_id, event.id),
+            authors(Newer.author_id),
+            Newer.id > event.id,
         )
         .exists()
     )

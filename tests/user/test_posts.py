@@ -54,7 +54,7 @@ async def test_content_of_1_to_500_characters_after_trimming_is_accepted(
         {"content": " \n\t\r "},
         {"content": "x" * 501},
         {"content": " " + "😀" * 501},
-        {"content": "x" * 100_000},
+        {"content": "x" * 50_000},  # refused by the cheap bound (a bigger body is 413)
         {"content": "nul \u0000 inside"},
         {"content": None},
         {"content": 42},

@@ -85,6 +85,9 @@ class BenchDatabase:
     def run(self, statement: str, *args: object) -> None:
         asyncio.run(_execute(self.dsn, statement, *args))
 
+    def fetch_ids(self, query: str, *args: object) -> list[int]:
+        return asyncio.run(_fetch_ids(self.dsn, query, *args))
+
     def create_accounts(
         self, count: int, *, prefix: str, password_hash: str = "!bench"
     ) -> list[Account]:
@@ -178,6 +181,97 @@ class BenchDatabase:
         finally:
             await conn.close()
 
+    def seed_reactions(
+        self, *, reader_id: int, followed: Sequence[int], reposts: int, likes: int
+    ) -> None:
+        """Followees repost `reposts` of the newest posts (spread over them, some posts by
+        several people: the feed shows each once) and the reader likes `likes` of them; the
+        counts on the posts are set to match, as the API keeps them."""
+        asyncio.run(
+            self._seed_reactions(
+                reader_id=reader_id, followed=followed, reposts=reposts, likes=likes
+            )
+        )
+
+    async def _seed_reactions(
+        self, *, reader_id: int, followed: Sequence[int], reposts: int, likes: int
+    ) -> None:
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            async with conn.transaction():
+                newest = await conn.fetchval("SELECT max(id) FROM posts")
+                # Post newest - 3g reposted by a followee: every post of a stride of three.
+                await conn.execute(
+                    """
+                    INSERT INTO posts (author_id, content, created_at, repost_of_id)
+                    SELECT ($1::bigint[])[1 + (g * 7) % array_length($1::bigint[], 1)], '',
+                           now(), $2::bigint - 3 * (g % ($3::int / 2 + 1))
+                    FROM generate_series(1, $3) AS g
+                    ON CONFLICT DO NOTHING
+                    """,
+                    list(followed),
+                    newest,
+                    reposts,
+                )
+                await conn.execute(
+                    "INSERT INTO post_likes (post_id, user_id, created_at) "
+                    "SELECT $2::bigint - 2 * g, $1, now() FROM generate_series(0, $3 - 1) g "
+                    "ON CONFLICT DO NOTHING",
+                    reader_id,
+                    newest,
+                    likes,
+                )
+                await conn.execute(
+                    "UPDATE posts SET repost_count = c.n FROM (SELECT repost_of_id, count(*) n "
+                    "FROM posts WHERE repost_of_id IS NOT NULL GROUP BY 1) c "
+                    "WHERE posts.id = c.repost_of_id"
+                )
+                await conn.execute(
+                    "UPDATE posts SET like_count = c.n FROM (SELECT post_id, count(*) n "
+                    "FROM post_likes GROUP BY 1) c WHERE posts.id = c.post_id"
+                )
+            await conn.execute("VACUUM ANALYZE posts")
+            await conn.execute("ANALYZE post_likes")
+        finally:
+            await conn.close()
+
+    def seed_notifications(self, *, user_id: int, actors: Sequence[int], count: int) -> None:
+        """`count` notifications for `user_id`: likes, reposts and replies of their posts
+        and follows, by `actors` in turn."""
+        asyncio.run(self._seed_notifications(user_id=user_id, actors=actors, count=count))
+
+    async def _seed_notifications(self, *, user_id: int, actors: Sequence[int], count: int) -> None:
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            async with conn.transaction():
+                await conn.execute(
+                    "INSERT INTO posts (author_id, content, created_at) "
+                    "SELECT $1, 'notified post ' || g, now() FROM generate_series(1, 100) g",
+                    user_id,
+                )
+                posts = [
+                    r["id"]
+                    for r in await conn.fetch("SELECT id FROM posts WHERE author_id = $1", user_id)
+                ]
+                await conn.execute(
+                    """
+                    INSERT INTO notifications (user_id, actor_id, kind, post_id, created_at)
+                    SELECT $1, ($2::bigint[])[1 + g % array_length($2::bigint[], 1)],
+                           (ARRAY['like', 'repost', 'reply', 'follow'])[1 + g % 4],
+                           CASE WHEN g % 4 = 3 THEN NULL
+                                ELSE ($3::bigint[])[1 + g % array_length($3::bigint[], 1)] END,
+                           now()
+                    FROM generate_series(1, $4) AS g
+                    """,
+                    user_id,
+                    list(actors),
+                    posts,
+                    count,
+                )
+            await conn.execute("VACUUM ANALYZE notifications")
+        finally:
+            await conn.close()
+
 
 def _read_key_pair(keys_dir: Path) -> KeyPair:
     return KeyPair(
@@ -190,6 +284,14 @@ async def _execute(dsn: str, statement: str, *args: object) -> None:
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute(statement, *args)
+    finally:
+        await conn.close()
+
+
+async def _fetch_ids(dsn: str, query: str, *args: object) -> list[int]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return [int(row[0]) for row in await conn.fetch(query, *args)]
     finally:
         await conn.close()
 

@@ -69,6 +69,13 @@ class Profile:
     feed_rate: float
     feed_concurrency: int
     feed_seconds: float
+    feed_reposts: int
+    feed_likes: int
+    likes_concurrency: int
+    likes_seconds: float
+    notifications: int
+    notifications_rate: float
+    notifications_seconds: float
 
 
 FULL = Profile(
@@ -103,6 +110,13 @@ FULL = Profile(
     feed_rate=50.0,
     feed_concurrency=8,
     feed_seconds=8.0,
+    feed_reposts=20_000,
+    feed_likes=5_000,
+    likes_concurrency=32,
+    likes_seconds=5.0,
+    notifications=100_000,
+    notifications_rate=50.0,
+    notifications_seconds=8.0,
 )
 
 SMOKE_RAMP = Ramp(
@@ -131,4 +145,11 @@ SMOKE = Profile(
     feed_rate=20.0,
     feed_concurrency=2,
     feed_seconds=0.5,
+    feed_reposts=50,
+    feed_likes=20,
+    likes_concurrency=2,
+    likes_seconds=0.5,
+    notifications=200,
+    notifications_rate=20.0,
+    notifications_seconds=0.5,
 )

@@ -31,7 +31,7 @@ from bench.processes import ensure_node_modules, raise_open_files_limit
 from bench.profiles import FULL, SMOKE, Profile
 from bench.systems import ALL_SYSTEMS, GOCHAT, System
 
-SCENARIOS = ("fanout", "idle", "cluster", "login", "follow", "feed")
+SCENARIOS = ("fanout", "idle", "cluster", "login", "follow", "feed", "likes", "notifications")
 BENCH_DIR = Path(__file__).resolve().parent
 
 
@@ -99,7 +99,12 @@ def main(argv: list[str] | None = None) -> int:
         log_dir.mkdir(parents=True, exist_ok=True)
         with bench_database(work_dir) as db:
             needed = max(
-                [profile.idle_sockets, profile.cluster.clients, 2 * profile.follow_concurrency + 50]
+                [
+                    profile.idle_sockets,
+                    profile.cluster.clients,
+                    2 * profile.follow_concurrency + 50,
+                    profile.likes_concurrency + 1,
+                ]
                 + [f.clients for f in profile.fanouts]
             )
             accounts = db.create_accounts(needed, prefix="bench")
@@ -154,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             if "login" in only:
                 say("auth service: login flood against GET /")
                 results["login"] = attempt("login", lambda: scenarios.login_flood(ctx))
-            if {"follow", "feed"} & only:
+            if {"follow", "feed", "likes", "notifications"} & only:
                 if not attempt("user", lambda: scenarios.user_service_available(ctx)):
                     results["notes"].append("user_service does not serve /feed yet")
                 else:
@@ -164,6 +169,14 @@ def main(argv: list[str] | None = None) -> int:
                     if "feed" in only:
                         say("user service: feed")
                         results["feed"] = attempt("feed", lambda: scenarios.feed(ctx))
+                    if "likes" in only:
+                        say("user service: like/unlike")
+                        results["likes"] = attempt("likes", lambda: scenarios.likes(ctx))
+                    if "notifications" in only:
+                        say("user service: notifications")
+                        results["notifications"] = attempt(
+                            "notifications", lambda: scenarios.notifications(ctx)
+                        )
         results["run"] = report.run_info(
             command=command,
             seconds=time.monotonic() - started,

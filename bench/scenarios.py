@@ -290,10 +290,22 @@ def feed(ctx: Context) -> Result:
         authors=[a.id for a in followed + others],
         posts=p.feed_posts,
     )
+    # Every post shows its counts and the reader's liked/reposted; reposts share the feed.
+    ctx.db.seed_reactions(
+        reader_id=busy_reader.id,
+        followed=[a.id for a in followed],
+        reposts=p.feed_reposts,
+        likes=p.feed_likes,
+    )
     ctx.say(f"  seeded {p.feed_posts + 10 * n:,} posts in {time.monotonic() - started:.1f} s")
     server = pinned_server("user", _serve("user"), env=ctx.db.service_env(), log_dir=ctx.log_dir)
     warmup = min(1.0, p.feed_seconds / 4)
-    results: Result = {"posts": p.feed_posts + 10 * n, "followed": n}
+    results: Result = {
+        "posts": p.feed_posts + 10 * n,
+        "followed": n,
+        "reposts": p.feed_reposts,
+        "likes": p.feed_likes,
+    }
     with running(server):
         for key, reader in (("busy", busy_reader), ("quiet", quiet_reader)):
             request = {"method": "GET", "path": "/feed", "headers": reader.headers}
@@ -326,6 +338,90 @@ def feed(ctx: Context) -> Result:
                     },
                 ],
             )
+    return results
+
+
+def likes(ctx: Context) -> Result:
+    """POST and DELETE /posts/{id}/like alternating, closed loop, one user-service process;
+    each client on ten posts of its own, so that no two wait for one post's row lock."""
+    p = ctx.profile
+    clients = ctx.accounts[: p.likes_concurrency]
+    author = ctx.accounts[p.likes_concurrency]
+    ctx.db.run(
+        "INSERT INTO posts (author_id, content, created_at) "
+        "SELECT $1, 'likeable ' || g, now() FROM generate_series(1, $2) g",
+        author.id,
+        10 * len(clients),
+    )
+    post_ids = ctx.db.fetch_ids("SELECT id FROM posts WHERE author_id = $1 ORDER BY id", author.id)
+    requests = [
+        {"method": method, "path": f"/posts/{post_id}/like", "headers": client.headers}
+        for i, client in enumerate(clients)
+        for post_id in post_ids[10 * i : 10 * i + 10]
+        for method in ("POST", "DELETE")
+    ]
+    server = pinned_server("user", _serve("user"), env=ctx.db.service_env(), log_dir=ctx.log_dir)
+    with running(server):
+        return _http(
+            ctx,
+            server,
+            p.likes_seconds,
+            [
+                {
+                    "name": "like+unlike",
+                    "kind": "closed",
+                    "concurrency": p.likes_concurrency,
+                    "requests": requests,
+                    "warmupS": min(1.0, p.likes_seconds / 4),
+                },
+            ],
+        )
+
+
+def notifications(ctx: Context) -> Result:
+    """GET /notifications (first page, and a page deep in the list) for a person with
+    `notifications` of them, open loop at a fixed rate."""
+    p = ctx.profile
+    reader, *actors = ctx.db.create_accounts(51, prefix="notified")
+    started = time.monotonic()
+    ctx.db.seed_notifications(
+        user_id=reader.id, actors=[a.id for a in actors], count=p.notifications
+    )
+    ctx.say(f"  seeded {p.notifications:,} notifications in {time.monotonic() - started:.1f} s")
+    server = pinned_server("user", _serve("user"), env=ctx.db.service_env(), log_dir=ctx.log_dir)
+    results: Result = {"notifications": p.notifications}
+    with running(server):
+        first = httpx.get(server.url + "/notifications?limit=20", headers=reader.headers).json()
+        results["first"] = _http(
+            ctx,
+            server,
+            p.notifications_seconds,
+            [
+                {
+                    "name": f"GET /notifications, {p.notifications_rate:.0f} req/s",
+                    "kind": "open",
+                    "rate": p.notifications_rate,
+                    "requests": [
+                        {"method": "GET", "path": "/notifications", "headers": reader.headers}
+                    ],
+                    "warmupS": min(1.0, p.notifications_seconds / 4),
+                },
+                {
+                    "name": f"GET /notifications/unread, {p.notifications_rate / 5:.0f} req/s",
+                    "kind": "open",
+                    "rate": p.notifications_rate / 5,
+                    "requests": [
+                        {
+                            "method": "GET",
+                            "path": "/notifications/unread",
+                            "headers": reader.headers,
+                        }
+                    ],
+                    "warmupS": min(1.0, p.notifications_seconds / 4),
+                },
+            ],
+        )
+        results["first_page_items"] = len(first["items"])
     return results
 
 

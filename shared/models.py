@@ -71,6 +71,10 @@ def utcnow() -> datetime:
 UsernameType = String(32).with_variant(String(32, collation="C"), "postgresql")
 
 
+# Tags compare bytewise too; they are stored lower-cased.
+TagType = String(100).with_variant(String(100, collation="C"), "postgresql")
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -84,6 +88,8 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320))
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Notifications with an id up to this one have been read (`POST /notifications/read`).
+    notifications_read_id: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     __table_args__ = (
         Index("uq_users_username_lower", func.lower(text("username")), unique=True),
@@ -111,16 +117,148 @@ class UserFollower(Base):
 
 
 class Post(Base):
+    """A post, a reply (`in_reply_to_id` set) or a repost (`repost_of_id` set, no content of
+    its own). A repost is a row here so that it takes its place in every timeline by id,
+    like a post, through the same indexes.
+
+    The three counts are kept in the transaction that adds or removes a reply, like or
+    repost, so a page of posts shows them without counting anything.
+    """
+
     __tablename__ = "posts"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     author_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"))
     content: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # No foreign key: a deleted parent leaves a `PostTombstone` with the same id, and the
+    # thread still hangs together through it.
+    in_reply_to_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    repost_of_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("posts.id", ondelete="CASCADE"), nullable=True
+    )
+    reply_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    like_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    repost_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (
-        # Newest first per author: ids grow with time, so (author_id, id) orders both.
-        Index("ix_posts_author_id_id", "author_id", "id"),
+        # Newest first per author: ids grow with time, so (author_id, id) orders both. On
+        # PostgreSQL it carries `repost_of_id` and `repost_count`, so the feed's per-author
+        # walk, which skips posts shown at a newer repost, stays an index-only scan.
+        Index(
+            "ix_posts_author_id_id",
+            "author_id",
+            "id",
+            postgresql_include=["repost_of_id", "repost_count"],
+        ),
+        # A thread's direct replies, oldest first.
+        Index(
+            "ix_posts_in_reply_to_id_id",
+            "in_reply_to_id",
+            "id",
+            sqlite_where=text("in_reply_to_id IS NOT NULL"),
+            postgresql_where=text("in_reply_to_id IS NOT NULL"),
+        ),
+        # One repost per person and post (what makes reposting idempotent), and "is there a
+        # newer repost of this post by someone I follow" for the feed.
+        Index(
+            "uq_posts_repost_of_id_author_id",
+            "repost_of_id",
+            "author_id",
+            unique=True,
+            sqlite_where=text("repost_of_id IS NOT NULL"),
+            postgresql_where=text("repost_of_id IS NOT NULL"),
+            postgresql_include=["id"],
+        ),
+        {"sqlite_autoincrement": True},
+    )
+
+
+class PostTombstone(Base):
+    """What is left of a deleted post that had replies: where it sat in its thread."""
+
+    __tablename__ = "post_tombstones"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    in_reply_to_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    deleted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    # A thread's replies include its deleted ones, so that their own replies stay reachable.
+    __table_args__ = (
+        Index(
+            "ix_post_tombstones_in_reply_to_id_id",
+            "in_reply_to_id",
+            "id",
+            sqlite_where=text("in_reply_to_id IS NOT NULL"),
+            postgresql_where=text("in_reply_to_id IS NOT NULL"),
+        ),
+    )
+
+
+class PostLike(Base):
+    __tablename__ = "post_likes"
+
+    # The primary key serves a post's likers; the index serves "what did X like" (the
+    # caller's `liked` flag, and erasing an account).
+    post_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_post_likes_user_id_post_id", "user_id", "post_id"),)
+
+
+class PostMention(Base):
+    """An `@username` in a post that named an existing user when the post was written;
+    `char_start` and `char_end` are offsets in the content, in Unicode code points."""
+
+    __tablename__ = "post_mentions"
+
+    post_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
+    char_start: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    char_end: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+
+
+class PostTag(Base):
+    """A `#tag` of a post, lower-cased. The primary key pages a tag's posts newest first."""
+
+    __tablename__ = "post_tags"
+
+    tag: Mapped[str] = mapped_column(TagType, primary_key=True)
+    post_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class Notification(Base):
+    """Something `actor_id` did that `user_id` should hear about. `kind` is one of follow,
+    like, repost, reply, mention; `post_id` is the post liked or reposted, or the reply or
+    post that mentions (none for a follow). Rows go with the post and with either user."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"))
+    actor_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    post_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("posts.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        # A person's notifications newest first, and how many are above their read mark.
+        Index("ix_notifications_user_id_id", "user_id", "id"),
         {"sqlite_autoincrement": True},
     )
 

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Generic, TypeVar
 import orjson
 from fastapi import Query
 from pydantic import BaseModel
-from sqlalchemy import Row, Select
+from sqlalchemy import ColumnElement, Row, Select, literal_column
 
 from shared.errors import GoChatError
 from shared.text import text_problem
@@ -70,6 +70,13 @@ AnyRow = Row[*tuple[Any, ...]]
 
 Item = TypeVar("Item", bound=BaseModel)
 R = TypeVar("R")
+
+
+def page_rows(limit: int) -> ColumnElement[int]:
+    """`limit + 1` as a LIMIT written into the SQL, for a page selected in a subquery and
+    joined to other tables: PostgreSQL's generic plan for a prepared statement guesses a
+    bound LIMIT at a tenth of the table and then hash-joins whole tables to it."""
+    return literal_column(str(int(limit) + 1))
 
 
 def split_page(

@@ -7,14 +7,18 @@ from shared.settings import Settings, load_settings
 from user_service.accounts.router import router as accounts
 from user_service.feed.router import router as feed
 from user_service.follows.router import router as follows
+from user_service.likes.router import router as likes
+from user_service.notifications.router import router as notifications
 from user_service.posts.router import router as posts
 from user_service.profiles.router import router as profiles
+from user_service.reposts.router import router as reposts
+from user_service.tags.router import router as tags
 
 
 def create_app(settings: Settings | None = None, *, own_runtime: bool = True) -> FastAPI:
     return build_service_app(
         name="user",
         settings=settings or load_settings(),
-        routers=[accounts, follows, profiles, posts, feed],
+        routers=[accounts, follows, profiles, posts, likes, reposts, tags, feed, notifications],
         own_runtime=own_runtime,
     )

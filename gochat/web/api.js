@@ -119,7 +119,19 @@ export const followList = (id, direction, cursor) =>
 export const follow = (id) => request("POST", `${USERS}/follow`, { query: { toFollowId: id } });
 export const unfollow = (id) => request("POST", `${USERS}/unfollow`, { query: { toUnfollowId: id } });
 export const feed = (cursor) => request("GET", `${USERS}/feed`, { query: { cursor, limit: 20 } });
-export const createPost = (content) => request("POST", `${USERS}/posts`, { json: { content } });
+export const createPost = (content, inReplyTo = null) =>
+  request("POST", `${USERS}/posts`, { json: inReplyTo ? { content, in_reply_to: inReplyTo } : { content } });
+export const thread = (id, cursor) =>
+  request("GET", `${USERS}/posts/${encodeURIComponent(id)}/thread`, { query: { cursor, limit: 20 } });
+/** `what` is "like" or "repost"; `on` false undoes it. The post as it is now. */
+export const react = (id, what, on) =>
+  request(on ? "POST" : "DELETE", `${USERS}/posts/${encodeURIComponent(id)}/${what}`);
+export const tagPosts = (tag, cursor) =>
+  request("GET", `${USERS}/tags/${encodeURIComponent(tag)}/posts`, { query: { cursor, limit: 20 } });
+export const notifications = (cursor) => request("GET", `${USERS}/notifications`, { query: { cursor, limit: 20 } });
+export const unreadNotifications = () => request("GET", `${USERS}/notifications/unread`);
+export const markNotificationsRead = (upTo) =>
+  request("POST", `${USERS}/notifications/read`, { query: { upTo } });
 export const deletePost = (id) => request("DELETE", `${USERS}/posts/${encodeURIComponent(id)}`);
 export const deleteAccount = () => request("DELETE", `${USERS}/delete`, { quietUnauthorized: true });
 

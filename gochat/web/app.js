@@ -4,8 +4,17 @@
 import * as api from "./api.js";
 import { enterRoom, enterRooms, leaveRoom, setUpChat } from "./chat.js";
 import { $, announce, busy, confirmDialog, formatDate, showFieldErrors } from "./dom.js";
+import {
+  enterNotifications,
+  refreshUnread,
+  setUpNotifications,
+  startNotifications,
+  stopNotifications,
+} from "./notifications.js";
 import { enterPeople, enterProfile, resetPeople, setUpPeople } from "./people.js";
 import { session } from "./session.js";
+import { enterTag, setUpTags } from "./tags.js";
+import { enterThread, setUpThread } from "./thread.js";
 import { enterTimeline, resetTimeline, setUpTimeline } from "./timeline.js";
 
 // [pattern, view id, title, enter(match) -> (false when the thing does not exist), public?]
@@ -15,6 +24,9 @@ const ROUTES = [
   [/^#\/timeline$/, "timeline", "Timeline", () => enterTimeline()],
   [/^#\/people$/, "people", "People", () => enterPeople()],
   [/^#\/users\/(\d+)$/, "profile", "Profile", (m) => enterProfile(Number(m[1]))],
+  [/^#\/posts\/(\d+)$/, "thread", "Thread", (m) => enterThread(Number(m[1]))],
+  [/^#\/tags\/([^/]{1,300})$/, "tag", "Tag", (m) => enterTag(m[1])],
+  [/^#\/notifications$/, "notifications", "Notifications", () => enterNotifications()],
   [/^#\/chat$/, "chat", "Chat rooms", () => enterRooms()],
   [/^#\/chat\/([A-Za-z0-9_-]{1,64})$/, "room", "Chat", (m) => enterRoom(m[1])],
   [/^#\/account$/, "account", "Account", () => enterAccount()],
@@ -34,7 +46,7 @@ function showNotice(text) {
 function showView(id, title) {
   for (const view of document.querySelectorAll("main > .view")) view.hidden = view.id !== `view-${id}`;
   for (const link of document.querySelectorAll("#main-nav a")) {
-    const section = id === "room" ? "chat" : id === "profile" ? "people" : id;
+    const section = { room: "chat", profile: "people", thread: "timeline", tag: "timeline" }[id] || id;
     if (link.dataset.nav === section) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
@@ -67,6 +79,7 @@ async function route() {
   }
   if (id !== "login" && id !== "signup") showNotice("");
   showView(id, title);
+  if (session.user && id !== "notifications") refreshUnread();
   if (enter) {
     const found = await enter(groups);
     if (found === false) showView("missing", "Not found");
@@ -81,10 +94,12 @@ function signedIn(user) {
   $("session").hidden = false;
   $("main-nav").hidden = false;
   showNotice("");
+  startNotifications();
 }
 
 function signedOut(message) {
   leaveRoom();
+  stopNotifications();
   session.user = null;
   $("session").hidden = true;
   $("main-nav").hidden = true;
@@ -230,6 +245,9 @@ function setUp() {
   });
   setUpTimeline();
   setUpPeople();
+  setUpThread();
+  setUpTags();
+  setUpNotifications();
   setUpChat();
   window.addEventListener("hashchange", route);
 }

@@ -6,6 +6,105 @@ import { session } from "./session.js";
 
 export const MAX_POST_LENGTH = 500;
 
+// The server's rule for `#tag` (letters of any script, digits, `_`; not inside a word).
+const TAG = /(?<![\p{L}\p{N}_#&])#([\p{L}\p{N}_]{1,100})(?![\p{L}\p{N}_])/gu;
+
+/** Plain text and links for a post's content: `@mentions` the server recognised (offsets in
+ * code points) to the profile, `#tags` to the tag page. Text only ever goes in as text. */
+export function contentNodes(post) {
+  const chars = [...post.content];
+  const marks = (post.mentions || []).map((m) => ({
+    start: m.start,
+    end: m.end,
+    node: () => el("a", { href: `#/users/${m.user_id}`, className: "mention", text: chars.slice(m.start, m.end).join("") }),
+  }));
+  // Tags: find them on the code-point string so offsets agree with the mentions'.
+  const text = chars.join("");
+  for (const match of text.matchAll(TAG)) {
+    const start = [...text.slice(0, match.index)].length;
+    const end = start + [...match[0]].length;
+    if (marks.some((m) => start < m.end && m.start < end)) continue;
+    marks.push({
+      start,
+      end,
+      node: () => el("a", { href: `#/tags/${encodeURIComponent(match[1].toLowerCase())}`, className: "hashtag", text: match[0] }),
+    });
+  }
+  marks.sort((a, b) => a.start - b.start);
+  const nodes = [];
+  let at = 0;
+  for (const mark of marks) {
+    if (mark.start < at) continue;
+    if (mark.start > at) nodes.push(chars.slice(at, mark.start).join(""));
+    nodes.push(mark.node());
+    at = mark.end;
+  }
+  if (at < chars.length) nodes.push(chars.slice(at).join(""));
+  return nodes;
+}
+
+/** Like and repost buttons (pressed when the caller did it) that update at once from the
+ * server's answer, and the reply link with its count. */
+export function postActions(post, { onChange = () => {} } = {}) {
+  const bar = el("div", { className: "post-actions" });
+  const render = (current) => {
+    bar.replaceChildren(
+      el("a", { href: `#/posts/${current.id}`, className: "reply-link", text: `Reply (${current.replies})` }),
+      toggle(current, "like", current.liked, `Like (${current.likes})`),
+      toggle(current, "repost", current.reposted, `Repost (${current.reposts})`),
+    );
+  };
+  // The name is the visible text; whether the caller did it is aria-pressed.
+  const toggle = (current, what, on, text) =>
+    el("button", {
+      type: "button",
+      className: `secondary small ${what}-button`,
+      "aria-pressed": on ? "true" : "false",
+      text,
+      onClick: async (event) => {
+        const button = event.currentTarget;
+        button.disabled = true;
+        try {
+          const fresh = await api.react(current.id, what, !on);
+          render({ ...current, ...fresh, reposted_by: current.reposted_by, reposted_at: current.reposted_at });
+          onChange(fresh);
+          bar.querySelector(`.${what}-button`).focus();
+        } catch (error) {
+          button.disabled = false;
+          announce(error.message);
+        }
+      },
+    });
+  render(post);
+  return bar;
+}
+
+/** The article of one post: who reposted it, author and time, content, actions. */
+export function postArticle(post, { own = false, label = null } = {}) {
+  return el(
+    "article",
+    { className: own ? "post own" : "post", tabindex: "-1", "aria-label": label || `Post by ${post.author_username}` },
+    post.reposted_by
+      ? el(
+          "p",
+          { className: "reposted-by muted" },
+          "Reposted by ",
+          el("a", { href: `#/users/${post.reposted_by.id}`, text: post.reposted_by.username }),
+        )
+      : null,
+    el(
+      "header",
+      {},
+      el("a", { href: `#/users/${post.author_id}`, className: "author", text: post.author_username }),
+      " ",
+      el("a", { href: `#/posts/${post.id}`, className: "permalink" }, timeElement(post.created_at)),
+      post.in_reply_to ? el("a", { href: `#/posts/${post.in_reply_to}`, className: "muted", text: "in reply" }) : null,
+    ),
+    el("p", { className: "content" }, ...contentNodes(post)),
+    postActions(post),
+  );
+}
+
 function snippet(text, length = 40) {
   const chars = [...text.trim().replace(/\s+/g, " ")];
   return chars.length > length ? chars.slice(0, length).join("") + "…" : chars.join("");
@@ -84,18 +183,7 @@ export class PostList {
     this.ids.add(post.id);
     const own = session.user && post.author_id === session.user.id;
     const item = el("li", { dataset: { postId: post.id } });
-    const article = el(
-      "article",
-      { className: own ? "post own" : "post", tabindex: "-1", "aria-label": `Post by ${post.author_username}` },
-      el(
-        "header",
-        {},
-        el("a", { href: `#/users/${post.author_id}`, className: "author", text: post.author_username }),
-        " ",
-        timeElement(post.created_at),
-      ),
-      el("p", { className: "content", text: post.content }),
-    );
+    const article = postArticle(post, { own });
     if (own) {
       article.append(
         el("button", {

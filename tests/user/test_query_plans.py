@@ -21,13 +21,16 @@ from shared.pagination import AnySelect
 from shared.settings import Settings
 from user_service.feed.queries import RECENT_WINDOW, per_author_statement, window_statement
 from user_service.follows.queries import follow_list_statement
+from user_service.likes.queries import likers_statement
+from user_service.notifications.queries import inbox_statement, unread_statement
 from user_service.posts.queries import author_posts_statement
 from user_service.profiles.queries import profile_statement, search_statement
+from user_service.tags.queries import tag_posts_statement
 
 # The seed is made once per module, so the tests share the module's event loop.
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-WATCHED = {"posts", "user_followers", "users"}
+WATCHED = {"posts", "user_followers", "users", "post_likes", "post_tags", "notifications"}
 SEEDED_USERS = 3_000
 SEEDED_POSTS = 30_000
 FOLLOWS_EACH = 5  # every seeded user follows the next five
@@ -97,7 +100,35 @@ async def seed(postgresql_only: None, settings: Settings) -> AsyncIterator[Seed]
                 {**ids, "k": READER_FOLLOWS},
             )
             newest = await conn.scalar(text("SELECT max(id) FROM posts"))
-            await conn.execute(text("ANALYZE users, posts, user_followers"))
+            # Likes on the newest posts, a tag on every third post, notifications for all.
+            await conn.execute(
+                text(
+                    "INSERT INTO post_likes (post_id, user_id, created_at) "
+                    "SELECT CAST(:newest AS bigint) - g % 1000, "
+                    "CAST(:first AS bigint) + g % CAST(:n AS int), now() "
+                    "FROM generate_series(1, 20000) g ON CONFLICT DO NOTHING"
+                ),
+                {**ids, "newest": newest},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO post_tags (tag, post_id) SELECT CASE WHEN id % 3 = 0 "
+                    "THEN 'seeded' ELSE 'other' || id % 100 END, id FROM posts"
+                )
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO notifications (user_id, actor_id, kind, post_id, created_at) "
+                    "SELECT CAST(:first AS bigint) + g % CAST(:n AS int), "
+                    "CAST(:first AS bigint) + (g * 13) % CAST(:n AS int), 'like', "
+                    "CAST(:newest AS bigint) - g % 1000, now() "
+                    "FROM generate_series(1, 30000) g"
+                ),
+                {**ids, "newest": newest},
+            )
+            await conn.execute(
+                text("ANALYZE users, posts, user_followers, post_likes, post_tags, notifications")
+            )
         yield Seed(
             tag=tag, first_id=first, middle_id=first + SEEDED_USERS // 2, newest_post_id=newest
         )
@@ -176,7 +207,9 @@ async def test_feed_per_author_plan_uses_the_author_index(
 
 async def test_author_posts_plan_uses_the_author_index(conn: AsyncConnection, seed: Seed) -> None:
     for before in (None, seed.newest_post_id - 1_000):
-        statement = author_posts_statement(author_id=seed.middle_id, before=before, limit=20)
+        statement = author_posts_statement(
+            author_id=seed.middle_id, viewer_id=seed.first_id, before=before, limit=20
+        )
         assert_index_served(await explain(conn, statement), indexes={"ix_posts_author_id_id"})
 
 
@@ -212,3 +245,25 @@ async def test_profile_counts_are_read_from_indexes(conn: AsyncConnection, seed:
         used = {n.get("Index Name") for n in nodes}
         assert {"ix_posts_author_id_id", "pk_user_followers"} <= used
         assert "ix_user_followers_following_id_follower_id" in used
+
+
+async def test_likers_plan_uses_the_like_primary_key(conn: AsyncConnection, seed: Seed) -> None:
+    for before in (None, seed.middle_id):
+        statement = likers_statement(post_id=seed.newest_post_id, before=before, limit=20)
+        assert_index_served(await explain(conn, statement), indexes={"pk_post_likes"})
+
+
+async def test_tag_posts_plan_uses_the_tag_primary_key(conn: AsyncConnection, seed: Seed) -> None:
+    for before in (None, seed.newest_post_id - 1_000):
+        statement = tag_posts_statement(
+            tag="seeded", viewer_id=seed.first_id, before=before, limit=20
+        )
+        assert_index_served(await explain(conn, statement), indexes={"pk_post_tags"})
+
+
+async def test_notification_plans_use_the_inbox_index(conn: AsyncConnection, seed: Seed) -> None:
+    for before in (None, 1_000):
+        statement = inbox_statement(user_id=seed.first_id, before=before, limit=20)
+        assert_index_served(await explain(conn, statement), indexes={"ix_notifications_user_id_id"})
+    statement = unread_statement(user_id=seed.first_id, cap=1000)
+    assert_index_served(await explain(conn, statement), indexes={"ix_notifications_user_id_id"})

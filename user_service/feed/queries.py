@@ -1,5 +1,10 @@
-"""SQL for the home timeline: posts by the reader and by everyone they follow, by id
-descending (newest first), without ever reading the follow list into Python.
+"""SQL for the home timeline: posts and reposts by the reader and by everyone they follow,
+by id descending (newest first), without ever reading the follow list into Python.
+
+A post appears once: at its newest repost by one of those people, or as itself when
+nobody among them reposted it later (`shown_once`: one probe of the unique index on
+(repost_of_id, author_id) per candidate). The reader's own posts reposted by people they
+follow appear as reposts.
 
 No single plan is good for every reader, so PostgreSQL gets two (measured with 1,000,000
 posts and 1,000 followees):
@@ -8,22 +13,27 @@ posts and 1,000 followees):
   followees wrote a fair share of recent posts, but it reads the whole table when they are
   quiet; so it only looks at the newest `RECENT_WINDOW` post ids.
 - `per_author_statement`: for each followed author (and the reader), their newest posts
-  from `ix_posts_author_id_id` (a LATERAL top-k), merged and cut to a page. Its cost is
-  bounded by followees x page size (about 2-8 ms for 1,000 followees) whatever the data.
+  from `ix_posts_author_id_id` (a LATERAL top-k, index-only: the index carries
+  `repost_of_id`), merged and cut to a page. Its cost is bounded by followees x page size
+  (about 2-8 ms for 1,000 followees) whatever the data.
 The window answers the page when it holds a full one; otherwise the per-author plan does.
 SQLite (the embedded, single-node database) has no LATERAL and runs the unwindowed walk.
+
+Once blocks and mutes exist (issue 12), the authors someone does not want to see are
+filtered in `_feed_authors`, the one condition every plan here uses.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import BigInteger, func, literal, or_, select, true, union_all
+from sqlalchemy import BigInteger, ColumnElement, func, literal, or_, select, true, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.models import Post, UserFollower
-from shared.pagination import AnyRow, AnySelect
-from user_service.posts.queries import post_columns
+from shared.pagination import AnyRow, AnySelect, page_rows
+from user_service.posts.queries import Event, event_items, shown_once
 
 # Post ids the first attempt looks back over: at most this many rows read (about 2 ms).
 RECENT_WINDOW = 10_000
@@ -33,44 +43,55 @@ def _followees(user_id: int) -> AnySelect:
     return select(UserFollower.following_id).where(UserFollower.follower_id == user_id)
 
 
+def _feed_authors(user_id: int) -> Any:
+    """Whose posts and reposts make `user_id`'s timeline, as a condition on an author id."""
+
+    def authors(column: Any) -> ColumnElement[bool]:
+        return or_(column == user_id, column.in_(_followees(user_id)))
+
+    return authors
+
+
 def window_statement(
     *, user_id: int, before: int | None, limit: int, window: int | None
 ) -> AnySelect:
-    """`limit + 1` newest feed posts older than `before` among the `window` ids below it
+    """`limit + 1` newest feed events older than `before` among the `window` ids below it
     (below the newest post when `before` is None); the whole table when `window` is None."""
-    statement = post_columns().where(
-        or_(Post.author_id == user_id, Post.author_id.in_(_followees(user_id)))
-    )
+    authors = _feed_authors(user_id)
+    events = select(Event.id).where(authors(Event.author_id), shown_once(Event, authors))
     if before is not None:
-        statement = statement.where(Post.id < before)
+        events = events.where(Event.id < before)
     if window is not None:
         top = before if before is not None else select(func.max(Post.id) + 1).scalar_subquery()
-        statement = statement.where(Post.id >= top - window)
-    return statement.order_by(Post.id.desc()).limit(limit + 1)
+        events = events.where(Event.id >= top - window)
+    page = events.order_by(Event.id.desc()).limit(page_rows(limit)).subquery("page")
+    return event_items(viewer_id=user_id, events=page)
 
 
 def per_author_statement(*, user_id: int, before: int | None, limit: int) -> AnySelect:
-    """`limit + 1` newest feed posts older than `before`: each author's newest `limit + 1`
-    (an index-only scan of `ix_posts_author_id_id` per author), merged, then the page's rows
-    fetched by primary key. PostgreSQL only (LATERAL)."""
-    authors = union_all(
+    """`limit + 1` newest feed events older than `before`: each author's newest `limit + 1`
+    shown ones (an index-only scan of `ix_posts_author_id_id` per author), merged, then the
+    page's rows fetched by primary key. PostgreSQL only (LATERAL)."""
+    feed_authors = union_all(
         _followees(user_id),
         select(literal(user_id, BigInteger)),
     ).subquery("authors")
-    author_id = authors.c[0]
-    newest = select(Post.id).where(Post.author_id == author_id)
+    author_id = feed_authors.c[0]
+    newest = select(Event.id).where(
+        Event.author_id == author_id, shown_once(Event, _feed_authors(user_id))
+    )
     if before is not None:
-        newest = newest.where(Post.id < before)
-    per_author = newest.order_by(Post.id.desc()).limit(limit + 1).lateral("per_author")
+        newest = newest.where(Event.id < before)
+    per_author = newest.order_by(Event.id.desc()).limit(limit + 1).lateral("per_author")
     page = (
         select(per_author.c.id)
-        .select_from(authors)
+        .select_from(feed_authors)
         .join(per_author, true())
         .order_by(per_author.c.id.desc())
-        .limit(limit + 1)
+        .limit(page_rows(limit))
         .subquery("page")
     )
-    return post_columns().join(page, page.c.id == Post.id).order_by(Post.id.desc())
+    return event_items(viewer_id=user_id, events=page)
 
 
 async def feed(

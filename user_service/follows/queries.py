@@ -44,12 +44,14 @@ async def follow_created_at(
     return created_at
 
 
-async def delete_follow(db: AsyncSession, *, follower_id: int, following_id: int) -> None:
-    await db.execute(
-        delete(UserFollower).where(
-            UserFollower.follower_id == follower_id, UserFollower.following_id == following_id
-        )
+async def delete_follow(db: AsyncSession, *, follower_id: int, following_id: int) -> bool:
+    """True when this call deleted the follow."""
+    result = await db.execute(
+        delete(UserFollower)
+        .where(UserFollower.follower_id == follower_id, UserFollower.following_id == following_id)
+        .returning(UserFollower.follower_id)
     )
+    return result.one_or_none() is not None
 
 
 Direction = Literal["followers", "following"]

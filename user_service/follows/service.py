@@ -14,6 +14,7 @@ from shared.sessions import SessionUser
 from user_service.accounts.service import NO_SUCH_USER, require_user
 from user_service.follows import queries
 from user_service.follows.schemas import FollowEntry, FollowOut, UnfollowOut
+from user_service.notifications.service import Notice, notify, withdraw
 
 # A follow that vanishes between "already there" and reading it back (a concurrent unfollow)
 # is inserted again; this bounds how often.
@@ -35,6 +36,7 @@ async def follow(db: AsyncSession, *, user: SessionUser, following_id: int) -> F
 async def _insert_or_find(
     db: AsyncSession, *, follower_id: int, following_id: int
 ) -> datetime | None:
+    """A new follow notifies the person followed; one already there does not again."""
     try:
         created_at = await queries.insert_follow(
             db, follower_id=follower_id, following_id=following_id
@@ -42,6 +44,7 @@ async def _insert_or_find(
     except IntegrityError:  # the user was deleted after `require_user`
         raise NotFound(NO_SUCH_USER) from None
     if created_at is not None:
+        await notify(db, actor_id=follower_id, notices=[Notice(following_id, "follow")])
         return created_at
     return await queries.follow_created_at(db, follower_id=follower_id, following_id=following_id)
 
@@ -51,7 +54,8 @@ async def unfollow(db: AsyncSession, *, user: SessionUser, following_id: int) ->
     if following_id == user.id:
         raise BadRequest("you cannot unfollow yourself")
     await require_user(db, user_id=following_id)
-    await queries.delete_follow(db, follower_id=user.id, following_id=following_id)
+    if await queries.delete_follow(db, follower_id=user.id, following_id=following_id):
+        await withdraw(db, actor_id=user.id, notice=Notice(following_id, "follow"))
     return UnfollowOut(follower_id=user.id, following_id=following_id)
 
 

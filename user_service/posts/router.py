@@ -1,4 +1,5 @@
-"""`POST /posts`, `GET|DELETE /posts/{id}` and `GET /users/{id}/posts`."""
+"""`POST /posts`, `GET|DELETE /posts/{id}`, `GET /posts/{id}/thread` and
+`GET /users/{id}/posts`."""
 
 from __future__ import annotations
 
@@ -8,19 +9,26 @@ from shared.deps import CurrentUser, DbSession
 from shared.pagination import Cursor, Limit, Page
 from user_service.params import PostIdPath, UserIdPath
 from user_service.posts import service
-from user_service.posts.schemas import PostIn, PostOut
+from user_service.posts.schemas import PostIn, PostOut, ThreadOut
 
 router = APIRouter(tags=["posts"])
 
 
-@router.post("/posts", status_code=status.HTTP_201_CREATED, response_model=PostOut)
+@router.post(
+    "/posts",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PostOut,
+    responses={404: {"description": "`in_reply_to` names no post"}},
+)
 async def create_post(body: PostIn, user: CurrentUser, db: DbSession) -> PostOut:
-    return await service.create_post(db, author=user, content=body.content)
+    return await service.create_post(
+        db, author=user, content=body.content, in_reply_to=body.in_reply_to
+    )
 
 
 @router.get("/posts/{post_id}", response_model=PostOut, responses={404: {}})
-async def get_post(post_id: PostIdPath, _user: CurrentUser, db: DbSession) -> PostOut:
-    return await service.get_post(db, post_id=post_id)
+async def get_post(post_id: PostIdPath, user: CurrentUser, db: DbSession) -> PostOut:
+    return await service.get_post(db, viewer=user, post_id=post_id)
 
 
 @router.delete(
@@ -32,12 +40,25 @@ async def delete_post(post_id: PostIdPath, user: CurrentUser, db: DbSession) -> 
     await service.delete_post(db, user=user, post_id=post_id)
 
 
+@router.get("/posts/{post_id}/thread", response_model=ThreadOut, responses={404: {}})
+async def thread(
+    post_id: PostIdPath,
+    user: CurrentUser,
+    db: DbSession,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> ThreadOut:
+    return await service.thread(db, viewer=user, post_id=post_id, cursor=cursor, limit=limit)
+
+
 @router.get("/users/{user_id}/posts", response_model=Page[PostOut], responses={404: {}})
 async def author_posts(
     user_id: UserIdPath,
-    _user: CurrentUser,
+    user: CurrentUser,
     db: DbSession,
     limit: Limit = 20,
     cursor: Cursor = None,
 ) -> Page[PostOut]:
-    return await service.author_posts(db, author_id=user_id, cursor=cursor, limit=limit)
+    return await service.author_posts(
+        db, viewer=user, author_id=user_id, cursor=cursor, limit=limit
+    )

@@ -1,0 +1,1 @@
+"""Likes: like and unlike a post, and who likes it."""

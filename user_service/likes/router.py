@@ -1,0 +1,31 @@
+"""`POST|DELETE /posts/{id}/like` and `GET /posts/{id}/likes`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from shared.deps import CurrentUser, DbSession
+from shared.pagination import Cursor, Limit, Page
+from user_service.likes import service
+from user_service.likes.schemas import Liker
+from user_service.params import PostIdPath
+from user_service.posts.schemas import PostOut
+
+router = APIRouter(tags=["likes"])
+
+
+@router.post("/posts/{post_id}/like", response_model=PostOut, responses={404: {}})
+async def like(post_id: PostIdPath, user: CurrentUser, db: DbSession) -> PostOut:
+    return await service.like(db, user=user, post_id=post_id)
+
+
+@router.delete("/posts/{post_id}/like", response_model=PostOut, responses={404: {}})
+async def unlike(post_id: PostIdPath, user: CurrentUser, db: DbSession) -> PostOut:
+    return await service.unlike(db, user=user, post_id=post_id)
+
+
+@router.get("/posts/{post_id}/likes", response_model=Page[Liker], responses={404: {}})
+async def likers(
+    post_id: PostIdPath, _user: CurrentUser, db: DbSession, limit: Limit = 20, cursor: Cursor = None
+) -> Page[Liker]:
+    return await service.likers(db, post_id=post_id, cursor=cursor, limit=limit)

@@ -1,0 +1,102 @@
+"""SQL on `notifications`: `ix_notifications_user_id_id` serves a person's inbox newest
+first and the count above their read mark (`users.notifications_read_id`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import case, delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from shared.models import Notification, User, utcnow
+from shared.pagination import AnyRow, AnySelect
+
+Actor = aliased(User, name="actor")
+Reader = aliased(User, name="reader")
+
+
+async def insert_notifications(db: AsyncSession, rows: Sequence[dict[str, object]]) -> None:
+    """`rows`: dicts of user_id, actor_id, kind and post_id."""
+    if rows:
+        now = utcnow()
+        await db.execute(insert(Notification), [{**row, "created_at": now} for row in rows])
+
+
+async def delete_notification(
+    db: AsyncSession, *, user_id: int, actor_id: int, kind: str, post_id: int | None
+) -> None:
+    post = Notification.post_id.is_(None) if post_id is None else Notification.post_id == post_id
+    await db.execute(
+        delete(Notification).where(
+            Notification.user_id == user_id,
+            Notification.actor_id == actor_id,
+            Notification.kind == kind,
+            post,
+        )
+    )
+
+
+def inbox_statement(*, user_id: int, before: int | None, limit: int) -> AnySelect:
+    """A person's notifications older than `before`, newest first: a backward range scan of
+    `ix_notifications_user_id_id`, the actor and the reader's read mark by primary key."""
+    statement = (
+        select(
+            Notification.id,
+            Notification.kind,
+            Notification.post_id,
+            Notification.created_at,
+            Actor.id.label("actor_id"),
+            Actor.username.label("actor_username"),
+            (Notification.id > Reader.notifications_read_id).label("unread"),
+        )
+        .join(Actor, Actor.id == Notification.actor_id)
+        .join(Reader, Reader.id == Notification.user_id)
+        .where(Notification.user_id == user_id)
+    )
+    if before is not None:
+        statement = statement.where(Notification.id < before)
+    return statement.order_by(Notification.id.desc()).limit(limit + 1)
+
+
+async def inbox(
+    db: AsyncSession, *, user_id: int, before: int | None, limit: int
+) -> Sequence[AnyRow]:
+    statement = inbox_statement(user_id=user_id, before=before, limit=limit)
+    return (await db.execute(statement)).all()
+
+
+def unread_statement(*, user_id: int, cap: int) -> AnySelect:
+    """How many notifications are above the read mark, counting at most `cap` of them (an
+    index-only range scan that stops there, however many there are)."""
+    read_id = select(User.notifications_read_id).where(User.id == user_id).scalar_subquery()
+    above = (
+        select(Notification.id)
+        .where(Notification.user_id == user_id, Notification.id > read_id)
+        .limit(cap)
+        .subquery("above")
+    )
+    return select(func.count()).select_from(above)
+
+
+async def unread(db: AsyncSession, *, user_id: int, cap: int) -> int:
+    return int(await db.scalar(unread_statement(user_id=user_id, cap=cap)) or 0)
+
+
+async def newest_id(db: AsyncSession, *, user_id: int) -> int:
+    newest = await db.scalar(
+        select(func.max(Notification.id)).where(Notification.user_id == user_id)
+    )
+    return int(newest or 0)
+
+
+async def mark_read(db: AsyncSession, *, user_id: int, up_to: int) -> int:
+    """Moves the read mark up to `up_to` (never down); the mark after."""
+    mark = User.notifications_read_id
+    result = await db.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(notifications_read_id=case((mark < up_to, up_to), else_=mark))
+        .returning(User.notifications_read_id)
+    )
+    return int(result.scalar_one())

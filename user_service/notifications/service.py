@@ -1,0 +1,97 @@
+"""Notification rules: nobody is notified of their own actions; undoing a like, repost or
+follow takes its notification back; the read mark only moves forward.
+
+`notify` is the one place a notification is decided: the rule "none from someone I block or
+mute" (issue 12) belongs there, as a filter on `rows` before they are inserted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.pagination import AnyRow, Page, decode_id_cursor, keyset_page
+from shared.sessions import SessionUser
+from user_service.notifications import queries
+from user_service.notifications.schemas import (
+    NotificationKind,
+    NotificationOut,
+    ReadOut,
+    UnreadOut,
+)
+from user_service.posts.items import posts_shown
+from user_service.posts.schemas import UserRef
+
+UNREAD_CAP = 1000
+
+
+@dataclass(frozen=True)
+class Notice:
+    user_id: int
+    kind: NotificationKind
+    post_id: int | None = None
+
+
+async def notify(db: AsyncSession, *, actor_id: int, notices: Iterable[Notice]) -> None:
+    """Stores what `actor_id` did for each person concerned, once per person and kind,
+    never for the actor themselves."""
+    seen: set[tuple[int, str]] = set()
+    rows: list[dict[str, object]] = []
+    for notice in notices:
+        if notice.user_id == actor_id or (notice.user_id, notice.kind) in seen:
+            continue
+        seen.add((notice.user_id, notice.kind))
+        rows.append(
+            {
+                "user_id": notice.user_id,
+                "actor_id": actor_id,
+                "kind": notice.kind,
+                "post_id": notice.post_id,
+            }
+        )
+    await queries.insert_notifications(db, rows)
+
+
+async def withdraw(db: AsyncSession, *, actor_id: int, notice: Notice) -> None:
+    """Takes back what `notify` stored for an action now undone."""
+    await queries.delete_notification(
+        db, user_id=notice.user_id, actor_id=actor_id, kind=notice.kind, post_id=notice.post_id
+    )
+
+
+async def inbox(
+    db: AsyncSession, *, user: SessionUser, cursor: str | None, limit: int
+) -> Page[NotificationOut]:
+    """Newest first; the posts of the page are read in one query."""
+    before = decode_id_cursor(cursor)
+    rows = await queries.inbox(db, user_id=user.id, before=before, limit=limit)
+    posts = await posts_shown(
+        db, post_ids=[row.post_id for row in rows[:limit] if row.post_id], viewer_id=user.id
+    )
+
+    def item(row: AnyRow) -> NotificationOut:
+        return NotificationOut(
+            id=row.id,
+            kind=row.kind,
+            actor=UserRef(id=row.actor_id, username=row.actor_username),
+            post=posts.get(row.post_id) if row.post_id else None,
+            created_at=row.created_at,
+            unread=row.unread,
+        )
+
+    return keyset_page(rows, limit=limit, item=item, key=lambda row: (row.id,))
+
+
+async def unread(db: AsyncSession, *, user: SessionUser) -> UnreadOut:
+    return UnreadOut(unread=await queries.unread(db, user_id=user.id, cap=UNREAD_CAP))
+
+
+async def mark_read(db: AsyncSession, *, user: SessionUser, up_to: int | None) -> ReadOut:
+    """Everything up to notification `up_to` is read (all of them when None)."""
+    if up_to is None:
+        up_to = await queries.newest_id(db, user_id=user.id)
+    mark = await queries.mark_read(db, user_id=user.id, up_to=up_to)
+    count = await queries.unread(db, user_id=user.id, cap=UNREAD_CAP)
+    return ReadOut(read_up_to=mark, unread=count)

@@ -1,0 +1,1 @@
+"""Reposts: sharing someone's post with your followers, and taking it back."""

@@ -1,0 +1,1 @@
+"""Hashtags: the posts carrying a `#tag`, newest first."""

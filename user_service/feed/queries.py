@@ -21,8 +21,10 @@ from collections.abc import Sequence
 from sqlalchemy import BigInteger, func, literal, or_, select, true, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.blocks import blocked_either_way_ids
 from shared.models import Post, UserFollower
 from shared.pagination import AnyRow, AnySelect
+from user_service.blocks.queries import muted_ids
 from user_service.posts.queries import post_columns
 
 # Post ids the first attempt looks back over: at most this many rows read (about 2 ms).
@@ -33,13 +35,20 @@ def _followees(user_id: int) -> AnySelect:
     return select(UserFollower.following_id).where(UserFollower.follower_id == user_id)
 
 
+def _hidden(user_id: int) -> AnySelect:
+    """Authors kept out of the reader's feed: everyone they muted, and anyone a block stands
+    between (a block ends follows, but a follow racing the block must not show through)."""
+    return select(union_all(blocked_either_way_ids(user_id), muted_ids(user_id)).subquery("hidden"))
+
+
 def window_statement(
     *, user_id: int, before: int | None, limit: int, window: int | None
 ) -> AnySelect:
     """`limit + 1` newest feed posts older than `before` among the `window` ids below it
     (below the newest post when `before` is None); the whole table when `window` is None."""
     statement = post_columns().where(
-        or_(Post.author_id == user_id, Post.author_id.in_(_followees(user_id)))
+        or_(Post.author_id == user_id, Post.author_id.in_(_followees(user_id))),
+        Post.author_id.not_in(_hidden(user_id)),
     )
     if before is not None:
         statement = statement.where(Post.id < before)
@@ -54,7 +63,7 @@ def per_author_statement(*, user_id: int, before: int | None, limit: int) -> Any
     (an index-only scan of `ix_posts_author_id_id` per author), merged, then the page's rows
     fetched by primary key. PostgreSQL only (LATERAL)."""
     authors = union_all(
-        _followees(user_id),
+        _followees(user_id).where(UserFollower.following_id.not_in(_hidden(user_id))),
         select(literal(user_id, BigInteger)),
     ).subquery("authors")
     author_id = authors.c[0]

@@ -35,9 +35,11 @@ async def delete_post(post_id: PostIdPath, user: CurrentUser, db: DbSession) -> 
 @router.get("/users/{user_id}/posts", response_model=Page[PostOut], responses={404: {}})
 async def author_posts(
     user_id: UserIdPath,
-    _user: CurrentUser,
+    user: CurrentUser,
     db: DbSession,
     limit: Limit = 20,
     cursor: Cursor = None,
 ) -> Page[PostOut]:
-    return await service.author_posts(db, author_id=user_id, cursor=cursor, limit=limit)
+    return await service.author_posts(
+        db, viewer=user, author_id=user_id, cursor=cursor, limit=limit
+    )

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.blocks import blocked_either_way
 from shared.errors import Forbidden, NotFound
 from shared.pagination import AnyRow, Page, decode_id_cursor, keyset_page
 from shared.sessions import SessionUser
@@ -51,10 +52,13 @@ async def delete_post(db: AsyncSession, *, user: SessionUser, post_id: int) -> N
 
 
 async def author_posts(
-    db: AsyncSession, *, author_id: int, cursor: str | None, limit: int
+    db: AsyncSession, *, viewer: SessionUser, author_id: int, cursor: str | None, limit: int
 ) -> Page[PostOut]:
-    """One user's posts, newest first; 404 for an unknown user rather than an empty page."""
+    """One user's posts, newest first; 404 for an unknown user rather than an empty page,
+    and an empty page while a block stands between the viewer and the author."""
     before = decode_id_cursor(cursor)
     await require_user(db, user_id=author_id)
+    if await blocked_either_way(db, user_id=viewer.id, other_id=author_id):
+        return Page[PostOut](items=[], next_cursor=None)
     rows = await queries.author_posts(db, author_id=author_id, before=before, limit=limit)
     return post_page(rows, limit=limit)

@@ -12,7 +12,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -157,38 +157,58 @@ async def member_counts(db: AsyncSession, room_ids: Collection[str]) -> dict[str
     return {row[0]: row[1] for row in rows}
 
 
+def members_statement(*, room_id: str, after_user_id: int | None, limit: int) -> Any:
+    """A room's members by user id, at most `limit + 1` rows: the page cut from the primary
+    key first, then each name by the users' primary key."""
+    page = select(RoomMember.user_id, RoomMember.role, RoomMember.joined_at).where(
+        RoomMember.room_id == room_id
+    )
+    if after_user_id is not None:
+        page = page.where(RoomMember.user_id > after_user_id)
+    cut = page.order_by(RoomMember.user_id).limit(limit + 1).subquery("page")
+    return (
+        select(cut.c.user_id, User.username, cut.c.role, cut.c.joined_at)
+        .join(User, User.id == cut.c.user_id)
+        .order_by(cut.c.user_id)
+    )
+
+
 async def members_page(
     db: AsyncSession, *, room_id: str, after_user_id: int | None, limit: int
 ) -> Sequence[AnyRow]:
-    """A room's members by user id (the primary key), at most `limit + 1` rows."""
-    statement = _member_columns().where(RoomMember.room_id == room_id)
-    if after_user_id is not None:
-        statement = statement.where(RoomMember.user_id > after_user_id)
-    return (await db.execute(statement.order_by(RoomMember.user_id).limit(limit + 1))).all()
+    statement = members_statement(room_id=room_id, after_user_id=after_user_id, limit=limit)
+    return (await db.execute(statement)).all()
+
+
+def public_rooms_statement(*, user_id: int, after_id: str | None, limit: int) -> Any:
+    """Public rooms in id order (`ix_rooms_kind_id`) with the caller's role in each."""
+    statement = select(Room, _role_of(user_id).label("role")).where(Room.kind == "public")
+    if after_id is not None:
+        statement = statement.where(Room.id > after_id)
+    return statement.order_by(Room.id).limit(limit)
 
 
 async def public_rooms(
     db: AsyncSession, *, user_id: int, after_id: str | None, limit: int
 ) -> Sequence[AnyRow]:
-    """Public rooms in id order (`ix_rooms_kind_id`) with the caller's role in each."""
-    statement = select(Room, _role_of(user_id).label("role")).where(Room.kind == "public")
+    statement = public_rooms_statement(user_id=user_id, after_id=after_id, limit=limit)
+    return (await db.execute(statement)).all()
+
+
+def my_rooms_statement(*, user_id: int, after_id: str | None, limit: int) -> Any:
+    """The user's rooms of every kind in id order: the page cut from
+    `ix_room_members_user_id_room_id` first, then each room by primary key."""
+    page = select(RoomMember.room_id, RoomMember.role).where(RoomMember.user_id == user_id)
     if after_id is not None:
-        statement = statement.where(Room.id > after_id)
-    return (await db.execute(statement.order_by(Room.id).limit(limit))).all()
+        page = page.where(RoomMember.room_id > after_id)
+    cut = page.order_by(RoomMember.room_id).limit(limit).subquery("page")
+    return select(Room, cut.c.role).join(cut, cut.c.room_id == Room.id).order_by(Room.id)
 
 
 async def my_rooms(
     db: AsyncSession, *, user_id: int, after_id: str | None, limit: int
 ) -> Sequence[AnyRow]:
-    """The user's rooms of every kind in id order (`ix_room_members_user_id_room_id`)."""
-    statement = (
-        select(Room, RoomMember.role)
-        .join(RoomMember, and_(RoomMember.room_id == Room.id, RoomMember.user_id == user_id))
-        .order_by(RoomMember.room_id)
-        .limit(limit)
-    )
-    if after_id is not None:
-        statement = statement.where(RoomMember.room_id > after_id)
+    statement = my_rooms_statement(user_id=user_id, after_id=after_id, limit=limit)
     return (await db.execute(statement)).all()
 
 
@@ -230,27 +250,36 @@ async def delete_invite(db: AsyncSession, *, room_id: str, invitee_id: int) -> b
     return bool(getattr(result, "rowcount", 0))
 
 
+def invites_statement(*, invitee_id: int, after_room_id: str | None, limit: int) -> Any:
+    """My open invitations by room id, each with the room's name and the inviter's (NULL
+    once their account is gone): the page cut from `ix_room_invites_invitee_id_room_id`
+    first, then the names by primary key."""
+    page = select(RoomInvite.room_id, RoomInvite.inviter_id, RoomInvite.created_at).where(
+        RoomInvite.invitee_id == invitee_id
+    )
+    if after_room_id is not None:
+        page = page.where(RoomInvite.room_id > after_room_id)
+    cut = page.order_by(RoomInvite.room_id).limit(limit + 1).subquery("page")
+    inviter = aliased(User)
+    return (
+        select(
+            cut.c.room_id,
+            Room.name.label("room_name"),
+            cut.c.inviter_id,
+            inviter.username.label("inviter_username"),
+            cut.c.created_at,
+        )
+        .join(Room, Room.id == cut.c.room_id)
+        .outerjoin(inviter, inviter.id == cut.c.inviter_id)
+        .order_by(cut.c.room_id)
+    )
+
+
 async def invites_page(
     db: AsyncSession, *, invitee_id: int, after_room_id: str | None, limit: int
 ) -> Sequence[AnyRow]:
-    """My open invitations by room id (`ix_room_invites_invitee_id_room_id`), each with the
-    room's name and the inviter's (NULL once their account is gone)."""
-    inviter = aliased(User)
-    statement = (
-        select(
-            RoomInvite.room_id,
-            Room.name.label("room_name"),
-            RoomInvite.inviter_id,
-            inviter.username.label("inviter_username"),
-            RoomInvite.created_at,
-        )
-        .join(Room, Room.id == RoomInvite.room_id)
-        .outerjoin(inviter, inviter.id == RoomInvite.inviter_id)
-        .where(RoomInvite.invitee_id == invitee_id)
-    )
-    if after_room_id is not None:
-        statement = statement.where(RoomInvite.room_id > after_room_id)
-    return (await db.execute(statement.order_by(RoomInvite.room_id).limit(limit + 1))).all()
+    statement = invites_statement(invitee_id=invitee_id, after_room_id=after_room_id, limit=limit)
+    return (await db.execute(statement)).all()
 
 
 async def insert_ban(

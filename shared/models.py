@@ -176,10 +176,6 @@ class UserMute(Base):
     __table_args__ = (Index("ix_user_mutes_muted_id_muter_id", "muted_id", "muter_id"),)
 
 
-ROOM_KINDS = ("public", "private", "direct")
-ROOM_ROLES = ("owner", "moderator", "member")
-
-
 class Room(Base):
     __tablename__ = "rooms"
 

@@ -6,12 +6,7 @@ exist for anyone outside it: every refusal there is the same 404 as an unknown r
 
 from __future__ import annotations
 
-from typing import Literal
-
 from shared.errors import Forbidden, NotFound
-
-Kind = Literal["public", "private", "direct"]
-Role = Literal["owner", "moderator", "member"]
 
 RANK: dict[str, int] = {"member": 1, "moderator": 2, "owner": 3}
 NO_SUCH_ROOM = "room not found"

@@ -67,12 +67,11 @@ async def _names(db: AsyncSession, rooms: Sequence[Room], user_id: int) -> dict[
     """Each room's name as `user_id` sees it: a direct room is named after the other person."""
     peers = {room.id: peer_of(room, user_id) for room in rooms}
     found = await queries.usernames(db, {peer for peer in peers.values() if peer is not None})
-    return {
-        room.id: room.name
-        if peers[room.id] is None
-        else found.get(peers[room.id] or 0, DELETED_ACCOUNT)
-        for room in rooms
-    }
+    names = {}
+    for room in rooms:
+        peer = peers[room.id]
+        names[room.id] = room.name if peer is None else found.get(peer, DELETED_ACCOUNT)
+    return names
 
 
 def _room_out(room: Room, *, name: str, user_id: int) -> RoomOut:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import InstrumentedAttribute
 
 from shared.settings import Settings
 
@@ -98,3 +100,17 @@ async def release_connection(db: AsyncSession) -> None:
     loaded are detached first and stay readable; the next query begins a new transaction."""
     db.expunge_all()
     await db.rollback()
+
+
+def insert_unless_present(
+    db: AsyncSession,
+    model: type[Any],
+    values: dict[str, Any],
+    *,
+    key: list[InstrumentedAttribute[Any]],
+) -> Any:
+    """`INSERT ... ON CONFLICT (key) DO NOTHING` in the session's dialect, so concurrent
+    identical inserts neither fail nor duplicate; add `.returning(...)` to learn whether this
+    one inserted (no row: it was already there)."""
+    insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return insert(model).values(**values).on_conflict_do_nothing(index_elements=key)

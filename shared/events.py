@@ -1,4 +1,6 @@
-"""Account events that other services must act on at once (the ws service closes sockets).
+"""Control events that other services must act on at once (the ws service closes sockets):
+a session ended or an account was deleted (`AccountEvent`, close code 4401), someone was
+kicked from or banned in a room (`RoomRemovalEvent`, close code 4403).
 
 Published on the broker after the database change is committed, so a subscriber that
 re-checks the database always sees the change.
@@ -51,8 +53,63 @@ class AccountEvent:
 
 
 async def publish_account_event(broker: Broker, namespace: str, event: AccountEvent) -> None:
+    await publish_control_event(broker, namespace, event)
+
+
+@dataclass(frozen=True, slots=True)
+class RoomRemovalEvent:
+    """Someone was kicked from or banned in a room: every chat instance closes that user's
+    sockets in that room with close code 4403 and `reason` (for example "removed from
+    #general by alice"), which a client can show as it is.
+
+    Published on the same control channel as `AccountEvent`, after the commit. A subscriber
+    that does not know a `kind` ignores the message, so older instances are unaffected.
+    Wire format: `{"kind": "room_kick" | "room_ban", "room_id", "user_id", "by_user_id",
+    "reason"}`.
+    """
+
+    kind: Literal["room_kick", "room_ban"]
+    room_id: str
+    user_id: int
+    by_user_id: int
+    reason: str
+
+    def encode(self) -> bytes:
+        return orjson.dumps(
+            {
+                "kind": self.kind,
+                "room_id": self.room_id,
+                "user_id": self.user_id,
+                "by_user_id": self.by_user_id,
+                "reason": self.reason,
+            }
+        )
+
+    @classmethod
+    def decode(cls, data: bytes) -> RoomRemovalEvent | None:
+        """None for anything malformed or of another kind."""
+        try:
+            raw = orjson.loads(data)
+            kind = raw["kind"]
+            if kind not in ("room_kick", "room_ban"):
+                return None
+            return cls(
+                kind=kind,
+                room_id=str(raw["room_id"]),
+                user_id=int(raw["user_id"]),
+                by_user_id=int(raw["by_user_id"]),
+                reason=str(raw["reason"]),
+            )
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            return None
+
+
+ControlEvent = AccountEvent | RoomRemovalEvent
+
+
+async def publish_control_event(broker: Broker, namespace: str, event: ControlEvent) -> None:
     """Retried for up to PUBLISH_PATIENCE_SECONDS; if it still fails, the ws service's
-    periodic re-check of open sessions closes the sockets."""
+    periodic re-check of open sessions closes the sockets of ended sessions."""
     await publish_patiently(
         broker, control_channel(namespace), event.encode(), patience=PUBLISH_PATIENCE_SECONDS
     )

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -277,6 +278,42 @@ class Session(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+class UserBlock(Base):
+    """`blocker_id` blocked `blocked_id`: no follows, posts, DMs or invitations between them,
+    either way."""
+
+    __tablename__ = "user_blocks"
+
+    blocker_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    blocked_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        # The primary key serves "whom did X block"; this serves "who blocked X".
+        Index("ix_user_blocks_blocked_id_blocker_id", "blocked_id", "blocker_id"),
+    )
+
+
+class UserMute(Base):
+    """`muter_id` muted `muted_id`: the muted person's posts leave the muter's feed."""
+
+    __tablename__ = "user_mutes"
+
+    muter_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    muted_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_user_mutes_muted_id_muter_id", "muted_id", "muter_id"),)
+
+
 class Room(Base):
     __tablename__ = "rooms"
 
@@ -288,6 +325,79 @@ class Room(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The last sequence number handed out in this room; bumped under the row lock.
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # "public" (anyone joins), "private" (members only, by invitation) or "direct" (two
+    # people). Checked by the code: SQLite cannot add a CHECK to an existing table in place.
+    kind: Mapped[str] = mapped_column(String(16), default="public", server_default="public")
+    # A direct room's pair, "LOW_ID:HIGH_ID"; unique, so concurrent first messages between
+    # the same two people make one room. Kept after either account is deleted (ids are
+    # never reused), so the other person keeps the conversation.
+    direct_key: Mapped[str | None] = mapped_column(String(41), nullable=True)
+
+    __table_args__ = (
+        # The public directory: public rooms in id order.
+        Index("ix_rooms_kind_id", "kind", "id"),
+        Index("uq_rooms_direct_key", "direct_key", unique=True),
+    )
+
+
+class RoomMember(Base):
+    """Who belongs to a room, with which role. Ends when they leave, are kicked or banned,
+    or their account is deleted."""
+
+    __tablename__ = "room_members"
+
+    room_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(16))
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("role IN ('owner', 'moderator', 'member')", name="role"),
+        # The primary key serves a room's members; this serves "my rooms".
+        Index("ix_room_members_user_id_room_id", "user_id", "room_id"),
+    )
+
+
+class RoomInvite(Base):
+    """An open invitation to a private room; gone once accepted or declined."""
+
+    __tablename__ = "room_invites"
+
+    room_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True
+    )
+    invitee_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    inviter_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_room_invites_invitee_id_room_id", "invitee_id", "room_id"),)
+
+
+class RoomBan(Base):
+    """`user_id` may not join the room again. A ban outlives the account of who made it
+    (`banned_by` becomes NULL)."""
+
+    __tablename__ = "room_bans"
+
+    room_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    banned_by: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Message(Base):

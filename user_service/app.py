@@ -5,6 +5,7 @@ from fastapi import FastAPI
 from shared.service_app import build_service_app
 from shared.settings import Settings, load_settings
 from user_service.accounts.router import router as accounts
+from user_service.blocks.router import router as blocks
 from user_service.feed.router import router as feed
 from user_service.follows.router import router as follows
 from user_service.likes.router import router as likes
@@ -19,6 +20,17 @@ def create_app(settings: Settings | None = None, *, own_runtime: bool = True) ->
     return build_service_app(
         name="user",
         settings=settings or load_settings(),
-        routers=[accounts, follows, profiles, posts, likes, reposts, tags, feed, notifications],
+        routers=[
+            accounts,
+            follows,
+            profiles,
+            posts,
+            likes,
+            reposts,
+            tags,
+            feed,
+            notifications,
+            blocks,
+        ],
         own_runtime=own_runtime,
     )

@@ -23,3 +23,7 @@ def _user_id_query(alias: str) -> object:
 
 ToFollowId = Annotated[int, _user_id_query("toFollowId")]
 ToUnfollowId = Annotated[int, _user_id_query("toUnfollowId")]
+ToBlockId = Annotated[int, _user_id_query("toBlockId")]
+ToUnblockId = Annotated[int, _user_id_query("toUnblockId")]
+ToMuteId = Annotated[int, _user_id_query("toMuteId")]
+ToUnmuteId = Annotated[int, _user_id_query("toUnmuteId")]

@@ -133,17 +133,38 @@ export const unreadNotifications = () => request("GET", `${USERS}/notifications/
 export const markNotificationsRead = (upTo) =>
   request("POST", `${USERS}/notifications/read`, { query: { upTo } });
 export const deletePost = (id) => request("DELETE", `${USERS}/posts/${encodeURIComponent(id)}`);
+export const block = (id) => request("POST", `${USERS}/block`, { query: { toBlockId: id } });
+export const unblock = (id) => request("POST", `${USERS}/unblock`, { query: { toUnblockId: id } });
+export const mute = (id) => request("POST", `${USERS}/mute`, { query: { toMuteId: id } });
+export const unmute = (id) => request("POST", `${USERS}/unmute`, { query: { toUnmuteId: id } });
+export const blocks = (cursor) => request("GET", `${USERS}/blocks`, { query: { cursor, limit: 100 } });
+export const mutes = (cursor) => request("GET", `${USERS}/mutes`, { query: { cursor, limit: 100 } });
 export const deleteAccount = () => request("DELETE", `${USERS}/delete`, { quietUnauthorized: true });
 
 // ---- chat rooms ----
 /** A page of rooms as {items, next_cursor}: getRooms answers a JSON array and names the next
  * page in its Link header. */
-export async function rooms(cursor) {
-  const { body, headers } = await exchange("GET", `${CHAT}/ws/getRooms`, { query: { cursor, limit: 100 } });
+export async function rooms(cursor, { mine = false } = {}) {
+  const query = { cursor, limit: 100, mine: mine ? "true" : undefined };
+  const { body, headers } = await exchange("GET", `${CHAT}/ws/getRooms`, { query });
   if (!Array.isArray(body)) return body; // already a page
   return { items: body, next_cursor: nextCursorFromLink(headers.get("Link")) };
 }
-export const createRoom = (name) => request("POST", `${CHAT}/ws/createRoom`, { json: { name } });
+export const createRoom = (name, isPrivate = false) =>
+  request("POST", `${CHAT}/ws/createRoom`, { json: { name, private: isPrivate } });
+const roomPath = (roomId) => `${CHAT}/ws/rooms/${encodeURIComponent(roomId)}`;
+export const room = (roomId) => request("GET", roomPath(roomId));
+export const directMessage = (userId) => request("POST", `${CHAT}/ws/dm`, { query: { userId } });
+export const invites = () => request("GET", `${CHAT}/ws/invites`, { query: { limit: 100 } });
+export const invite = (roomId, userId) => request("POST", `${roomPath(roomId)}/invites`, { query: { userId } });
+export const answerInvite = (roomId, accept) =>
+  request("POST", `${CHAT}/ws/invites/${encodeURIComponent(roomId)}/${accept ? "accept" : "decline"}`);
+export const members = (roomId, cursor) => request("GET", `${roomPath(roomId)}/members`, { query: { cursor, limit: 100 } });
+export const setRole = (roomId, userId, role) =>
+  request("POST", `${roomPath(roomId)}/members/${encodeURIComponent(userId)}/role`, { json: { role } });
+export const kick = (roomId, userId) => request("DELETE", `${roomPath(roomId)}/members/${encodeURIComponent(userId)}`);
+export const ban = (roomId, userId) => request("POST", `${roomPath(roomId)}/bans/${encodeURIComponent(userId)}`);
+export const leaveRoom = (roomId) => request("POST", `${roomPath(roomId)}/leave`);
 export const roomClients = (roomId) => request("GET", `${CHAT}/ws/getClients/${encodeURIComponent(roomId)}`);
 
 /** The room's websocket address on this origin: the browser sends the cookie and the Origin. */

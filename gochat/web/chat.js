@@ -1,7 +1,8 @@
-// Chat: the rooms with how many are online, creating one, and a room's live view.
+// Chat: invitations, direct messages, your rooms and the public ones with how many are
+// online; creating a room; a room's live view with its members, roles and moderation.
 
 import * as api from "./api.js";
-import { $, announce, busy, charCount, el, timeElement } from "./dom.js";
+import { $, announce, busy, charCount, confirmDialog, el, timeElement } from "./dom.js";
 import { MAX_MESSAGE_LENGTH, RoomConnection } from "./room-connection.js";
 import { session } from "./session.js";
 
@@ -13,12 +14,57 @@ let roomsCursor = null;
 function renderRoom(room) {
   knownRooms.set(room.id, room);
   const online = Number(room.online) || 0;
+  const label = room.kind === "private" ? " (private)" : room.role === "owner" ? " (yours)" : "";
   return el(
     "li",
     {},
     el("a", { href: `#/chat/${encodeURIComponent(room.id)}`, text: room.name }),
+    label ? el("span", { className: "muted", text: label }) : null,
     el("span", { className: online ? "online" : "muted", text: `${online} online` }),
   );
+}
+
+// ---- invitations, direct messages and your rooms ----
+
+function renderInvite(invite) {
+  const from = invite.inviter_username ? ` from ${invite.inviter_username}` : "";
+  const answer = async (accept, button) => {
+    button.disabled = true;
+    try {
+      await api.answerInvite(invite.room_id, accept);
+      announce(accept ? `You joined ${invite.room_name}.` : `Invitation to ${invite.room_name} declined.`);
+      if (accept) location.hash = `#/chat/${encodeURIComponent(invite.room_id)}`;
+      else loadMine();
+    } catch (error) {
+      $("rooms-status").textContent = error.message;
+      button.disabled = false;
+    }
+  };
+  const accept = el("button", { type: "button", text: `Accept ${invite.room_name}` });
+  const decline = el("button", { type: "button", className: "secondary", text: `Decline ${invite.room_name}` });
+  accept.addEventListener("click", () => answer(true, accept));
+  decline.addEventListener("click", () => answer(false, decline));
+  return el("li", {}, el("span", { text: `${invite.room_name}${from}` }), accept, decline);
+}
+
+/** Invitations, then the caller's rooms: direct conversations apart from the others. */
+async function loadMine() {
+  let inbox;
+  let mine;
+  try {
+    [inbox, mine] = await Promise.all([api.invites(), api.rooms(null, { mine: true })]);
+  } catch (error) {
+    $("my-rooms-status").textContent = error.message;
+    return;
+  }
+  $("invites").replaceChildren(...inbox.items.map(renderInvite));
+  $("invites-section").hidden = inbox.items.length === 0;
+  const direct = mine.items.filter((room) => room.kind === "direct");
+  const others = mine.items.filter((room) => room.kind !== "direct");
+  $("dms").replaceChildren(...direct.map(renderRoom));
+  $("dms-status").hidden = direct.length > 0;
+  $("my-rooms").replaceChildren(...others.map(renderRoom));
+  $("my-rooms-status").textContent = others.length ? "" : "You are in no room yet.";
 }
 
 async function loadRooms({ more }) {
@@ -54,9 +100,10 @@ async function createRoom(event) {
   }
   await busy($("room-form"), async () => {
     try {
-      const room = await api.createRoom(name);
+      const room = await api.createRoom(name, $("room-private").checked);
       knownRooms.set(room.id, room);
       input.value = "";
+      $("room-private").checked = false;
       location.hash = `#/chat/${encodeURIComponent(room.id)}`;
     } catch (failure) {
       error.textContent = failure.message;
@@ -90,6 +137,11 @@ class RoomView {
   start() {
     this.messages.replaceChildren();
     $("members").replaceChildren();
+    $("room-members").replaceChildren();
+    $("moderation-error").textContent = "";
+    $("invite-error").textContent = "";
+    $("invite-form").hidden = true;
+    $("leave-membership").hidden = true;
     $("members-count").textContent = "";
     $("message-error").textContent = "";
     $("messages-live").replaceChildren();
@@ -99,6 +151,79 @@ class RoomView {
 
   stop() {
     this.connection.stop();
+  }
+
+  // ---- members, roles and moderation (every rule is the server's; buttons only hide what
+  // it would refuse anyway) ----
+
+  async loadRoomMembers() {
+    const list = $("room-members");
+    let detail;
+    let page;
+    try {
+      [detail, page] = await Promise.all([api.room(this.roomId), api.members(this.roomId)]);
+    } catch (error) {
+      $("moderation-error").textContent = error.status === 404 ? "" : error.message;
+      return;
+    }
+    this.detail = detail;
+    const mine = detail.role;
+    $("invite-form").hidden = !(detail.kind === "private" && (mine === "owner" || mine === "moderator"));
+    $("leave-membership").hidden = !mine;
+    list.replaceChildren(...page.items.map((member) => this.renderMember(member, mine)));
+  }
+
+  renderMember(member, mine) {
+    const rank = { member: 1, moderator: 2, owner: 3 };
+    const self = member.user_id === session.user.id;
+    const item = el(
+      "li",
+      { dataset: { userId: member.user_id } },
+      el("a", { href: `#/users/${member.user_id}`, text: member.username }),
+      el("span", { className: "role", text: self ? `${member.role} (you)` : member.role }),
+    );
+    if (self || this.detail.kind === "direct") return item;
+    const act = (label, work) => {
+      const button = el("button", { type: "button", className: "secondary", text: label });
+      button.addEventListener("click", () => work(button));
+      item.append(button);
+    };
+    if (mine === "owner") {
+      const promote = member.role === "member";
+      act(promote ? `Make ${member.username} a moderator` : `Make ${member.username} a member`, () =>
+        this.moderate(() => api.setRole(this.roomId, member.user_id, promote ? "moderator" : "member"),
+          `${member.username} is now a ${promote ? "moderator" : "member"}.`),
+      );
+    }
+    if ((rank[mine] || 0) >= rank.moderator && rank[mine] > rank[member.role]) {
+      act(`Remove ${member.username}`, () =>
+        this.moderate(() => api.kick(this.roomId, member.user_id), `${member.username} was removed.`, {
+          title: `Remove ${member.username}?`,
+          text: `${member.username} leaves ${this.detail.name} now and can come back only if invited (or, for a public room, by joining again).`,
+          confirmLabel: "Remove",
+        }),
+      );
+      act(`Ban ${member.username}`, () =>
+        this.moderate(() => api.ban(this.roomId, member.user_id), `${member.username} was banned.`, {
+          title: `Ban ${member.username}?`,
+          text: `${member.username} leaves ${this.detail.name} now and cannot come back until unbanned.`,
+          confirmLabel: "Ban",
+        }),
+      );
+    }
+    return item;
+  }
+
+  async moderate(work, done, confirmation = null) {
+    $("moderation-error").textContent = "";
+    if (confirmation && !(await confirmDialog(confirmation))) return;
+    try {
+      await work();
+      announce(done);
+    } catch (error) {
+      $("moderation-error").textContent = error.message;
+    }
+    await this.loadRoomMembers();
   }
 
   send(content) {
@@ -136,7 +261,13 @@ class RoomView {
       }
     } else if (state === "ended") {
       if (info.reason === "session") session.end("Your session has ended. Please log in again.");
-      else text.textContent = "This room does not exist.";
+      else if (info.reason === "removed") {
+        text.textContent = `You were ${info.detail || "removed from this room"}.`;
+        announce(text.textContent);
+        $("room-members").replaceChildren();
+        $("invite-form").hidden = true;
+        $("leave-membership").hidden = true;
+      } else text.textContent = "This room does not exist, or you are not one of its members.";
     }
     for (const item of this.messages.querySelectorAll("li.pending .status")) {
       item.textContent = state === "live" ? "Sending…" : "Waiting for the connection…";
@@ -153,6 +284,7 @@ class RoomView {
     }
     $("messages-empty").hidden = this.messages.children.length > 0;
     this.loadMembers();
+    this.loadRoomMembers();
   }
 
   showMessage(message, { live, own }) {
@@ -200,6 +332,8 @@ class RoomView {
     }
     this.applyPresence(frame);
     this.renderMembers();
+    const known = $("room-members").querySelector(`li[data-user-id="${frame.user_id}"]`);
+    if (frame.type === "join" && !known) this.loadRoomMembers(); // a new member, likely
     if (frame.user_id !== session.user.id) {
       announce(`${frame.username} ${frame.type === "join" ? "joined" : "left"} the room.`);
     }
@@ -301,7 +435,52 @@ function submitMessage(event) {
   input.focus();
 }
 
+async function submitInvite(event) {
+  event.preventDefault();
+  const input = $("invite-name");
+  const error = $("invite-error");
+  const name = input.value.trim().replace(/^@/, "");
+  error.textContent = "";
+  if (!currentRoom || !name) return;
+  await busy($("invite-form"), async () => {
+    try {
+      const found = await api.searchUsers(name);
+      const user = found.items.find((candidate) => candidate.username.toLowerCase() === name.toLowerCase());
+      if (!user) {
+        error.textContent = `No one is called “${name}”.`;
+        return;
+      }
+      await api.invite(currentRoom.roomId, user.id);
+      input.value = "";
+      announce(`${user.username} is invited.`);
+      error.textContent = `${user.username} is invited.`;
+    } catch (failure) {
+      error.textContent = failure.message;
+    }
+  });
+}
+
+async function leaveMembership() {
+  if (!currentRoom) return;
+  const room = currentRoom;
+  const confirmed = await confirmDialog({
+    title: "Leave this room?",
+    text: "It leaves your rooms. A private room takes you back only with a new invitation.",
+    confirmLabel: "Leave",
+  });
+  if (!confirmed) return;
+  try {
+    await api.leaveRoom(room.roomId);
+    announce("You left the room.");
+    location.hash = "#/chat";
+  } catch (error) {
+    $("moderation-error").textContent = error.message;
+  }
+}
+
 export function setUpChat() {
+  $("invite-form").addEventListener("submit", submitInvite);
+  $("leave-membership").addEventListener("click", leaveMembership);
   $("room-form").addEventListener("submit", createRoom);
   $("rooms-refresh").addEventListener("click", () => {
     loadRooms({ more: false }).then(() => announce("Rooms refreshed."));
@@ -313,7 +492,15 @@ export function setUpChat() {
 
 export function enterRooms() {
   $("room-error").textContent = "";
+  loadMine();
   loadRooms({ more: false });
+}
+
+/** Open (or make) the direct conversation with `user` and go to it. */
+export async function openDirect(user) {
+  const room = await api.directMessage(user.id);
+  knownRooms.set(room.id, room);
+  location.hash = `#/chat/${encodeURIComponent(room.id)}`;
 }
 
 let roomVisit = 0;
@@ -323,9 +510,12 @@ export async function enterRoom(roomId) {
   const visit = ++roomVisit;
   let room = knownRooms.get(roomId);
   if (!room) {
-    await loadRooms({ more: false });
+    try {
+      room = await api.room(roomId); // any kind, as the caller may see it
+    } catch {
+      room = null; // the connection tells what is wrong
+    }
     if (visit !== roomVisit) return; // the user went elsewhere meanwhile
-    room = knownRooms.get(roomId);
   }
   const name = room ? room.name : roomId;
   $("room-title").textContent = name;

@@ -1,7 +1,9 @@
-// People: find someone by username, see their profile and counts, follow or unfollow them.
+// People: find someone by username, see their profile and counts, follow or unfollow them,
+// write to them, mute or block them.
 
 import * as api from "./api.js";
-import { $, announce, busy, el, formatDate } from "./dom.js";
+import { openDirect } from "./chat.js";
+import { $, announce, busy, confirmDialog, el, formatDate } from "./dom.js";
 import { PostList } from "./posts.js";
 import { session } from "./session.js";
 
@@ -93,11 +95,65 @@ function renderFollowButton(user, following) {
   button.dataset.following = following ? "true" : "false";
 }
 
+/** Whether `user` is in the first page (100) of my blocks or mutes list. */
+async function listed(load, user) {
+  const page = await load(null);
+  return page.items.some((entry) => entry.id === user.id);
+}
+
+function renderRelationButtons(user, { blocking, muting }) {
+  const self = session.user && user.id === session.user.id;
+  const message = $("profile-message");
+  const mute = $("profile-mute");
+  const block = $("profile-block");
+  message.hidden = mute.hidden = block.hidden = Boolean(self);
+  if (self) return;
+  message.textContent = `Message ${user.username}`;
+  message.disabled = blocking;
+  mute.textContent = muting ? `Unmute ${user.username}` : `Mute ${user.username}`;
+  mute.dataset.on = muting ? "true" : "false";
+  block.textContent = blocking ? `Unblock ${user.username}` : `Block ${user.username}`;
+  block.dataset.on = blocking ? "true" : "false";
+}
+
 async function loadProfile(id) {
   const user = await api.profile(id);
   const self = session.user && user.id === session.user.id;
   showProfile(user, self ? false : await followsThem(user));
+  if (!self) {
+    const [blocking, muting] = await Promise.all([listed(api.blocks, user), listed(api.mutes, user)]);
+    renderRelationButtons(user, { blocking, muting });
+  } else renderRelationButtons(user, { blocking: false, muting: false });
   return user;
+}
+
+async function startConversation() {
+  if (!shownProfile) return;
+  $("profile-error").textContent = "";
+  try {
+    await openDirect(shownProfile);
+  } catch (error) {
+    $("profile-error").textContent = error.message;
+  }
+}
+
+async function toggleRelation(button, { on, off, doneOn, doneOff, confirmation }) {
+  const user = shownProfile;
+  if (!user) return;
+  const active = button.dataset.on === "true";
+  $("profile-error").textContent = "";
+  if (!active && confirmation && !(await confirmDialog(confirmation(user)))) return;
+  button.disabled = true;
+  try {
+    await (active ? off(user.id) : on(user.id));
+    await loadProfile(user.id); // follows and counts change with a block
+    announce(active ? doneOff(user) : doneOn(user));
+  } catch (error) {
+    $("profile-error").textContent = error.message;
+  } finally {
+    button.disabled = false;
+    button.focus();
+  }
 }
 
 function showProfile(user, following) {
@@ -140,6 +196,28 @@ export function setUpPeople() {
   });
   $("people-more").addEventListener("click", () => search({ more: true }));
   $("profile-follow").addEventListener("click", toggleFollow);
+  $("profile-message").addEventListener("click", startConversation);
+  $("profile-mute").addEventListener("click", () =>
+    toggleRelation($("profile-mute"), {
+      on: api.mute,
+      off: api.unmute,
+      doneOn: (user) => `${user.username} is muted: their posts leave your feed.`,
+      doneOff: (user) => `${user.username} is no longer muted.`,
+    }),
+  );
+  $("profile-block").addEventListener("click", () =>
+    toggleRelation($("profile-block"), {
+      on: api.block,
+      off: api.unblock,
+      doneOn: (user) => `${user.username} is blocked.`,
+      doneOff: (user) => `${user.username} is no longer blocked.`,
+      confirmation: (user) => ({
+        title: `Block ${user.username}?`,
+        text: `You stop following each other, neither sees the other's posts, and neither can message or invite the other, until you unblock ${user.username}.`,
+        confirmLabel: "Block",
+      }),
+    }),
+  );
   profilePosts = new PostList(
     { list: $("profile-feed"), more: $("profile-more"), empty: $("profile-empty"), heading: $("profile-posts-title") },
     (cursor) => api.userPosts(shownProfile.id, cursor),
@@ -157,7 +235,7 @@ export function enterPeople() {
 export async function enterProfile(id) {
   $("profile-title").textContent = "";
   $("profile-error").textContent = "";
-  $("profile-follow").hidden = true;
+  for (const id of ["profile-follow", "profile-message", "profile-mute", "profile-block"]) $(id).hidden = true;
   $("profile-feed").replaceChildren();
   shownProfile = null;
   try {

@@ -26,6 +26,7 @@ export const MAX_MESSAGE_LENGTH = 4_000;
 const RETRYABLE_ERRORS = new Set(["rate_limited", "unavailable"]);
 // Close codes from the server (see the ws service's README).
 const CLOSE_SESSION_ENDED = 4401;
+const CLOSE_REMOVED = 4403; // kicked or banned; the reason says by whom
 
 export function newClientId() {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
@@ -140,7 +141,7 @@ export class RoomConnection {
       this.socket = null;
       this.synced = false;
       this.clearInFlight();
-      this.onClosed(event.code, opened);
+      this.onClosed(event.code, opened, event.reason);
     });
   }
 
@@ -250,9 +251,13 @@ export class RoomConnection {
     }
   }
 
-  async onClosed(code, opened) {
+  async onClosed(code, opened, reason = "") {
     if (code === CLOSE_SESSION_ENDED) {
       this.end("session");
+      return;
+    }
+    if (code === CLOSE_REMOVED) {
+      this.end("removed", reason);
       return;
     }
     if (!opened) {
@@ -280,8 +285,8 @@ export class RoomConnection {
     this.retryTimer = setTimeout(() => this.open(), delayMs);
   }
 
-  end(reason) {
+  end(reason, detail = "") {
     this.stop();
-    this.options.onState("ended", { reason });
+    this.options.onState("ended", { reason, detail });
   }
 }

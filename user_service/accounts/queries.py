@@ -16,8 +16,9 @@ async def user_exists(db: AsyncSession, *, user_id: int) -> bool:
 
 async def delete_user(db: AsyncSession, *, user_id: int) -> bool:
     """Deletes the user row; the foreign keys cascade to their sessions, follows in both
-    directions, posts and chat messages, and set `rooms.created_by` to NULL. True when a row
-    was deleted (False when a concurrent deletion got there first)."""
+    directions, posts, chat messages, blocks, mutes, room memberships and invitations, and
+    set `rooms.created_by`, `room_bans.banned_by` and `room_invites.inviter_id` to NULL.
+    True when a row was deleted (False when a concurrent deletion got there first)."""
     result = await db.execute(delete(User).where(User.id == user_id))
     return bool(getattr(result, "rowcount", 0))
 

@@ -28,11 +28,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, func, literal, or_, select, true, union_all
+from sqlalchemy import BigInteger, ColumnElement, and_, func, literal, or_, select, true, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.blocks import blocked_either_way_ids
 from shared.models import Post, UserFollower
 from shared.pagination import AnyRow, AnySelect, page_rows
+from user_service.blocks.queries import muted_ids
 from user_service.posts.queries import Event, event_items, shown_once
 
 # Post ids the first attempt looks back over: at most this many rows read (about 2 ms).
@@ -43,11 +45,21 @@ def _followees(user_id: int) -> AnySelect:
     return select(UserFollower.following_id).where(UserFollower.follower_id == user_id)
 
 
+def _hidden(user_id: int) -> AnySelect:
+    """Authors kept out of the reader's feed: everyone they muted, and anyone a block stands
+    between (a block ends follows, but a follow racing the block must not show through)."""
+    return select(union_all(blocked_either_way_ids(user_id), muted_ids(user_id)).subquery("hidden"))
+
+
 def _feed_authors(user_id: int) -> Any:
-    """Whose posts and reposts make `user_id`'s timeline, as a condition on an author id."""
+    """Whose posts and reposts make `user_id`'s timeline, as a condition on an author id:
+    the reader and those they follow, less those muted or across a block."""
 
     def authors(column: Any) -> ColumnElement[bool]:
-        return or_(column == user_id, column.in_(_followees(user_id)))
+        return and_(
+            or_(column == user_id, column.in_(_followees(user_id))),
+            column.not_in(_hidden(user_id)),
+        )
 
     return authors
 
@@ -73,7 +85,7 @@ def per_author_statement(*, user_id: int, before: int | None, limit: int) -> Any
     shown ones (an index-only scan of `ix_posts_author_id_id` per author), merged, then the
     page's rows fetched by primary key. PostgreSQL only (LATERAL)."""
     feed_authors = union_all(
-        _followees(user_id),
+        _followees(user_id).where(UserFollower.following_id.not_in(_hidden(user_id))),
         select(literal(user_id, BigInteger)),
     ).subquery("authors")
     author_id = feed_authors.c[0]

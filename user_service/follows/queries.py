@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.database import insert_unless_present
 from shared.models import User, UserFollower, utcnow
 from shared.pagination import AnyRow, AnySelect
 
@@ -20,15 +20,12 @@ async def insert_follow(
 ) -> datetime | None:
     """Inserts the follow unless it exists (`ON CONFLICT DO NOTHING`, so concurrent identical
     follows neither fail nor duplicate). Its `created_at`, or None when it was already there."""
-    insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = (
-        insert(UserFollower)
-        .values(follower_id=follower_id, following_id=following_id, created_at=utcnow())
-        .on_conflict_do_nothing(
-            index_elements=[UserFollower.follower_id, UserFollower.following_id]
-        )
-        .returning(UserFollower.created_at)
-    )
+    statement = insert_unless_present(
+        db,
+        UserFollower,
+        {"follower_id": follower_id, "following_id": following_id, "created_at": utcnow()},
+        key=[UserFollower.follower_id, UserFollower.following_id],
+    ).returning(UserFollower.created_at)
     created_at: datetime | None = await db.scalar(statement)
     return created_at
 
@@ -52,6 +49,18 @@ async def delete_follow(db: AsyncSession, *, follower_id: int, following_id: int
         .returning(UserFollower.follower_id)
     )
     return result.one_or_none() is not None
+
+
+async def delete_follows_between(db: AsyncSession, *, user_id: int, other_id: int) -> None:
+    """Both directions at once (a block ends them)."""
+    await db.execute(
+        delete(UserFollower).where(
+            or_(
+                and_(UserFollower.follower_id == user_id, UserFollower.following_id == other_id),
+                and_(UserFollower.follower_id == other_id, UserFollower.following_id == user_id),
+            )
+        )
+    )
 
 
 Direction = Literal["followers", "following"]

@@ -16,7 +16,11 @@ router = APIRouter(tags=["follows"])
 @router.post(
     "/follow",
     response_model=FollowOut,
-    responses={400: {"description": "following yourself"}, 404: {}},
+    responses={
+        400: {"description": "following yourself"},
+        403: {"description": "a block stands between you"},
+        404: {},
+    },
 )
 async def follow(to_follow_id: ToFollowId, user: CurrentUser, db: DbSession) -> FollowOut:
     return await service.follow(db, user=user, following_id=to_follow_id)

@@ -12,6 +12,7 @@ from shared.errors import BadRequest, Conflict, NotFound
 from shared.pagination import Page, decode_id_cursor, keyset_page
 from shared.sessions import SessionUser
 from user_service.accounts.service import NO_SUCH_USER, require_user
+from user_service.blocks.service import refuse_if_blocked
 from user_service.follows import queries
 from user_service.follows.schemas import FollowEntry, FollowOut, UnfollowOut
 from user_service.notifications.service import Notice, notify, withdraw
@@ -26,6 +27,7 @@ async def follow(db: AsyncSession, *, user: SessionUser, following_id: int) -> F
     if following_id == user.id:
         raise BadRequest("you cannot follow yourself")
     await require_user(db, user_id=following_id)
+    await refuse_if_blocked(db, user_id=user.id, other_id=following_id)
     for _ in range(_FOLLOW_ATTEMPTS):
         created_at = await _insert_or_find(db, follower_id=user.id, following_id=following_id)
         if created_at is not None:

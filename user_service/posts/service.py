@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.blocks import blocked_either_way
 from shared.errors import Forbidden, NotFound
 from shared.pagination import Page, decode_id_cursor, split_page
 from shared.sessions import SessionUser
@@ -103,9 +104,11 @@ async def author_posts(
     db: AsyncSession, *, viewer: SessionUser, author_id: int, cursor: str | None, limit: int
 ) -> Page[PostOut]:
     """One user's posts and reposts, newest first; 404 for an unknown user rather than an
-    empty page."""
+    empty page, and an empty page while a block stands between the viewer and the author."""
     before = decode_id_cursor(cursor)
     await require_user(db, user_id=author_id)
+    if await blocked_either_way(db, user_id=viewer.id, other_id=author_id):
+        return Page[PostOut](items=[], next_cursor=None)
     rows = await queries.author_posts(
         db, author_id=author_id, viewer_id=viewer.id, before=before, limit=limit
     )

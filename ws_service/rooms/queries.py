@@ -1,21 +1,57 @@
-"""SQL for rooms."""
+"""SQL for rooms, their members, invitations and bans.
+
+Indexes: `rooms` by primary key and `ix_rooms_kind_id` (the public directory in id order);
+`room_members` by primary key (room, user: a room's members, my role) and
+`ix_room_members_user_id_room_id` ("my rooms"); `room_invites` by primary key and
+`ix_room_invites_invitee_id_room_id` (my invitations); `room_bans` by primary key.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from shared.models import Room
+from shared.database import insert_unless_present
+from shared.models import Room, RoomBan, RoomInvite, RoomMember, User, utcnow
+
+AnyRow = Any  # rows of ad-hoc selects
 
 LAST_SEQS_BATCH = 500  # room ids per `last_seqs` statement
 
 
-async def insert_room(db: AsyncSession, *, room_id: str, name: str, created_by: int) -> Room:
-    room = Room(id=room_id, name=name, created_by=created_by, last_seq=0)
+async def insert_room(
+    db: AsyncSession, *, room_id: str, name: str, created_by: int, kind: str = "public"
+) -> Room:
+    room = Room(id=room_id, name=name, created_by=created_by, last_seq=0, kind=kind)
     db.add(room)
     await db.flush()
+    return room
+
+
+async def insert_direct_room(
+    db: AsyncSession, *, room_id: str, direct_key: str, created_by: int
+) -> None:
+    """Unless the pair already has one: `uq_rooms_direct_key` decides between concurrent
+    first calls (the loser's insert does nothing, after waiting for the winner's commit)."""
+    values = {
+        "id": room_id,
+        "name": "direct",
+        "created_by": created_by,
+        "created_at": utcnow(),
+        "last_seq": 0,
+        "kind": "direct",
+        "direct_key": direct_key,
+    }
+    await db.execute(insert_unless_present(db, Room, values, key=[Room.direct_key]))
+
+
+async def direct_room(db: AsyncSession, *, direct_key: str) -> Room | None:
+    room: Room | None = await db.scalar(select(Room).where(Room.direct_key == direct_key))
     return room
 
 
@@ -23,18 +59,280 @@ async def room_exists(db: AsyncSession, *, room_id: str) -> bool:
     return await db.scalar(select(Room.id).where(Room.id == room_id)) is not None
 
 
-async def last_seq(db: AsyncSession, *, room_id: str) -> int | None:
-    """The room's last sequence number handed out; None for an unknown room."""
-    value: int | None = await db.scalar(select(Room.last_seq).where(Room.id == room_id))
-    return value
+@dataclass(frozen=True, slots=True)
+class RoomAccess:
+    """One room as one user reaches it: what the permission rules need, in one query."""
+
+    room: Room
+    role: str | None
+    banned: bool
 
 
-async def rooms_after(db: AsyncSession, *, after_id: str | None, limit: int) -> list[Room]:
-    """Rooms in id order, starting after `after_id` (keyset paging)."""
-    query = select(Room).order_by(Room.id).limit(limit)
+def _role_of(user_id: int) -> Any:
+    return (
+        select(RoomMember.role)
+        .where(RoomMember.room_id == Room.id, RoomMember.user_id == user_id)
+        .scalar_subquery()
+    )
+
+
+def _banned(user_id: int) -> Any:
+    return (
+        select(RoomBan.user_id)
+        .where(RoomBan.room_id == Room.id, RoomBan.user_id == user_id)
+        .exists()
+    )
+
+
+async def room_access(db: AsyncSession, *, room_id: str, user_id: int) -> RoomAccess | None:
+    """The room, the user's role in it and whether they are banned: three primary-key
+    probes in one round trip. None for an unknown room."""
+    row = (
+        await db.execute(
+            select(Room, _role_of(user_id).label("role"), _banned(user_id).label("banned")).where(
+                Room.id == room_id
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return RoomAccess(room=row[0], role=row.role, banned=bool(row.banned))
+
+
+def _member_columns() -> Any:
+    return select(RoomMember.user_id, User.username, RoomMember.role, RoomMember.joined_at).join(
+        User, User.id == RoomMember.user_id
+    )
+
+
+async def member(db: AsyncSession, *, room_id: str, user_id: int) -> AnyRow | None:
+    statement = _member_columns().where(
+        RoomMember.room_id == room_id, RoomMember.user_id == user_id
+    )
+    return (await db.execute(statement)).one_or_none()
+
+
+async def insert_member(db: AsyncSession, *, room_id: str, user_id: int, role: str) -> None:
+    """Unless already a member (their role stays)."""
+    values = {"room_id": room_id, "user_id": user_id, "role": role, "joined_at": utcnow()}
+    await db.execute(
+        insert_unless_present(db, RoomMember, values, key=[RoomMember.room_id, RoomMember.user_id])
+    )
+
+
+async def delete_member(db: AsyncSession, *, room_id: str, user_id: int) -> bool:
+    result = await db.execute(
+        delete(RoomMember).where(RoomMember.room_id == room_id, RoomMember.user_id == user_id)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def set_role(db: AsyncSession, *, room_id: str, user_id: int, role: str) -> None:
+    await db.execute(
+        update(RoomMember)
+        .where(RoomMember.room_id == room_id, RoomMember.user_id == user_id)
+        .values(role=role)
+    )
+
+
+async def successor(db: AsyncSession, *, room_id: str) -> int | None:
+    """Who takes over a room its owner leaves: the longest-standing moderator, else the
+    longest-standing member."""
+    moderator_first = (RoomMember.role != "moderator").asc()
+    user_id: int | None = await db.scalar(
+        select(RoomMember.user_id)
+        .where(RoomMember.room_id == room_id, RoomMember.role != "owner")
+        .order_by(moderator_first, RoomMember.joined_at, RoomMember.user_id)
+        .limit(1)
+    )
+    return user_id
+
+
+async def member_counts(db: AsyncSession, room_ids: Collection[str]) -> dict[str, int]:
+    if not room_ids:
+        return {}
+    rows = await db.execute(
+        select(RoomMember.room_id, func.count())
+        .where(RoomMember.room_id.in_(room_ids))
+        .group_by(RoomMember.room_id)
+    )
+    return {row[0]: row[1] for row in rows}
+
+
+def members_statement(*, room_id: str, after_user_id: int | None, limit: int) -> Any:
+    """A room's members by user id, at most `limit + 1` rows: the page cut from the primary
+    key first, then each name by the users' primary key."""
+    page = select(RoomMember.user_id, RoomMember.role, RoomMember.joined_at).where(
+        RoomMember.room_id == room_id
+    )
+    if after_user_id is not None:
+        page = page.where(RoomMember.user_id > after_user_id)
+    cut = page.order_by(RoomMember.user_id).limit(limit + 1).subquery("page")
+    return (
+        select(cut.c.user_id, User.username, cut.c.role, cut.c.joined_at)
+        .join(User, User.id == cut.c.user_id)
+        .order_by(cut.c.user_id)
+    )
+
+
+async def members_page(
+    db: AsyncSession, *, room_id: str, after_user_id: int | None, limit: int
+) -> Sequence[AnyRow]:
+    statement = members_statement(room_id=room_id, after_user_id=after_user_id, limit=limit)
+    return (await db.execute(statement)).all()
+
+
+def public_rooms_statement(*, user_id: int, after_id: str | None, limit: int) -> Any:
+    """Public rooms in id order (`ix_rooms_kind_id`) with the caller's role in each."""
+    statement = select(Room, _role_of(user_id).label("role")).where(Room.kind == "public")
     if after_id is not None:
-        query = query.where(Room.id > after_id)
-    return list(await db.scalars(query))
+        statement = statement.where(Room.id > after_id)
+    return statement.order_by(Room.id).limit(limit)
+
+
+async def public_rooms(
+    db: AsyncSession, *, user_id: int, after_id: str | None, limit: int
+) -> Sequence[AnyRow]:
+    statement = public_rooms_statement(user_id=user_id, after_id=after_id, limit=limit)
+    return (await db.execute(statement)).all()
+
+
+def my_rooms_statement(*, user_id: int, after_id: str | None, limit: int) -> Any:
+    """The user's rooms of every kind in id order: the page cut from
+    `ix_room_members_user_id_room_id` first, then each room by primary key."""
+    page = select(RoomMember.room_id, RoomMember.role).where(RoomMember.user_id == user_id)
+    if after_id is not None:
+        page = page.where(RoomMember.room_id > after_id)
+    cut = page.order_by(RoomMember.room_id).limit(limit).subquery("page")
+    return select(Room, cut.c.role).join(cut, cut.c.room_id == Room.id).order_by(Room.id)
+
+
+async def my_rooms(
+    db: AsyncSession, *, user_id: int, after_id: str | None, limit: int
+) -> Sequence[AnyRow]:
+    statement = my_rooms_statement(user_id=user_id, after_id=after_id, limit=limit)
+    return (await db.execute(statement)).all()
+
+
+async def usernames(db: AsyncSession, user_ids: Collection[int]) -> dict[int, str]:
+    if not user_ids:
+        return {}
+    rows = await db.execute(select(User.id, User.username).where(User.id.in_(user_ids)))
+    return {row[0]: row[1] for row in rows}
+
+
+async def insert_invite(
+    db: AsyncSession, *, room_id: str, invitee_id: int, inviter_id: int
+) -> None:
+    """Unless one is already open (it keeps its inviter and time)."""
+    values = {
+        "room_id": room_id,
+        "invitee_id": invitee_id,
+        "inviter_id": inviter_id,
+        "created_at": utcnow(),
+    }
+    await db.execute(
+        insert_unless_present(
+            db, RoomInvite, values, key=[RoomInvite.room_id, RoomInvite.invitee_id]
+        )
+    )
+
+
+async def invite(db: AsyncSession, *, room_id: str, invitee_id: int) -> RoomInvite | None:
+    found: RoomInvite | None = await db.scalar(
+        select(RoomInvite).where(RoomInvite.room_id == room_id, RoomInvite.invitee_id == invitee_id)
+    )
+    return found
+
+
+async def delete_invite(db: AsyncSession, *, room_id: str, invitee_id: int) -> bool:
+    result = await db.execute(
+        delete(RoomInvite).where(RoomInvite.room_id == room_id, RoomInvite.invitee_id == invitee_id)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def invites_statement(*, invitee_id: int, after_room_id: str | None, limit: int) -> Any:
+    """My open invitations by room id, each with the room's name and the inviter's (NULL
+    once their account is gone): the page cut from `ix_room_invites_invitee_id_room_id`
+    first, then the names by primary key."""
+    page = select(RoomInvite.room_id, RoomInvite.inviter_id, RoomInvite.created_at).where(
+        RoomInvite.invitee_id == invitee_id
+    )
+    if after_room_id is not None:
+        page = page.where(RoomInvite.room_id > after_room_id)
+    cut = page.order_by(RoomInvite.room_id).limit(limit + 1).subquery("page")
+    inviter = aliased(User)
+    return (
+        select(
+            cut.c.room_id,
+            Room.name.label("room_name"),
+            cut.c.inviter_id,
+            inviter.username.label("inviter_username"),
+            cut.c.created_at,
+        )
+        .join(Room, Room.id == cut.c.room_id)
+        .outerjoin(inviter, inviter.id == cut.c.inviter_id)
+        .order_by(cut.c.room_id)
+    )
+
+
+async def invites_page(
+    db: AsyncSession, *, invitee_id: int, after_room_id: str | None, limit: int
+) -> Sequence[AnyRow]:
+    statement = invites_statement(invitee_id=invitee_id, after_room_id=after_room_id, limit=limit)
+    return (await db.execute(statement)).all()
+
+
+async def insert_ban(
+    db: AsyncSession, *, room_id: str, user_id: int, banned_by: int, reason: str | None
+) -> None:
+    """Unless already banned (the first ban's author, reason and time stay)."""
+    values = {
+        "room_id": room_id,
+        "user_id": user_id,
+        "banned_by": banned_by,
+        "reason": reason,
+        "created_at": utcnow(),
+    }
+    await db.execute(
+        insert_unless_present(db, RoomBan, values, key=[RoomBan.room_id, RoomBan.user_id])
+    )
+
+
+async def delete_ban(db: AsyncSession, *, room_id: str, user_id: int) -> None:
+    await db.execute(delete(RoomBan).where(RoomBan.room_id == room_id, RoomBan.user_id == user_id))
+
+
+def _ban_columns() -> Any:
+    banned_by = aliased(User)
+    return (
+        select(
+            RoomBan.user_id,
+            User.username,
+            RoomBan.banned_by,
+            banned_by.username.label("banned_by_username"),
+            RoomBan.reason,
+            RoomBan.created_at,
+        )
+        .join(User, User.id == RoomBan.user_id)
+        .outerjoin(banned_by, banned_by.id == RoomBan.banned_by)
+    )
+
+
+async def ban(db: AsyncSession, *, room_id: str, user_id: int) -> AnyRow | None:
+    statement = _ban_columns().where(RoomBan.room_id == room_id, RoomBan.user_id == user_id)
+    return (await db.execute(statement)).one_or_none()
+
+
+async def bans_page(
+    db: AsyncSession, *, room_id: str, after_user_id: int | None, limit: int
+) -> Sequence[AnyRow]:
+    """A room's bans by user id (the primary key), at most `limit + 1` rows."""
+    statement = _ban_columns().where(RoomBan.room_id == room_id)
+    if after_user_id is not None:
+        statement = statement.where(RoomBan.user_id > after_user_id)
+    return (await db.execute(statement.order_by(RoomBan.user_id).limit(limit + 1))).all()
 
 
 async def last_seqs(db: AsyncSession, *, room_ids: Sequence[str]) -> dict[str, int]:

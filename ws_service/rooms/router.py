@@ -1,4 +1,4 @@
-"""HTTP in and out for rooms; the rules live in `service`."""
+"""HTTP in and out for rooms and direct conversations; the rules live in `service`."""
 
 from __future__ import annotations
 
@@ -8,58 +8,76 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from shared.deps import CurrentUser, DbSession
 from shared.openapi import error_responses
-from shared.pagination import Cursor
+from shared.pagination import MAX_ID, Cursor
 from shared.text import PLAIN_TEXT
 from ws_service.deps import ChatDep
 from ws_service.rooms import service
-from ws_service.rooms.schemas import ClientOut, CreateRoomIn, RoomListItem, RoomOut
+from ws_service.rooms.schemas import ClientOut, CreateRoomIn, RoomDetail, RoomListItem, RoomOut
 
 router = APIRouter(prefix="/ws", tags=["rooms"])
 
 RoomLimit = Annotated[int, Query(ge=1, le=500, description="rooms per page")]
 # Any text but control characters: an id no room has is a 404, one no room can have a 422.
 RoomIdPath = Annotated[str, *PLAIN_TEXT, Path(description="the room's id")]
+UserIdQuery = Annotated[int, Query(alias="userId", ge=1, le=MAX_ID, description="a user's id")]
+NOT_FOUND = error_responses(404, _404="no such room (or a private one you are not in)")
 
 
 @router.post("/createRoom", response_model=RoomOut, responses={409: {"description": "id taken"}})
 async def create_room(body: CreateRoomIn, user: CurrentUser, db: DbSession) -> RoomOut:
-    room = await service.create_room(db, name=body.name, room_id=body.id, created_by=user.id)
-    return RoomOut.model_validate(room)
+    return await service.create_room(
+        db, name=body.name, room_id=body.id, private=body.private, creator=user
+    )
+
+
+@router.post(
+    "/dm",
+    response_model=RoomOut,
+    responses={
+        400: {"description": "yourself"},
+        403: {"description": "a block stands between you"},
+        404: {"description": "no such user"},
+    },
+)
+async def direct_message(user_id: UserIdQuery, user: CurrentUser, db: DbSession) -> RoomOut:
+    return await service.open_direct(db, user=user, other_id=user_id)
 
 
 @router.get(
     "/getRooms",
     response_model=list[RoomListItem],
-    description='Rooms in id order. More pages: the `Link: <…>; rel="next"` header.',
+    description="The public rooms in id order, or with `mine=true` the caller's rooms of every "
+    'kind. More pages: the `Link: <…>; rel="next"` header.',
 )
 async def get_rooms(
     request: Request,
     response: Response,
-    _user: CurrentUser,
+    user: CurrentUser,
     db: DbSession,
     chat: ChatDep,
     limit: RoomLimit = 100,
     cursor: Cursor = None,
+    mine: bool = False,
 ) -> list[RoomListItem]:
-    rooms, next_cursor = await service.list_rooms(db, chat.presence, limit=limit, cursor=cursor)
+    rooms, next_cursor = await service.list_rooms(
+        db, chat.presence, user=user, mine=mine, limit=limit, cursor=cursor
+    )
     if next_cursor is not None:
         next_url = request.url.include_query_params(limit=limit, cursor=next_cursor)
         response.headers["Link"] = f'<{next_url}>; rel="next"'
-    return [
-        RoomListItem(
-            id=item.room.id,
-            name=item.room.name,
-            created_by=item.room.created_by,
-            created_at=item.room.created_at,
-            online=item.online,
-        )
-        for item in rooms
-    ]
+    return rooms
 
 
-@router.get("/getClients/{room_id}", response_model=list[ClientOut], responses=error_responses(404))
+@router.get("/getClients/{room_id}", response_model=list[ClientOut], responses=NOT_FOUND)
 async def get_clients(
-    room_id: RoomIdPath, _user: CurrentUser, db: DbSession, chat: ChatDep
+    room_id: RoomIdPath, user: CurrentUser, db: DbSession, chat: ChatDep
 ) -> list[ClientOut]:
-    present = await service.list_clients(db, chat.presence, room_id=room_id)
-    return [ClientOut(user_id=user.user_id, username=user.username) for user in present]
+    present = await service.list_clients(db, chat.presence, user=user, room_id=room_id)
+    return [ClientOut(user_id=person.user_id, username=person.username) for person in present]
+
+
+@router.get("/rooms/{room_id}", response_model=RoomDetail, responses=NOT_FOUND)
+async def get_room(
+    room_id: RoomIdPath, user: CurrentUser, db: DbSession, chat: ChatDep
+) -> RoomDetail:
+    return await service.room_detail(db, chat.presence, user=user, room_id=room_id)

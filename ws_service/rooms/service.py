@@ -1,15 +1,18 @@
-"""Room rules: creating, listing with who is online, and who may join one."""
+"""Room rules: creating rooms and direct conversations, listing and showing them as the
+caller may see them, and who may join one (the websocket handshake)."""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.authentication import authenticate, origin_allowed
-from shared.errors import Conflict, Forbidden, NotFound
+from shared.blocks import blocked_either_way
+from shared.errors import BadRequest, Conflict, Forbidden, NotFound
 from shared.models import Room
 from shared.pagination import decode_cursor, split_page
 from shared.runtime import Runtime
@@ -17,12 +20,11 @@ from shared.sessions import SessionUser
 from shared.text import text_problem
 from ws_service.presence.base import Presence, PresentUser
 from ws_service.rooms import queries
+from ws_service.rooms.access import NO_SUCH_ROOM, require_visible
+from ws_service.rooms.schemas import RoomDetail, RoomListItem, RoomOut
 
-
-@dataclass(frozen=True, slots=True)
-class RoomWithOnline:
-    room: Room
-    online: int
+DELETED_ACCOUNT = "deleted account"
+NO_SUCH_USER = "no such user"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,31 +36,149 @@ class Admission:
     last_seq: int
 
 
-async def create_room(db: AsyncSession, *, name: str, room_id: str | None, created_by: int) -> Room:
-    """`room_id` is generated when absent; a taken one is a 409."""
+async def reach(db: AsyncSession, *, room_id: str, user_id: int) -> queries.RoomAccess:
+    """The room as `user_id` reaches it; the same 404 for an unknown room and for a private
+    or direct room they are not in."""
+    # An id with control characters names no room (and PostgreSQL refuses to compare NUL).
+    if text_problem(room_id):
+        raise NotFound(NO_SUCH_ROOM)
+    access = await queries.room_access(db, room_id=room_id, user_id=user_id)
+    if access is None:
+        raise NotFound(NO_SUCH_ROOM)
+    require_visible(access.room.kind, access.role)
+    return access
+
+
+def direct_key(user_id: int, other_id: int) -> str:
+    """One key per pair, whoever starts the conversation."""
+    low, high = sorted((user_id, other_id))
+    return f"{low}:{high}"
+
+
+def peer_of(room: Room, user_id: int) -> int | None:
+    """The other person of a direct room (whose account may be gone); None otherwise."""
+    if room.direct_key is None:
+        return None
+    low, high = (int(part) for part in room.direct_key.split(":"))
+    return high if low == user_id else low
+
+
+async def _names(db: AsyncSession, rooms: Sequence[Room], user_id: int) -> dict[str, str]:
+    """Each room's name as `user_id` sees it: a direct room is named after the other person."""
+    peers = {room.id: peer_of(room, user_id) for room in rooms}
+    found = await queries.usernames(db, {peer for peer in peers.values() if peer is not None})
+    names = {}
+    for room in rooms:
+        peer = peers[room.id]
+        names[room.id] = room.name if peer is None else found.get(peer, DELETED_ACCOUNT)
+    return names
+
+
+def _room_out(room: Room, *, name: str, user_id: int) -> RoomOut:
+    return RoomOut(
+        id=room.id,
+        name=name,
+        created_by=room.created_by,
+        created_at=room.created_at,
+        kind=room.kind,
+        peer_id=peer_of(room, user_id),
+    )
+
+
+async def create_room(
+    db: AsyncSession, *, name: str, room_id: str | None, private: bool, creator: SessionUser
+) -> RoomOut:
+    """`room_id` is generated when absent; a taken one is a 409. The creator owns it."""
     room_id = room_id or secrets.token_hex(6)
     if await queries.room_exists(db, room_id=room_id):
         raise Conflict("room id already taken")
     try:
-        return await queries.insert_room(db, room_id=room_id, name=name, created_by=created_by)
+        room = await queries.insert_room(
+            db,
+            room_id=room_id,
+            name=name,
+            created_by=creator.id,
+            kind="private" if private else "public",
+        )
     except IntegrityError:  # lost a race with the same id
         raise Conflict("room id already taken") from None
+    await queries.insert_member(db, room_id=room.id, user_id=creator.id, role="owner")
+    return _room_out(room, name=room.name, user_id=creator.id)
+
+
+async def open_direct(db: AsyncSession, *, user: SessionUser, other_id: int) -> RoomOut:
+    """The direct room of `user` and `other_id`, made on first use. One per pair even under
+    concurrent calls from both: the pair's unique key decides, not a check before the
+    insert. Whoever of the two had left it is a member again."""
+    if other_id == user.id:
+        raise BadRequest("you cannot message yourself")
+    if other_id not in await queries.usernames(db, [other_id]):
+        raise NotFound(NO_SUCH_USER)
+    if await blocked_either_way(db, user_id=user.id, other_id=other_id):
+        raise Forbidden("a block stands between you and this user")
+    key = direct_key(user.id, other_id)
+    await queries.insert_direct_room(
+        db, room_id=f"dm-{secrets.token_hex(8)}", direct_key=key, created_by=user.id
+    )
+    room = await queries.direct_room(db, direct_key=key)
+    assert room is not None  # inserted now or before, and never deleted
+    for member_id in (user.id, other_id):
+        await queries.insert_member(db, room_id=room.id, user_id=member_id, role="member")
+    names = await _names(db, [room], user.id)
+    return _room_out(room, name=names[room.id], user_id=user.id)
 
 
 async def list_rooms(
-    db: AsyncSession, presence: Presence, *, limit: int, cursor: str | None
-) -> tuple[list[RoomWithOnline], str | None]:
-    """A page of rooms in id order with their online counts, and the next page's cursor."""
+    db: AsyncSession,
+    presence: Presence,
+    *,
+    user: SessionUser,
+    mine: bool,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[RoomListItem], str | None]:
+    """A page of rooms in id order with online counts, and the next page's cursor: the
+    public directory, or (`mine`) the caller's rooms of every kind."""
     after_id = str(decode_cursor(cursor, str)[0]) if cursor else None
-    found = await queries.rooms_after(db, after_id=after_id, limit=limit + 1)
-    rooms, next_cursor = split_page(found, limit=limit, key=lambda room: (room.id,))
+    page = queries.my_rooms if mine else queries.public_rooms
+    found = await page(db, user_id=user.id, after_id=after_id, limit=limit + 1)
+    rows, next_cursor = split_page(found, limit=limit, key=lambda row: (row[0].id,))
+    rooms = [row[0] for row in rows]
     online = await presence.online_counts([room.id for room in rooms])
-    return [RoomWithOnline(room, online.get(room.id, 0)) for room in rooms], next_cursor
+    names = await _names(db, rooms, user.id)
+    items = [
+        RoomListItem(
+            **_room_out(room, name=names[room.id], user_id=user.id).model_dump(),
+            online=online.get(room.id, 0),
+            member=role is not None,
+            role=role,
+        )
+        for room, role in ((row[0], row[1]) for row in rows)
+    ]
+    return items, next_cursor
 
 
-async def list_clients(db: AsyncSession, presence: Presence, *, room_id: str) -> list[PresentUser]:
-    if not await queries.room_exists(db, room_id=room_id):
-        raise NotFound("room not found")
+async def room_detail(
+    db: AsyncSession, presence: Presence, *, user: SessionUser, room_id: str
+) -> RoomDetail:
+    access = await reach(db, room_id=room_id, user_id=user.id)
+    room = access.room
+    names = await _names(db, [room], user.id)
+    online = await presence.online_counts([room.id])
+    members = await queries.member_counts(db, [room.id])
+    return RoomDetail(
+        **_room_out(room, name=names[room.id], user_id=user.id).model_dump(),
+        online=online.get(room.id, 0),
+        member=access.role is not None,
+        role=access.role,
+        members=members.get(room.id, 0),
+    )
+
+
+async def list_clients(
+    db: AsyncSession, presence: Presence, *, user: SessionUser, room_id: str
+) -> list[PresentUser]:
+    await reach(db, room_id=room_id, user_id=user.id)
     return await presence.members(room_id)
 
 
@@ -67,12 +187,15 @@ async def admit(
 ) -> Admission:
     """The websocket handshake's checks, before the upgrade: a browser from another site
     (403: cross-site websocket hijacking rides on the cookie), then the token and its
-    session (401), then the room (404)."""
+    session (401), then the room (404, also for a private room or direct conversation the
+    user is not in), then a ban (403). Joining a public room makes the user a member (a
+    write only the first time)."""
     if not origin_allowed(runtime, origin):
         raise Forbidden("origin not allowed")
     user = await authenticate(runtime, db, token)
-    # An id with control characters names no room (and PostgreSQL refuses to compare NUL).
-    last_seq = None if text_problem(room_id) else await queries.last_seq(db, room_id=room_id)
-    if last_seq is None:
-        raise NotFound("room not found")
-    return Admission(user=user, room_id=room_id, last_seq=last_seq)
+    access = await reach(db, room_id=room_id, user_id=user.id)
+    if access.banned:
+        raise Forbidden("you are banned from this room")
+    if access.role is None:
+        await queries.insert_member(db, room_id=room_id, user_id=user.id, role="member")
+    return Admission(user=user, room_id=room_id, last_seq=access.room.last_seq)

@@ -1,0 +1,37 @@
+"""Blocks as every service reads them: a block stands between two people whoever made it
+(no follows, posts, direct messages or invitations either way)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, and_, or_, select, union_all
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.models import UserBlock
+
+
+async def blocked_either_way(db: AsyncSession, *, user_id: int, other_id: int) -> bool:
+    """Two primary-key probes of `user_blocks`."""
+    found = await db.scalar(
+        select(UserBlock.blocker_id)
+        .where(
+            or_(
+                and_(UserBlock.blocker_id == user_id, UserBlock.blocked_id == other_id),
+                and_(UserBlock.blocker_id == other_id, UserBlock.blocked_id == user_id),
+            )
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+def blocked_either_way_ids(user_id: int) -> Select[Any]:
+    """The ids of everyone `user_id` blocked or was blocked by (the primary key and
+    `ix_user_blocks_blocked_id_blocker_id`)."""
+    return select(
+        union_all(
+            select(UserBlock.blocked_id.label("id")).where(UserBlock.blocker_id == user_id),
+            select(UserBlock.blocker_id.label("id")).where(UserBlock.blocked_id == user_id),
+        ).subquery("blocked_either_way")
+    )

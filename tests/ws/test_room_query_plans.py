@@ -1,0 +1,140 @@
+""" "My rooms", the public directory, a room's members and my invitations are each served by
+an index on PostgreSQL, never by reading a whole table (EXPLAIN on a seeded, ANALYZEd
+database; custom and generic plans, as for the user service's lists)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from shared.database import create_engine
+from shared.settings import Settings
+from tests.user.test_query_plans import explain
+from ws_service.rooms.queries import (
+    invites_statement,
+    members_statement,
+    my_rooms_statement,
+    public_rooms_statement,
+)
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+WATCHED = {"rooms", "room_members", "room_invites", "users"}
+USERS = 10_000
+ROOMS = 3_000
+MEMBERS_EACH = 10  # every seeded user is in ten rooms
+
+
+@dataclass(frozen=True)
+class Seed:
+    user_id: int
+    room_id: str
+
+
+@pytest.fixture(scope="module")
+def postgresql_only(settings: Settings) -> None:
+    if settings.is_sqlite:
+        pytest.skip("query plans are checked on PostgreSQL")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def seed(postgresql_only: None, settings: Settings) -> AsyncIterator[Seed]:
+    tag = secrets.token_hex(3)
+    engine = create_engine(settings)
+    try:
+        async with engine.begin() as conn:
+            first, _ = (
+                await conn.execute(
+                    text(
+                        "WITH made AS (INSERT INTO users (username, email, password_hash, "
+                        "created_at) SELECT 'rp' || :tag || '_' || g, 'rp' || :tag || '_' || g "
+                        "|| '@example.com', 'x', now() FROM generate_series(1, CAST(:n AS int)) g"
+                        " RETURNING id) SELECT min(id), max(id) FROM made"
+                    ),
+                    {"tag": tag, "n": USERS},
+                )
+            ).one()
+            kinds = "(ARRAY['public', 'private', 'public'])[1 + g % 3]"
+            await conn.execute(
+                text(
+                    "INSERT INTO rooms (id, name, created_by, created_at, last_seq, kind) "
+                    f"SELECT 'rp' || :tag || '-' || g, 'room', NULL, now(), 0, {kinds} "
+                    "FROM generate_series(1, CAST(:rooms AS int)) g"
+                ),
+                {"tag": tag, "rooms": ROOMS},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO room_members (room_id, user_id, role, joined_at) "
+                    "SELECT 'rp' || :tag || '-' || (1 + (u * 7 + k * 13) % CAST(:rooms AS int)),"
+                    " CAST(:first AS bigint) + u, 'member', now() "
+                    "FROM generate_series(0, CAST(:n AS int) - 1) u, "
+                    "generate_series(1, CAST(:each AS int)) k ON CONFLICT DO NOTHING"
+                ),
+                {"tag": tag, "rooms": ROOMS, "first": first, "n": USERS, "each": MEMBERS_EACH},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO room_invites (room_id, invitee_id, inviter_id, created_at) "
+                    "SELECT room_id, user_id, CAST(:first AS bigint) + (user_id * 31) % "
+                    "CAST(:n AS int), now() FROM room_members"
+                    " WHERE room_id LIKE 'rp' || :tag || '-%'"
+                ),
+                {"tag": tag, "first": first, "n": USERS},
+            )
+            await conn.execute(text("ANALYZE users, rooms, room_members, room_invites"))
+        yield Seed(user_id=first + 5, room_id=f"rp{tag}-100")
+    finally:
+        await engine.dispose()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def conn(seed: Seed, settings: Settings) -> AsyncIterator[AsyncConnection]:
+    engine = create_engine(settings)
+    async with engine.connect() as connection:
+        yield connection
+    await engine.dispose()
+
+
+def assert_index_served(plans: dict[str, list[dict[str, Any]]], *, indexes: set[str]) -> None:
+    for kind, nodes in plans.items():
+        scans = [(n["Node Type"], n.get("Relation Name"), n.get("Index Name")) for n in nodes]
+        full = [scan for scan in scans if scan[0] == "Seq Scan" and scan[1] in WATCHED]
+        assert not full, f"{kind} plan reads a whole table: {scans}"
+        used = {index for _, _, index in scans if index}
+        assert indexes <= used, f"{kind} plan does not use {indexes}: {scans}"
+
+
+async def test_my_rooms_are_read_through_the_membership_index(
+    conn: AsyncConnection, seed: Seed
+) -> None:
+    for after in (None, seed.room_id):
+        statement = my_rooms_statement(user_id=seed.user_id, after_id=after, limit=101)
+        plans = await explain(conn, statement)
+        assert_index_served(plans, indexes={"ix_room_members_user_id_room_id"})
+
+
+async def test_the_public_directory_is_read_through_the_kind_index(
+    conn: AsyncConnection, seed: Seed
+) -> None:
+    for after in (None, seed.room_id):
+        statement = public_rooms_statement(user_id=seed.user_id, after_id=after, limit=101)
+        assert_index_served(await explain(conn, statement), indexes={"ix_rooms_kind_id"})
+
+
+async def test_members_and_invitations_pages_use_their_indexes(
+    conn: AsyncConnection, seed: Seed
+) -> None:
+    members = members_statement(room_id=seed.room_id, after_user_id=None, limit=20)
+    assert_index_served(await explain(conn, members), indexes={"pk_room_members"})
+    invites = invites_statement(invitee_id=seed.user_id, after_room_id=None, limit=20)
+    assert_index_served(
+        await explain(conn, invites), indexes={"ix_room_invites_invitee_id_room_id"}
+    )

@@ -1,0 +1,1 @@
+"""Blocks and mutes: one person keeping another out of their way."""

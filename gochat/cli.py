@@ -124,6 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "keygen":
         write_key_pair(args.directory, generate_key_pair())
         print(f"wrote {args.directory}/jwt-private.pem and jwt-public.pem")
+        print(f"docker compose runs it as uid 10001: chown 10001 {args.directory}/jwt-private.pem")
         return
 
     try:

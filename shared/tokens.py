@@ -116,7 +116,17 @@ def _generated_pair(directory: Path) -> tuple[str, str]:
 
 
 def _read(path: Path | None) -> str | None:
-    return path.read_text() if path is not None else None
+    """A key file's text; unreadable, one line that says whose permission is missing (the
+    Docker image runs as uid 10001, and compose mounts the host's file as it is)."""
+    if path is None:
+        return None
+    try:
+        return path.read_text()
+    except PermissionError:
+        raise RuntimeError(
+            f"cannot read {path}: permission denied to uid {os.getuid()}; make the file "
+            "readable by that user (for docker compose: chown 10001 deploy/secrets/jwt-private.pem)"
+        ) from None
 
 
 def _check_pair(public_pem: str, private_pem: str | None) -> None:

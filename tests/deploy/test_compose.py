@@ -99,8 +99,8 @@ def test_only_the_auth_service_gets_the_private_key(
     assert "GOCHAT_JWT_PRIVATE_KEY_FILE" in services["auth"]["environment"]
     for name in ("user", "ws", "web", "migrate"):
         assert "GOCHAT_JWT_PRIVATE_KEY_FILE" not in services[name]["environment"]
-    for secret in compose["secrets"].values():
-        assert secret["file"].startswith("./deploy/secrets/")
+    for name in ("jwt_private_key", "jwt_public_key"):
+        assert compose["secrets"][name]["file"].startswith("./deploy/secrets/")
 
 
 def test_no_working_secret_is_committed() -> None:
@@ -131,7 +131,13 @@ def test_env_example_lists_every_setting() -> None:
     )
     settings = {f"GOCHAT_{name.upper()}" for name in Settings.model_fields}
     assert settings <= listed, f"missing from .env.example: {sorted(settings - listed)}"
-    compose_only = {"GOCHAT_GATEWAY_PORT", "GOCHAT_IMAGE_TAG"}
+    compose_only = {
+        "GOCHAT_GATEWAY_ADDRESS",
+        "GOCHAT_GATEWAY_PORT",
+        "GOCHAT_IMAGE_TAG",
+        "GOCHAT_BUILD_PIP_CA_FILE",
+        "GOCHAT_BUILD_PIP_INDEX_URL",
+    }
     assert listed - settings == compose_only
 
 
@@ -140,3 +146,33 @@ def test_the_web_client_container_gets_no_database_password(services: dict[str, 
     assert web["command"] == ["serve", "web"]
     assert web["env_file"] == []
     assert "GOCHAT_DATABASE_URL" not in web["environment"]
+
+
+def test_the_image_is_built_once_and_run_by_every_gochat_service(
+    services: dict[str, Any],
+) -> None:
+    gochat = {name for name, s in services.items() if s["image"].startswith("gochat:")}
+    assert gochat == {"migrate", "auth", "user", "ws", "web"}
+    assert {name for name, s in services.items() if "build" in s} == {"migrate"}
+    for name in gochat - {"migrate"}:
+        assert services[name]["pull_policy"] == "never"
+
+
+def test_the_gateway_has_a_health_check_of_its_own(services: dict[str, Any]) -> None:
+    check = " ".join(services["gateway"]["healthcheck"]["test"])
+    assert "127.0.0.1:8080/healthz" in check
+    assert "location = /healthz" in GATEWAY_TEMPLATE.read_text()
+
+
+def pins(lock: Path) -> dict[str, str]:
+    found = re.findall(r"^([a-z0-9][a-z0-9._-]*)==(\S+) \\$", lock.read_text(), re.M)
+    return dict(found)
+
+
+def test_the_image_lock_pins_what_the_full_lock_pins_and_no_tool() -> None:
+    """requirements-runtime.lock is compiled against requirements.lock (`make lock`)."""
+    runtime = pins(ROOT / "requirements-runtime.lock")
+    everything = pins(ROOT / "requirements.lock")
+    assert {name: everything.get(name) for name in runtime} == runtime
+    assert not {"pytest", "mypy", "ruff", "playwright", "matplotlib", "numpy"} & set(runtime)
+    assert {"fastapi", "uvicorn", "asyncpg", "setuptools"} <= set(runtime)

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import make_url
@@ -141,6 +142,11 @@ class BenchDatabase:
             )
         )
 
+    def messages_stored(self, room_ids: Sequence[str]) -> int:
+        """How many messages the rooms hold (a message delivered but not stored is a bug)."""
+        statement = "SELECT count(*) FROM messages WHERE room_id = ANY($1::text[])"
+        return int(asyncio.run(_fetchval(self.dsn, statement, list(room_ids))))
+
     def seed_feed(
         self, *, reader_id: int, followed: Sequence[int], authors: Sequence[int], posts: int
     ) -> None:
@@ -190,6 +196,14 @@ async def _execute(dsn: str, statement: str, *args: object) -> None:
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute(statement, *args)
+    finally:
+        await conn.close()
+
+
+async def _fetchval(dsn: str, statement: str, *args: object) -> Any:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await conn.fetchval(statement, *args)
     finally:
         await conn.close()
 

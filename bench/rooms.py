@@ -164,7 +164,14 @@ def many_rooms(ctx: Context, system: System, spec: ManyRooms) -> Result:
                     result.update(event)
         if gochat:
             marks["end"] = read_pauses(server)
-    result.update(system=system.key, rooms=spec.rooms, members=spec.members)
+    result.update(
+        system=system.key,
+        rooms=spec.rooms,
+        members=spec.members,
+        fixed_s=spec.fixed_s,
+        repeats=spec.ramp.repeats,
+        connect_concurrency=spec.connect_concurrency,
+    )
     if gochat:
         result["pauses"] = {
             phase: pauses_between(marks[start], marks[end])

@@ -457,8 +457,9 @@ def _rooms_section(rooms: dict[str, Any]) -> list[str]:
         "Every member sends (open loop, the rate spread evenly over all of them, consecutive"
         " messages in different rooms); each message goes to the members of its own room, the"
         " sender included. Lost / doubled / misrouted are counted per (sender, sequence) against"
-        " each room's own members. The load generator's CPU is its own core's (at 0.8 or more"
-        " it, not the server, may set the latency).",
+        " each room's own members; lost means not delivered within 10 s of the run's last send"
+        " (a server far behind loses that way too). The load generator's CPU is its own core's"
+        " (at 0.8 or more it, not the server, may set the latency).",
         "",
         "Fixed rate (every system the same offered load; after warm-up):",
         "",
@@ -502,8 +503,8 @@ def _rooms_section(rooms: dict[str, Any]) -> list[str]:
     if gochat and "stored" in gochat:
         lines += [
             f"GoChat stored {gochat['stored']:,} messages of the {gochat['sent']:,} the load"
-            " generator sent over the whole scenario (a message is stored before it is"
-            " delivered, so every delivered message counts as stored).",
+            " generator sent over the whole scenario, repeated runs included (a message is stored"
+            " before it is delivered, so every delivered message counts as stored).",
             "",
         ]
     return lines

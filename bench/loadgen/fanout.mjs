@@ -104,6 +104,7 @@ function newStep(counts) {
 }
 
 let step = null;
+let messagesSent = 0; // every message sent, retried and aborted runs included
 let framesSeen = 0;
 let errors = 0;
 let firstError = null;
@@ -629,6 +630,7 @@ async function runStep(clients, { rate, warmupS, durationS, senders: minSenders,
         client.seq++;
         client.send(protocol.encode(`@@${client.index}.${client.seq}.${gid}.${t}@@${pad}`));
         sent++;
+        messagesSent++;
       }
       if (sent >= total || s.aborted) {
         if (cpu !== null) cpuResult = cpuSince(cpu);
@@ -878,6 +880,7 @@ async function fanout() {
     }
   }
   out.frames_seen = framesSeen;
+  out.messages_sent = messagesSent;
   out.first_error = firstError;
   emit(out);
   input?.close();
@@ -940,6 +943,7 @@ async function sendPaced(talkers, count, rate, s, roomSent, stop = () => false) 
       const gid = s.bases[room] + roomSent[room]++;
       talker.seq++;
       talker.send(protocol.encode(`@@${talker.index}.${talker.seq}.${gid}.${nowUs()}@@${pad}`));
+      messagesSent++;
     }
     await sleep(2);
   }
@@ -975,13 +979,22 @@ async function openWithRetries(spec, index, timeoutMs, attempts, failures) {
 // member must end with every message of its room exactly once.
 async function storm() {
   const timeoutMs = (plan.connectTimeoutS || 60) * 1000;
+  const openCpu = cpuSnapshot();
   const { clients, seconds, failures } = await openAll(
     plan.clients,
     plan.connectConcurrency || 50,
     timeoutMs,
   );
   const ready = clients.filter((c) => c.ready).length;
-  emit({ event: "opened", clients: clients.length, ready, seconds, failures });
+  emit({
+    event: "opened",
+    clients: clients.length,
+    ready,
+    seconds,
+    failures,
+    admitted_per_s: Math.round(ready / seconds),
+    ...roundedCpu(cpuSince(openCpu)),
+  });
   if (ready !== clients.length) throw new Error(`only ${ready} of ${clients.length} opened`);
   await waitQuiet(300, 30000);
   const talkers = clients.filter((c) => c.spec.talker);
@@ -1070,7 +1083,7 @@ async function storm() {
     ready_p50_s: round(percentile(readyTimes, 0.5)),
     ready_p99_s: round(percentile(readyTimes, 0.99)),
     admitted_per_s: Math.round(back / backS),
-    sent: expectedTalkers(),
+    sent: messagesSent,
     missed_per_member: plan.missed || 0,
     sent_during_storm: duringSent,
     expected: expectedAll(),

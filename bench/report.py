@@ -120,6 +120,18 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 # ---- sections --------------------------------------------------------------------------------
 
 
+def _ramp_bound(ramp: dict[str, Any], value: float | None) -> str:
+    """What bounded a ramp's highest sustained figure, when it was not the server failing."""
+    if value == 0 and ramp.get("steps"):
+        lowest = min(step["rate"] for step in ramp["steps"])
+        return f" (p99 > 100 ms even at {lowest:.1f} msg/s)"
+    if ramp.get("loadgen_bound"):
+        return " or more (the load generator's core was at its limit)"
+    if ramp.get("ceiling_hit"):
+        return " (the ramp's ceiling: more was not tried)"
+    return ""
+
+
 def _fanout_section(n: str, per_system: dict[str, Any]) -> list[str]:
     gochat = per_system.get("gochat")
     ours = sustainable(gochat)
@@ -148,16 +160,10 @@ def _fanout_section(n: str, per_system: dict[str, Any]) -> list[str]:
         best = ramp.get("best") or {}
         confirm = ramp.get("confirm") or {}
         best_value = sustainable(result)
-        limited = " (the ramp's ceiling: more was not tried)" if ramp.get("ceiling_hit") else ""
-        if ramp.get("loadgen_bound"):
-            limited = " or more (the load generator's core was at its limit)"
-        if best_value == 0 and ramp.get("steps"):
-            lowest = min(step["rate"] for step in ramp["steps"])
-            limited = f" (p99 > 100 ms even at {lowest:.1f} msg/s)"
         ramp_rows.append(
             [
                 LABELS[key],
-                _fmt(best_value) + limited,
+                _fmt(best_value) + _ramp_bound(ramp, best_value),
                 _fmt(best.get("p99_ms")),
                 _fmt(best.get("server_cpu")),
                 _fmt(best.get("loadgen_cpu")),
@@ -426,17 +432,11 @@ def _rooms_section(rooms: dict[str, Any]) -> list[str]:
         best = ramp.get("best") or {}
         confirm = ramp.get("confirm") or {}
         value = sustainable_messages(result)
-        limited = " (the ramp's ceiling: more was not tried)" if ramp.get("ceiling_hit") else ""
-        if ramp.get("loadgen_bound"):
-            limited = " or more (the load generator's core was at its limit)"
-        if value == 0 and ramp.get("steps"):
-            lowest = min(step["rate"] for step in ramp["steps"])
-            limited = f" (p99 > 100 ms even at {lowest:.1f} msg/s)"
         runs = best.get("repeats") or []
         ramp_rows.append(
             [
                 LABELS[key],
-                _fmt(value) + limited,
+                _fmt(value) + _ramp_bound(ramp, value),
                 _fmt(best.get("deliveries_per_s")),
                 _fmt(best.get("p50_ms")),
                 _fmt(best.get("p99_ms")),

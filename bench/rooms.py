@@ -243,7 +243,7 @@ def reconnect_storm(ctx: Context, spec: Storm) -> Result:
         f" {result.get('gave_up')} gave up), caught up in {result.get('caught_up_s')} s;"
         f" lost {result.get('lost')} dup {result.get('doubled')}"
         f" misrouted {result.get('misrouted')}; {result['stored']:,} stored of"
-        f" {result.get('sent')} sent; cpu srv {result.get('server_cpu')}"
+        f" {result['sent']:,} sent; cpu srv {result.get('server_cpu')}"
         f" gen {result.get('loadgen_cpu')}"
     )
     return result

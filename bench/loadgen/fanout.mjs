@@ -827,17 +827,12 @@ async function uncontended(clients, timing) {
 
 // ---- modes ---------------------------------------------------------------------------------
 
-// With `syncPhases` the harness is told when the sockets are open and when the fixed-rate
-// phase has ended ("opened", "fixed"), and each time it answers a line on stdin before the
-// next phase starts: it reads the server's /metrics meanwhile.
-async function fanout() {
-  const input = plan.syncPhases ? readLines() : null;
-  const openCpu = cpuSnapshot();
-  const { clients, seconds, failures } = await openAll(
-    plan.clients,
-    plan.connectConcurrency || 100,
-    (plan.connectTimeoutS || 30) * 1000,
-  );
+// Open every client of the plan and say how fast they were admitted, with the CPU the server
+// and this process spent meanwhile (a busy load generator must not pass for a slow server).
+async function openAndReport(concurrency, timeoutMs) {
+  const cpu = cpuSnapshot();
+  const opened = await openAll(plan.clients, concurrency, timeoutMs);
+  const { clients, seconds, failures } = opened;
   const ready = clients.filter((c) => c.ready).length;
   emit({
     event: "opened",
@@ -846,8 +841,20 @@ async function fanout() {
     seconds,
     failures,
     admitted_per_s: Math.round(ready / seconds),
-    ...roundedCpu(cpuSince(openCpu)),
+    ...roundedCpu(cpuSince(cpu)),
   });
+  return { ...opened, ready };
+}
+
+// With `syncPhases` the harness is told when the sockets are open and when the fixed-rate
+// phase has ended ("opened", "fixed"), and each time it answers a line on stdin before the
+// next phase starts: it reads the server's /metrics meanwhile.
+async function fanout() {
+  const input = plan.syncPhases ? readLines() : null;
+  const { clients, seconds, failures, ready } = await openAndReport(
+    plan.connectConcurrency || 100,
+    (plan.connectTimeoutS || 30) * 1000,
+  );
   await waitQuiet(300, 30000); // join announcements of everyone who came after
   if (input) await input.next(120000);
   const timing = {
@@ -979,22 +986,7 @@ async function openWithRetries(spec, index, timeoutMs, attempts, failures) {
 // member must end with every message of its room exactly once.
 async function storm() {
   const timeoutMs = (plan.connectTimeoutS || 60) * 1000;
-  const openCpu = cpuSnapshot();
-  const { clients, seconds, failures } = await openAll(
-    plan.clients,
-    plan.connectConcurrency || 50,
-    timeoutMs,
-  );
-  const ready = clients.filter((c) => c.ready).length;
-  emit({
-    event: "opened",
-    clients: clients.length,
-    ready,
-    seconds,
-    failures,
-    admitted_per_s: Math.round(ready / seconds),
-    ...roundedCpu(cpuSince(openCpu)),
-  });
+  const { clients, seconds, ready } = await openAndReport(plan.connectConcurrency || 50, timeoutMs);
   if (ready !== clients.length) throw new Error(`only ${ready} of ${clients.length} opened`);
   await waitQuiet(300, 30000);
   const talkers = clients.filter((c) => c.spec.talker);

@@ -195,20 +195,20 @@ def main(argv: list[str] | None = None) -> int:
                         "cluster", lambda: scenarios.cluster(ctx, ctx.redis_url or "")
                     )
             if "rooms" in only:
-                spec = room_sizes.many_rooms
+                many = room_sizes.many_rooms
                 results["rooms"] = {}
                 for system in systems:
                     if system.key not in ROOMS_SYSTEMS:
                         continue
-                    say(f"many rooms {spec.rooms}x{spec.members}: {system.label}")
+                    say(f"many rooms {many.rooms}x{many.members}: {system.label}")
                     results["rooms"][system.key] = attempt(
                         f"rooms-{system.key}",
-                        lambda system=system: rooms.many_rooms(ctx, system, spec),
+                        lambda system=system: rooms.many_rooms(ctx, system, many),
                     )
             if "storm" in only and GOCHAT in systems:
-                spec_storm = room_sizes.storm
-                say(f"reconnect storm {spec_storm.rooms}x{spec_storm.members}: GoChat")
-                results["storm"] = attempt("storm", lambda: rooms.reconnect_storm(ctx, spec_storm))
+                storm = room_sizes.storm
+                say(f"reconnect storm {storm.rooms}x{storm.members}: GoChat")
+                results["storm"] = attempt("storm", lambda: rooms.reconnect_storm(ctx, storm))
             if "login" in only:
                 say("auth service: login flood against GET /")
                 results["login"] = attempt("login", lambda: scenarios.login_flood(ctx))

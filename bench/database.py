@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import make_url
@@ -143,6 +144,11 @@ class BenchDatabase:
                 self.dsn, "rooms", ["id", "name", "created_by", "created_at", "last_seq"], records
             )
         )
+
+    def messages_stored(self, room_ids: Sequence[str]) -> int:
+        """How many messages the rooms hold (a message delivered but not stored is a bug)."""
+        statement = "SELECT count(*) FROM messages WHERE room_id = ANY($1::text[])"
+        return int(asyncio.run(_fetchval(self.dsn, statement, list(room_ids))))
 
     def seed_feed(
         self, *, reader_id: int, followed: Sequence[int], authors: Sequence[int], posts: int
@@ -292,6 +298,14 @@ async def _fetch_ids(dsn: str, query: str, *args: object) -> list[int]:
     conn = await asyncpg.connect(dsn)
     try:
         return [int(row[0]) for row in await conn.fetch(query, *args)]
+    finally:
+        await conn.close()
+
+
+async def _fetchval(dsn: str, statement: str, *args: object) -> Any:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await conn.fetchval(statement, *args)
     finally:
         await conn.close()
 

@@ -21,6 +21,9 @@ class Ramp:
     confirm_fraction: float = 0.8
     warmup_s: float = 0.5
     duration_s: float = 2.5
+    # Each step run this many times back to back; it passes when most runs pass and none lost
+    # anything (so one stall cannot decide it). With 1, a narrow failure is tried once more.
+    repeats: int = 1
 
     def plan(self) -> dict[str, object]:
         return {
@@ -32,7 +35,8 @@ class Ramp:
             "budgetS": self.budget_s,
             "p99LimitMs": self.p99_limit_ms,
             "confirmFraction": self.confirm_fraction,
-            "retryFailures": 1,
+            "retryFailures": 1 if self.repeats == 1 else 0,
+            "repeats": self.repeats,
             "timing": {"warmupS": self.warmup_s, "durationS": self.duration_s},
         }
 
@@ -152,4 +156,115 @@ SMOKE = Profile(
     notifications=200,
     notifications_rate=20.0,
     notifications_seconds=0.5,
+)
+
+
+# ---- many small rooms, handshakes, reconnect storm (issue 15) --------------------------------
+
+
+@dataclass(frozen=True)
+class ManyRooms:
+    """`rooms` x `members` sockets, every member sending (each message reaches its own room's
+    members only): the handshakes of opening them all, a fixed rate held for `fixed_s` (the
+    server's pause histograms are read before and after it), then the open-loop ramp."""
+
+    rooms: int
+    members: int
+    fixed_rate: float  # messages per second, all senders together
+    fixed_s: float
+    ramp: Ramp
+    connect_concurrency: int
+
+    @property
+    def sockets(self) -> int:
+        return self.rooms * self.members
+
+
+@dataclass(frozen=True)
+class Storm:
+    """`rooms` rooms, each with one talker that stays and `members` who drop at once, miss
+    `missed` messages per room, and reconnect all at once with `?after=`."""
+
+    rooms: int
+    members: int
+    before: int  # messages per room while everyone is there
+    missed: int  # messages per room while the members are away
+    during_rate: float  # messages per second, all talkers, while the members reconnect
+    rate: float  # messages per second for the `before` and `missed` messages
+    connect_concurrency: int
+    storm_concurrency: int  # handshakes in flight at once in the storm
+
+    @property
+    def sockets(self) -> int:
+        return self.rooms * (self.members + 1)
+
+
+@dataclass(frozen=True)
+class RoomsProfile:
+    many_rooms: ManyRooms
+    storm: Storm
+
+
+ROOMS_FULL = RoomsProfile(
+    many_rooms=ManyRooms(
+        rooms=1000,
+        members=10,
+        # Below what GoChat sustained in many rooms when issue 15 was filed (367-727 msg/s),
+        # so that the fixed phase measures pauses, not a backlog.
+        fixed_rate=250,
+        fixed_s=30,
+        ramp=Ramp(
+            start=500,
+            factor=2,
+            refine=2,
+            minimum=50,
+            maximum=20000,
+            budget_s=360,
+            warmup_s=1.0,
+            duration_s=5.0,
+            repeats=3,
+        ),
+        connect_concurrency=100,
+    ),
+    storm=Storm(
+        rooms=500,
+        members=10,
+        before=2,
+        missed=20,
+        during_rate=100,
+        rate=500,
+        connect_concurrency=100,
+        storm_concurrency=5000,
+    ),
+)
+
+ROOMS_SMOKE = RoomsProfile(
+    many_rooms=ManyRooms(
+        rooms=3,
+        members=3,
+        fixed_rate=10,
+        fixed_s=0.3,
+        ramp=Ramp(
+            start=5,
+            factor=2,
+            refine=0,
+            minimum=2,
+            maximum=10,
+            budget_s=5,
+            warmup_s=0.1,
+            duration_s=0.3,
+            repeats=2,
+        ),
+        connect_concurrency=10,
+    ),
+    storm=Storm(
+        rooms=2,
+        members=3,
+        before=2,
+        missed=3,
+        during_rate=5,
+        rate=50,
+        connect_concurrency=10,
+        storm_concurrency=10,
+    ),
 )

@@ -13,6 +13,7 @@ from typing import Any
 
 from bench.processes import LOADGEN_DIR, ROOT
 from bench.systems import ALL_SYSTEMS, PEERS
+from shared.pauses import PAUSE_BUCKETS
 
 LABELS = {s.key: s.label for s in ALL_SYSTEMS} | {"gochat-x2": "GoChat, 2 instances on Redis"}
 TUNING_LOG = Path(__file__).resolve().parent / "TUNING.md"
@@ -119,6 +120,18 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 # ---- sections --------------------------------------------------------------------------------
 
 
+def _ramp_bound(ramp: dict[str, Any], value: float | None) -> str:
+    """What bounded a ramp's highest sustained figure, when it was not the server failing."""
+    if value == 0 and ramp.get("steps"):
+        lowest = min(step["rate"] for step in ramp["steps"])
+        return f" (p99 > 100 ms even at {lowest:.1f} msg/s)"
+    if ramp.get("loadgen_bound"):
+        return " or more (the load generator's core was at its limit)"
+    if ramp.get("ceiling_hit"):
+        return " (the ramp's ceiling: more was not tried)"
+    return ""
+
+
 def _fanout_section(n: str, per_system: dict[str, Any]) -> list[str]:
     gochat = per_system.get("gochat")
     ours = sustainable(gochat)
@@ -147,16 +160,10 @@ def _fanout_section(n: str, per_system: dict[str, Any]) -> list[str]:
         best = ramp.get("best") or {}
         confirm = ramp.get("confirm") or {}
         best_value = sustainable(result)
-        limited = " (the ramp's ceiling: more was not tried)" if ramp.get("ceiling_hit") else ""
-        if ramp.get("loadgen_bound"):
-            limited = " or more (the load generator's core was at its limit)"
-        if best_value == 0 and ramp.get("steps"):
-            lowest = min(step["rate"] for step in ramp["steps"])
-            limited = f" (p99 > 100 ms even at {lowest:.1f} msg/s)"
         ramp_rows.append(
             [
                 LABELS[key],
-                _fmt(best_value) + limited,
+                _fmt(best_value) + _ramp_bound(ramp, best_value),
                 _fmt(best.get("p99_ms")),
                 _fmt(best.get("server_cpu")),
                 _fmt(best.get("loadgen_cpu")),
@@ -404,6 +411,348 @@ def _http_section(results: dict[str, Any]) -> list[str]:
     return (["## HTTP", "", *lines]) if lines else []
 
 
+def _rooms_title(rooms: dict[str, Any]) -> str:
+    first = next((r for r in rooms.values() if r), None)
+    if first is None:
+        return "Many small rooms"
+    rooms, members = first["rooms"], first["members"]
+    return f"Many small rooms: {rooms:,} rooms × {members} members ({rooms * members:,} sockets)"
+
+
+def sustainable_messages(result: dict[str, Any] | None) -> float | None:
+    """Highest sustainable messages/s (each delivered to every member of its room) of a
+    many-rooms result: 0 when even the lowest step failed, None when it did not run."""
+    if not result or not result.get("ramp"):
+        return None
+    best = result["ramp"].get("best")
+    return float(best["messages_per_s"]) if best else 0.0
+
+
+def _rooms_section(rooms: dict[str, Any]) -> list[str]:
+    gochat = rooms.get("gochat")
+    ours = sustainable_messages(gochat)
+    fixed_rows = []
+    ramp_rows = []
+    for key, result in rooms.items():
+        if result is None:
+            fixed_rows.append([LABELS[key], "failed (see errors)"] + ["–"] * 7)
+            continue
+        fixed = result.get("fixed") or {}
+        fixed_rows.append(
+            [
+                LABELS[key],
+                _fmt(fixed.get("messages_per_s")),
+                _fmt(fixed.get("deliveries_per_s")),
+                _fmt(fixed.get("p50_ms")),
+                _fmt(fixed.get("p99_ms")),
+                _fmt(fixed.get("max_ms")),
+                f"{_fmt(fixed.get('lost'))} / {_fmt(fixed.get('doubled'))}"
+                f" / {_fmt(fixed.get('misrouted'))}",
+                _fmt(fixed.get("server_cpu")),
+                _fmt(fixed.get("loadgen_cpu")),
+            ]
+        )
+        ramp = result.get("ramp") or {}
+        best = ramp.get("best") or {}
+        confirm = ramp.get("confirm") or {}
+        value = sustainable_messages(result)
+        runs = best.get("repeats") or []
+        ramp_rows.append(
+            [
+                LABELS[key],
+                _fmt(value) + _ramp_bound(ramp, value),
+                _fmt(best.get("deliveries_per_s")),
+                _fmt(best.get("p50_ms")),
+                _fmt(best.get("p99_ms")),
+                f"{best.get('passed', 1)} of {len(runs) or 1}" if best else "–",
+                _fmt(best.get("server_cpu")),
+                _fmt(best.get("loadgen_cpu")),
+                f"{_fmt(confirm.get('messages_per_s'))}, p99 {_fmt(confirm.get('p99_ms'))},"
+                f" {_fmt(confirm.get('lost'))} / {_fmt(confirm.get('doubled'))}"
+                if confirm
+                else "–",
+                _ratio(ours, value) if key != "gochat" else "1.00×",
+            ]
+        )
+    repeats = next((r["repeats"] for r in rooms.values() if r), 1)
+    lines = [
+        f"### {_rooms_title(rooms)}",
+        "",
+        "Every member sends (open loop, the rate spread evenly over all of them, consecutive"
+        " messages in different rooms); each message goes to the members of its own room, the"
+        " sender included. Lost / doubled / misrouted are counted per (sender, sequence) against"
+        " each room's own members; lost means not delivered within 10 s of the run's last send"
+        " (a server far behind loses that way too). The load generator's CPU is its own core's"
+        " (at 0.8 or more it, not the server, may set the latency).",
+        "",
+        "Fixed rate (every system the same offered load; after warm-up):",
+        "",
+        *_table(
+            [
+                "system",
+                "msg/s",
+                "deliveries/s",
+                "p50 ms",
+                "p99 ms",
+                "max ms",
+                "lost / doubled / misrouted",
+                "server CPU",
+                "loadgen CPU",
+            ],
+            fixed_rows,
+        ),
+        "",
+        f"Open-loop ramp: each step is run {repeats} times back to back and passes when most runs"
+        " have p99 ≤ 100 ms and no run lost, doubled or was refused anything (so one stall"
+        " cannot decide a step, while a loss always does); the figures are those of the run"
+        " with the median p99. Then a run at 80 % of the highest step:",
+        "",
+        *_table(
+            [
+                "system",
+                "sustainable msg/s (stored and delivered)",
+                "deliveries/s",
+                "p50 ms",
+                "p99 ms",
+                "runs passed",
+                "server CPU",
+                "loadgen CPU",
+                "80 %: msg/s, p99 ms, lost / doubled",
+                "GoChat ÷ system",
+            ],
+            ramp_rows,
+        ),
+        "",
+    ]
+    if gochat and "stored" in gochat:
+        lines += [
+            f"GoChat stored {gochat['stored']:,} messages of the {gochat['sent']:,} the load"
+            " generator sent over the whole scenario, repeated runs included (a message is stored"
+            " before it is delivered, so every delivered message counts as stored).",
+            "",
+        ]
+    return lines
+
+
+def _pause_cells(figures: dict[str, Any] | None) -> list[str]:
+    if not figures:
+        return ["–", "–", "–"]
+    bound = figures["max_bucket_s"]
+    if bound is None:
+        reached = "none"
+    elif bound == float("inf"):
+        reached = f"> {_fmt(PAUSE_BUCKETS[-1] * 1000)} ms"
+    else:
+        reached = f"≤ {_fmt(bound * 1000)} ms"
+    return [_fmt(figures["count"]), reached, _fmt(figures["over_50ms"])]
+
+
+PAUSE_PHASES = {
+    "opening": "opening the sockets",
+    "fixed": "fixed rate, all sockets open",
+    "ramp": "the ramp",
+}
+
+
+def _pauses_section(results: dict[str, Any]) -> list[str]:
+    gochat = (results.get("rooms") or {}).get("gochat") or {}
+    storm = results.get("storm") or {}
+    phases = [
+        (PAUSE_PHASES[phase], figures) for phase, figures in (gochat.get("pauses") or {}).items()
+    ]
+    if storm.get("pauses"):
+        phases.append(("reconnect storm", storm["pauses"]))
+    rows = [
+        [
+            label,
+            *_pause_cells(figures.get("gochat_event_loop_lag_seconds")),
+            *_pause_cells(figures.get("gochat_gc_pause_seconds")),
+        ]
+        for label, figures in phases
+    ]
+    if not rows:
+        return []
+    fixed = gochat.get("fixed") or {}
+    return [
+        "### Pauses: GoChat's event-loop lag and garbage-collection histograms",
+        "",
+        "Read from GoChat's `/metrics` (`gochat_event_loop_lag_seconds`: how late a task that"
+        " slept 0.1 s woke; `gochat_gc_pause_seconds`: each cyclic collection, all generations)"
+        " before and after each phase of the many-rooms scenario"
+        + (
+            f" (the fixed phase: {_fmt(fixed.get('rate'))} msg/s for {_fmt(gochat.get('fixed_s'))}"
+            f" s with {_fmt(fixed.get('receivers'))} sockets open)"
+            if fixed
+            else ""
+        )
+        + " and of the reconnect storm. The longest is known to its bucket: ≤ 50 ms, ≤ 100 ms,"
+        " ≤ 250 ms, ≤ 500 ms, ≤ 1 s, ≤ 2.5 s.",
+        "",
+        *_table(
+            [
+                "phase",
+                "loop lag: samples",
+                "longest",
+                "over 50 ms",
+                "GC: collections",
+                "longest",
+                "over 50 ms",
+            ],
+            rows,
+        ),
+        "",
+    ]
+
+
+def _handshakes_section(results: dict[str, Any]) -> list[str]:
+    rooms = results.get("rooms") or {}
+    ours = ((rooms.get("gochat") or {}).get("opened") or {}).get("admitted_per_s")
+    rows = []
+    for key, result in rooms.items():
+        opened = (result or {}).get("opened")
+        if not opened:
+            continue
+        rows.append(
+            [
+                LABELS[key],
+                f"{_fmt(opened['ready'])} / {_fmt(opened['clients'])}",
+                _fmt(opened["seconds"]),
+                _fmt(opened["admitted_per_s"]),
+                _fmt(opened.get("server_cpu")),
+                _fmt(opened.get("loadgen_cpu")),
+                _ratio(ours, opened["admitted_per_s"]) if key != "gochat" else "1.00×",
+            ]
+        )
+    concurrency = next((r["connect_concurrency"] for r in rooms.values() if r), None)
+    lines: list[str] = []
+    if rows:
+        lines += [
+            "### Handshakes: sockets admitted per second, one process",
+            "",
+            f"The many-rooms scenario's sockets, opened with {concurrency} handshakes in flight;"
+            " a socket counts once it is ready (GoChat: its `ready` frame, after admission and"
+            " history).",
+            "",
+            *_table(
+                [
+                    "system",
+                    "open / asked",
+                    "seconds",
+                    "sockets/s",
+                    "server CPU",
+                    "loadgen CPU",
+                    "GoChat ÷ system",
+                ],
+                rows,
+            ),
+            "",
+        ]
+    storm = results.get("storm")
+    if storm:
+        lines += [
+            "### Reconnect storm (GoChat)",
+            "",
+            f"{storm['rooms']:,} rooms, each with one talker that stays and"
+            f" {storm['members'] // storm['rooms']} members; the {storm['members']:,} members"
+            " drop at once, miss"
+            f" {storm['missed_per_member']} messages each, then all reconnect at once with"
+            " `?after=` the last id they saw while the talkers go on"
+            f" ({storm['sent_during_storm']:,} messages meanwhile). A refused or timed-out"
+            " handshake is tried again after a short random backoff (up to 5 times). Caught up:"
+            " every member has every message of its room, history and live, exactly once.",
+            "",
+            *_table(
+                [
+                    "back / members",
+                    "all back s",
+                    "ready p50 s",
+                    "ready p99 s",
+                    "sockets/s",
+                    "retries / gave up",
+                    "all caught up s",
+                    "lost / doubled / misrouted",
+                    "server CPU",
+                    "loadgen CPU",
+                ],
+                [
+                    [
+                        f"{_fmt(storm['back'])} / {_fmt(storm['members'])}",
+                        _fmt(storm["back_s"]),
+                        _fmt(storm["ready_p50_s"]),
+                        _fmt(storm["ready_p99_s"]),
+                        _fmt(storm["admitted_per_s"]),
+                        f"{_fmt(storm['retries'])} / {_fmt(storm['gave_up'])}",
+                        _fmt(storm["caught_up_s"]),
+                        f"{_fmt(storm['lost'])} / {_fmt(storm['doubled'])}"
+                        f" / {_fmt(storm['misrouted'])}",
+                        _fmt(storm.get("server_cpu")),
+                        _fmt(storm.get("loadgen_cpu")),
+                    ]
+                ],
+            ),
+            "",
+        ]
+    return lines
+
+
+def _targets_15(results: dict[str, Any]) -> list[str]:
+    rows = []
+    rooms = results.get("rooms") or {}
+    gochat = rooms.get("gochat")
+    ours = sustainable_messages(gochat)
+    if ours is not None:
+        rows.append(
+            [
+                "many rooms: ≥ 5,000 msg/s stored and delivered, p99 ≤ 100 ms, nothing lost",
+                f"{_fmt(ours)} msg/s",
+                "met" if ours >= 5000 else "missed",
+            ]
+        )
+        theirs = sustainable_messages(rooms.get("starlette"))
+        if theirs is not None:
+            rows.append(
+                [
+                    f"many rooms: ahead of the {LABELS['starlette']}",
+                    _ratio(ours, theirs),
+                    "met" if ours > theirs else "missed",
+                ]
+            )
+    fixed_pauses = ((gochat or {}).get("pauses") or {}).get("fixed")
+    if fixed_pauses:
+        over = sum(figures["over_50ms"] for figures in fixed_pauses.values())
+        rows.append(
+            [
+                "no pause: no loop stall or GC pause over 50 ms, all sockets open and chatting",
+                f"{over} over 50 ms",
+                "met" if over == 0 else "missed",
+            ]
+        )
+    admitted = ((gochat or {}).get("opened") or {}).get("admitted_per_s")
+    if admitted is not None:
+        hub = (((rooms.get("starlette") or {}).get("opened")) or {}).get("admitted_per_s")
+        ok = admitted >= 1500 and (hub is None or admitted >= hub)
+        rows.append(
+            [
+                "handshakes: ≥ 1,500 sockets/s per process and ≥ the plain hub",
+                f"{_fmt(admitted)}/s" + (f" (hub {_fmt(hub)}/s)" if hub is not None else ""),
+                "met" if ok else "missed",
+            ]
+        )
+    storm = results.get("storm")
+    if storm:
+        ok = storm["back"] == storm["members"] and storm["lost"] == 0 and storm["doubled"] == 0
+        rows.append(
+            [
+                f"reconnect storm: {storm['members']:,} back and caught up, nothing lost",
+                f"{_fmt(storm['caught_up_s'])} s, {storm['lost']} lost, {storm['doubled']} doubled",
+                "met" if ok else "missed",
+            ]
+        )
+    if not rows:
+        return []
+    return ["## Targets (issue 15)", "", *_table(["target", "measured", "verdict"], rows), ""]
+
+
 def _targets(results: dict[str, Any]) -> list[str]:
     rows = []
     fanout = (results.get("fanout") or {}).get("1000") or {}
@@ -532,15 +881,20 @@ def write(results: dict[str, Any], out_dir: Path) -> None:
     ]
     lines += ["## How this was measured", "", *_run_section(results), ""]
     lines += _targets(results)
-    if results.get("fanout") or results.get("idle") or results.get("cluster"):
+    lines += _targets_15(results)
+    if any(results.get(key) for key in ("fanout", "idle", "cluster", "rooms", "storm")):
         lines += ["## Websockets", ""]
         for n, per_system in (results.get("fanout") or {}).items():
             lines += _fanout_section(n, per_system)
-        if any(results.get("fanout") or {}):
+        if any(results.get("fanout") or {}) or any(results.get("rooms") or {}):
             lines += [f"![p99 latency against offered load]({PLOT_NAME})", ""]
         if results.get("idle"):
             lines += _idle_section(results["idle"])
         lines += _cluster_section(results)
+        if results.get("rooms"):
+            lines += _rooms_section(results["rooms"])
+        lines += _handshakes_section(results)
+        lines += _pauses_section(results)
     lines += _http_section(results)
     if results["notes"] or results["errors"]:
         lines += ["## Not measured in this run", ""]
@@ -554,17 +908,23 @@ def write(results: dict[str, Any], out_dir: Path) -> None:
 
 
 def plot(results: dict[str, Any], path: Path) -> None:
-    """p99 against offered deliveries/s, one panel per room size, one line per system."""
+    """p99 against offered load, one panel per fan-out room size and one for many rooms, one
+    line per system."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fanouts = results.get("fanout") or {}
-    if not fanouts:
+    panels = [
+        (f"Room fan-out, {int(n):,} clients in one room", per_system, "offered_deliveries_per_s")
+        for n, per_system in (results.get("fanout") or {}).items()
+    ]
+    if any((results.get("rooms") or {}).values()):
+        panels.append((_rooms_title(results["rooms"]), results["rooms"], "rate"))
+    if not panels:
         return
-    fig, axes = plt.subplots(1, len(fanouts), figsize=(6.5 * len(fanouts), 4.8), squeeze=False)
-    for ax, (n, per_system) in zip(axes[0], fanouts.items(), strict=True):
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.8), squeeze=False)
+    for ax, (title, per_system, x_key) in zip(axes[0], panels, strict=True):
         for key, result in per_system.items():
             if not result:
                 continue
@@ -573,7 +933,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
                 if extra:
                     steps.append(extra)
             # A rate measured again keeps its last measurement (the one that counted).
-            by_rate = {s["offered_deliveries_per_s"]: s["p99_ms"] for s in steps if s.get("p99_ms")}
+            by_rate = {s[x_key]: s["p99_ms"] for s in steps if s.get("p99_ms")}
             points = sorted(by_rate.items())
             if points:
                 xs, ys = zip(*points, strict=True)
@@ -582,9 +942,13 @@ def plot(results: dict[str, Any], path: Path) -> None:
         ax.axhline(100, color="grey", linewidth=0.8, linestyle=":")
         ax.set_yscale("log")
         ax.set_xscale("log")
-        ax.set_xlabel("offered deliveries per second (log)")
+        ax.set_xlabel(
+            "offered messages per second (log)"
+            if x_key == "rate"
+            else "offered deliveries per second (log)"
+        )
         ax.set_ylabel("p99 latency, ms (log)")
-        ax.set_title(f"Room fan-out, {int(n):,} clients in one room")
+        ax.set_title(title, fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()

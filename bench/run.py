@@ -1,9 +1,10 @@
-"""`make bench` (`python -m bench.run`): every scenario of issue 7 against GoChat and its
-peers in one invocation, then bench/RESULTS.md and bench/latency.png.
+"""`make bench` (`python -m bench.run`): every scenario of issues 7 and 15 against GoChat and
+its peers in one invocation, then bench/RESULTS.md and bench/latency.png.
 
-    python -m bench.run                 the full run (under 15 minutes)
+    python -m bench.run                 the full run
     python -m bench.run --smoke         every scenario tiny, in seconds (CI keeps it working)
     python -m bench.run --only fanout,idle --systems gochat,starlette
+    python -m bench.run --only rooms,storm --rooms 100x10 --storm 50x10    medium sizes
 
 Servers run one at a time on core 1 (`taskset -c 1`), the Node load generator on core 0,
 everything on 127.0.0.1 against a PostgreSQL database the run creates and drops.
@@ -12,6 +13,7 @@ everything on 127.0.0.1 against a PostgreSQL database the run creates and drops.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import signal
@@ -25,13 +27,24 @@ from typing import Any
 
 import redis
 
-from bench import report, scenarios
+from bench import report, rooms, scenarios
 from bench.database import bench_database
 from bench.processes import ensure_node_modules, raise_open_files_limit
-from bench.profiles import FULL, SMOKE, Profile
-from bench.systems import ALL_SYSTEMS, GOCHAT, System
+from bench.profiles import FULL, ROOMS_FULL, ROOMS_SMOKE, SMOKE, Profile, RoomsProfile
+from bench.systems import ALL_SYSTEMS, GOCHAT, ROOMS_SYSTEMS, System
 
-SCENARIOS = ("fanout", "idle", "cluster", "login", "follow", "feed", "likes", "notifications")
+SCENARIOS = (
+    "fanout",
+    "idle",
+    "cluster",
+    "rooms",
+    "storm",
+    "login",
+    "follow",
+    "feed",
+    "likes",
+    "notifications",
+)
 BENCH_DIR = Path(__file__).resolve().parent
 
 
@@ -61,6 +74,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--clients", help="room sizes of the fan-out, comma-separated (default: the profile's)"
     )
     parser.add_argument(
+        "--rooms",
+        type=_rooms_size,
+        metavar="ROOMSxMEMBERS",
+        help="size of the many-rooms scenario, e.g. 100x10 (default: the profile's)",
+    )
+    parser.add_argument(
+        "--storm",
+        type=_rooms_size,
+        metavar="ROOMSxMEMBERS",
+        help="size of the reconnect storm, e.g. 50x10 (default: the profile's)",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         help="where RESULTS.md, latency.png and results.json go "
@@ -69,9 +94,34 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _rooms_size(text: str) -> tuple[int, int]:
+    rooms, _, members = text.partition("x")
+    try:
+        size = int(rooms), int(members)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected ROOMSxMEMBERS, e.g. 100x10, not {text!r}"
+        ) from None
+    if min(size) < 1:
+        raise argparse.ArgumentTypeError("rooms and members must be at least 1")
+    return size
+
+
+def rooms_profile(args: argparse.Namespace) -> RoomsProfile:
+    profile = ROOMS_SMOKE if args.smoke else ROOMS_FULL
+    if args.rooms:
+        many = dataclasses.replace(profile.many_rooms, rooms=args.rooms[0], members=args.rooms[1])
+        profile = dataclasses.replace(profile, many_rooms=many)
+    if args.storm:
+        storm = dataclasses.replace(profile.storm, rooms=args.storm[0], members=args.storm[1])
+        profile = dataclasses.replace(profile, storm=storm)
+    return profile
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     profile: Profile = SMOKE if args.smoke else FULL
+    room_sizes = rooms_profile(args)
     only = {name.strip() for name in args.only.split(",") if name.strip()}
     wanted = {key.strip() for key in args.systems.split(",") if key.strip()}
     unknown = (only - set(SCENARIOS)) | (wanted - {s.key for s in ALL_SYSTEMS})
@@ -81,7 +131,10 @@ def main(argv: list[str] | None = None) -> int:
 
     # SIGTERM unwinds like Ctrl-C: servers stopped, load generator ended, database dropped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    raise_open_files_limit(4 * profile.idle_sockets + 1024)
+    raise_open_files_limit(
+        4 * max(profile.idle_sockets, room_sizes.many_rooms.sockets, room_sizes.storm.sockets)
+        + 1024
+    )
     ensure_node_modules()
     started = time.monotonic()
     load_before = os.getloadavg()
@@ -106,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
                     profile.likes_concurrency + 1,
                 ]
                 + [f.clients for f in profile.fanouts]
+                + [room_sizes.many_rooms.sockets, room_sizes.storm.sockets]
             )
             accounts = db.create_accounts(needed, prefix="bench")
             say(f"database ready, {len(accounts)} accounts with live sessions")
@@ -156,6 +210,21 @@ def main(argv: list[str] | None = None) -> int:
                     results["cluster"] = attempt(
                         "cluster", lambda: scenarios.cluster(ctx, ctx.redis_url or "")
                     )
+            if "rooms" in only:
+                many = room_sizes.many_rooms
+                results["rooms"] = {}
+                for system in systems:
+                    if system.key not in ROOMS_SYSTEMS:
+                        continue
+                    say(f"many rooms {many.rooms}x{many.members}: {system.label}")
+                    results["rooms"][system.key] = attempt(
+                        f"rooms-{system.key}",
+                        lambda system=system: rooms.many_rooms(ctx, system, many),
+                    )
+            if "storm" in only and GOCHAT in systems:
+                storm = room_sizes.storm
+                say(f"reconnect storm {storm.rooms}x{storm.members}: GoChat")
+                results["storm"] = attempt("storm", lambda: rooms.reconnect_storm(ctx, storm))
             if "login" in only:
                 say("auth service: login flood against GET /")
                 results["login"] = attempt("login", lambda: scenarios.login_flood(ctx))

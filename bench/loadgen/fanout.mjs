@@ -1,15 +1,23 @@
 // Open-loop websocket load generator for `make bench` (one process, pinned to its own core).
 //
 // Reads a JSON plan (path in argv[2]), opens every client, then either
-//   - "fanout": runs fixed-rate phases and an open-loop ramp in one room, or
-//   - "idle": opens the sockets, reports how long that took, holds them until told to close.
+//   - "fanout": runs fixed-rate phases and an open-loop ramp; every client is in room 0
+//     unless its spec says `room` (many small rooms: every member sends, each message goes
+//     to its own room's members only),
+//   - "idle": opens the sockets, reports how long that took, holds them until told to close,
+//   - "storm" (GoChat only): clients in rooms, each room with one "talker" that stays; the
+//     others drop at once, miss messages, and all reconnect at once with `?after=` their last
+//     message id: how long until every one is back and caught up, and whether anything was
+//     lost or doubled.
 // It speaks three protocols: GoChat's frames, python-socketio (Engine.IO v4 over a bare
 // websocket, no polling) and the plain hub's (text in, the same text out to everyone).
 //
 // Every message carries "@@sender.seq.gid.t@@" in its content: `t` is the send time in
-// microseconds on this process's monotonic clock, `gid` a global message number. Each
-// receiver keeps a bitset of the gids it has seen, so a lost or a doubled delivery is counted
-// exactly, per (sender, sequence). Output: one JSON object per line on stdout.
+// microseconds on this process's monotonic clock, `gid` the message's number in its room
+// (the sender's room). Each receiver keeps a bitset of its own room's gids, so a lost, a
+// doubled or a misrouted (another room's) delivery is counted exactly, per (sender,
+// sequence), in memory proportional to the deliveries expected. Output: one JSON object per
+// line on stdout.
 
 import { readdirSync, readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
@@ -21,6 +29,10 @@ import { WebSocket } from "ws";
 const plan = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const MARK = Buffer.from("@@");
 const ERROR_MARK = Buffer.from('"error"');
+const MESSAGE_MARK = Buffer.from('{"type":"message"');
+const READY_MARK = Buffer.from('{"type":"ready"');
+const ID_MARK = Buffer.from('"id":');
+const TRUNCATED_MARK = Buffer.from('"truncated":true');
 const DOT = 46;
 const AT = 64;
 const CLOCK_TICKS = 100; // USER_HZ on Linux: /proc/<pid>/stat counts CPU in 1/100 s
@@ -32,18 +44,31 @@ const nowUs = () => Math.round(performance.now() * 1000);
 
 // ---- measurement state for the current step ----------------------------------------------
 
+// A step's bitsets: room r may receive caps[r] messages (gids bases[r] .. bases[r]+caps[r]),
+// and each of its sizes[r] members has ceil(caps[r] / 32) words of its own.
 class Step {
-  constructor(capacity, receivers) {
-    this.capacity = capacity; // messages this step may send
-    this.words = Math.ceil(capacity / 32);
-    this.seen = new Uint32Array(this.words * receivers);
-    this.latencies = new Float64Array(Math.max(1024, capacity * receivers));
+  constructor(caps, sizes, bases) {
+    const rooms = caps.length;
+    this.caps = caps;
+    this.bases = bases;
+    this.words = new Int32Array(rooms);
+    this.offsets = new Float64Array(rooms);
+    let words = 0;
+    let deliveries = 0;
+    for (let r = 0; r < rooms; r++) {
+      this.words[r] = Math.ceil(caps[r] / 32);
+      this.offsets[r] = words;
+      words += this.words[r] * sizes[r];
+      deliveries += caps[r] * sizes[r];
+    }
+    this.seen = new Uint32Array(words);
+    this.latencies = new Float64Array(Math.max(1024, Math.min(deliveries, 1 << 24)));
     this.latencyCount = 0;
-    this.gidBase = 0;
     this.windowStartUs = Infinity; // messages sent from here on are measured
     this.windowEndUs = Infinity;
     this.unique = 0;
     this.doubled = 0;
+    this.misrouted = 0;
     this.windowDeliveries = 0;
     this.latestUs = 0; // send time of the newest message delivered so far
     this.latestLatencyMs = 0; // and how long it took
@@ -51,8 +76,35 @@ class Step {
   }
 }
 
+// Rooms: every client's room (spec.room, 0 by default) and its place among the room's
+// members; a room's next gid runs on across steps, so a straggler is never taken for a
+// message of the current step.
+let roomOf = new Int32Array(0);
+let slotOf = new Int32Array(0);
+let roomSizes = [];
+let roomNext = [];
+
+function assignRooms(specs) {
+  roomOf = new Int32Array(specs.length);
+  slotOf = new Int32Array(specs.length);
+  const rooms = 1 + specs.reduce((max, spec) => Math.max(max, spec.room || 0), 0);
+  roomSizes = new Array(rooms).fill(0);
+  roomNext = new Array(rooms).fill(0);
+  specs.forEach((spec, i) => {
+    roomOf[i] = spec.room || 0;
+    slotOf[i] = roomSizes[roomOf[i]]++;
+  });
+}
+
+// A step over `counts[r]` messages per room; its gids are reserved here.
+function newStep(counts) {
+  const bases = roomNext.slice();
+  counts.forEach((count, r) => (roomNext[r] += count));
+  return new Step(counts, roomSizes, bases);
+}
+
 let step = null;
-let gidNext = 0;
+let messagesSent = 0; // every message sent, retried and aborted runs included
 let framesSeen = 0;
 let errors = 0;
 let firstError = null;
@@ -82,18 +134,24 @@ function onFrame(receiver, data) {
   }
   // @@sender.seq.gid.t@@
   let i = at + 2;
+  let sender;
   let gid;
   let sentUs;
-  [, i] = parseNumber(data, i); // sender
+  [sender, i] = parseNumber(data, i);
   [, i] = parseNumber(data, i + 1); // seq
   [gid, i] = parseNumber(data, i + 1);
   [sentUs, i] = parseNumber(data, i + 1);
   if (data[i] !== AT) return;
   const s = step;
   if (s === null) return;
-  const local = gid - s.gidBase;
-  if (local < 0 || local >= s.capacity) return; // a straggler from an earlier step
-  const word = receiver * s.words + (local >>> 5);
+  const room = roomOf[receiver];
+  if (roomOf[sender] !== room) {
+    s.misrouted++;
+    return;
+  }
+  const local = gid - s.bases[room];
+  if (local < 0 || local >= s.caps[room]) return; // a straggler from an earlier step
+  const word = s.offsets[room] + slotOf[receiver] * s.words[room] + (local >>> 5);
   const bit = 1 << (local & 31);
   if (s.seen[word] & bit) {
     s.doubled++;
@@ -148,6 +206,7 @@ const protocols = {
 };
 
 const protocol = protocols[plan.protocol];
+const trackIds = plan.mode === "storm";
 if (!protocol) throw new Error(`unknown protocol ${plan.protocol}`);
 
 // Two interchangeable client transports. "raw" is a minimal RFC 6455 client on a bare TCP
@@ -182,7 +241,20 @@ class Client {
 
   onMessage(data) {
     if (!this.ready || plan.protocol === "socketio") protocol.onText(this, data);
+    if (trackIds) this.noteId(data);
     onFrame(this.index, data);
+  }
+
+  // The last GoChat message id seen, what a reconnect asks to resume after; whether the
+  // `ready` frame said history was cut short.
+  noteId(data) {
+    if (data.indexOf(MESSAGE_MARK) === 0) {
+      const at = data.indexOf(ID_MARK);
+      if (at > 0) this.lastId = Math.max(this.lastId || 0, parseNumber(data, at + ID_MARK.length)[0]);
+    } else if (data.indexOf(READY_MARK) === 0) {
+      this.truncated = data.indexOf(TRUNCATED_MARK) >= 0;
+      this.readyAt = performance.now();
+    }
   }
 
   onClose(code) {
@@ -488,6 +560,14 @@ function foreignCpu(r) {
   return Math.max(0, r.task_cpu - r.loadgen_cpu - r.server_cpu - r.backing_cpu);
 }
 
+function roundedCpu(r) {
+  const out = {};
+  for (const key of ["loadgen_cpu", "loadgen_sys", "server_cpu", "backing_cpu"]) {
+    out[key] = r[key] === null ? null : Math.round(r[key] * 100) / 100;
+  }
+  return out;
+}
+
 // ---- one open-loop step ------------------------------------------------------------------
 
 function percentile(sorted, q) {
@@ -504,9 +584,14 @@ async function runStep(clients, { rate, warmupS, durationS, senders: minSenders,
   const perSender = plan.perSenderRate || 8;
   const senders = Math.min(open.length, Math.max(minSenders, Math.ceil(rate / perSender)));
   const total = Math.max(1, Math.round(rate * (warmupS + durationS)));
-  const s = new Step(total, clients.length);
-  s.gidBase = gidNext;
-  gidNext += total;
+  // Message k is sent by open[k % senders]: how many each room will get, and how many
+  // members each room has open now (every one of them must receive each of its messages).
+  const counts = new Array(roomSizes.length).fill(0);
+  for (let k = 0; k < total; k++) counts[roomOf[open[k % senders].index]]++;
+  const members = new Array(roomSizes.length).fill(0);
+  for (const c of open) members[roomOf[c.index]]++;
+  const s = newStep(counts);
+  const roomSent = new Array(roomSizes.length).fill(0);
   const closedBefore = clients.filter((c) => c.closed).length;
   const errorsBefore = errors;
   step = s;
@@ -516,6 +601,7 @@ async function runStep(clients, { rate, warmupS, durationS, senders: minSenders,
   s.windowStartUs = startUs + warmupS * 1e6;
   s.windowEndUs = startUs + (warmupS + durationS) * 1e6;
   let sent = 0;
+  let expected = 0;
   let maxLagMs = 0;
   let cpu = null;
   let cpuResult = null;
@@ -536,12 +622,15 @@ async function runStep(clients, { rate, warmupS, durationS, senders: minSenders,
         const intended = start + (sent / rate) * 1000;
         maxLagMs = Math.max(maxLagMs, now - intended);
         const client = open[sent % senders];
-        const gid = s.gidBase + sent;
+        const room = roomOf[client.index];
+        const gid = s.bases[room] + roomSent[room]++;
+        expected += members[room];
         const t = nowUs();
         if (t >= s.windowStartUs && t < s.windowEndUs) windowSent++;
         client.seq++;
         client.send(protocol.encode(`@@${client.index}.${client.seq}.${gid}.${t}@@${pad}`));
         sent++;
+        messagesSent++;
       }
       if (sent >= total || s.aborted) {
         if (cpu !== null) cpuResult = cpuSince(cpu);
@@ -551,29 +640,32 @@ async function runStep(clients, { rate, warmupS, durationS, senders: minSenders,
     tick();
   });
   // Wait for every delivery of every message sent, or give up after drainS.
-  const openNow = () => clients.filter((c) => c.ready && !c.closed).length;
   const drainStart = performance.now();
-  while (s.unique < sent * openNow() && performance.now() - drainStart < drainS * 1000) {
+  while (s.unique < expected && performance.now() - drainStart < drainS * 1000) {
+    if (open.some((c) => c.closed)) break; // a closed member will never have them all
     await sleep(10);
   }
   step = null;
   const receivers = open.length;
-  const expected = sent * receivers;
+  const fanout = expected / Math.max(1, sent); // deliveries per message
   const latencies = s.latencies.subarray(0, s.latencyCount).sort();
   const round = (x) => (x === null ? null : Math.round(x * 100) / 100);
   const result = {
     rate,
     senders,
     receivers,
+    rooms: counts.filter((n) => n > 0).length,
     sent,
     aborted: s.aborted,
     expected,
     delivered: s.unique,
     lost: Math.max(0, expected - s.unique),
     doubled: s.doubled,
+    misrouted: s.misrouted,
     errors: errors - errorsBefore,
     closed: clients.filter((c) => c.closed).length - closedBefore,
-    offered_deliveries_per_s: Math.round(rate * receivers),
+    offered_deliveries_per_s: Math.round(rate * fanout),
+    messages_per_s: Math.round((s.windowDeliveries / durationS / fanout) * 10) / 10,
     deliveries_per_s: Math.round(s.windowDeliveries / durationS),
     window_messages: windowSent,
     p50_ms: round(percentile(latencies, 0.5)),
@@ -599,15 +691,54 @@ async function runStep(clients, { rate, warmupS, durationS, senders: minSenders,
 }
 
 function sustainable(result, limitMs) {
+  if (result.repeats) return result.passed * 2 > result.repeats.length && result.clean;
   return (
     !result.aborted &&
     result.lost === 0 &&
     result.doubled === 0 &&
+    result.misrouted === 0 &&
     result.errors === 0 &&
     result.closed === 0 &&
     result.p99_ms !== null &&
     result.p99_ms <= limitMs
   );
+}
+
+// A step run `repeats` times back to back: it passes when most runs pass and none lost,
+// doubled, misrouted or was refused anything, so one stall (a full garbage collection, other
+// work on the machine) cannot decide it alone, while a loss always does. The figures are
+// those of the run with the median p99; the counts are summed over all runs.
+async function runRepeated(clients, timing, repeats, limitMs) {
+  if (repeats <= 1) return runStep(clients, timing);
+  const runs = [];
+  for (let i = 0; i < repeats; i++) {
+    runs.push(await runStep(clients, timing));
+    if (runs[i].closed > 0 || runs[i].lost > 0) break; // a loss decides: no need to go on
+  }
+  const byP99 = [...runs].sort((a, b) => (a.p99_ms ?? Infinity) - (b.p99_ms ?? Infinity));
+  const result = { ...byP99[Math.floor((runs.length - 1) / 2)] };
+  for (const key of ["sent", "expected", "delivered", "lost", "doubled", "misrouted", "errors", "closed"]) {
+    result[key] = runs.reduce((sum, r) => sum + r[key], 0);
+  }
+  result.max_ms = Math.max(...runs.map((r) => r.max_ms ?? 0));
+  result.loadgen_cpu = Math.max(...runs.map((r) => r.loadgen_cpu ?? 0));
+  result.repeats = runs.map((r) => ({
+    p50_ms: r.p50_ms,
+    p99_ms: r.p99_ms,
+    max_ms: r.max_ms,
+    deliveries_per_s: r.deliveries_per_s,
+    aborted: r.aborted,
+    ok: sustainable(r, limitMs),
+  }));
+  result.passed = result.repeats.filter((r) => r.ok).length;
+  result.clean =
+    result.lost === 0 &&
+    result.doubled === 0 &&
+    result.misrouted === 0 &&
+    result.errors === 0 &&
+    result.closed === 0;
+  result.aborted = runs.filter((r) => r.aborted).length * 2 > runs.length;
+  return result;
 }
 
 // Up (or down) by `factor` until the verdict flips, then bisect `refine` times.
@@ -623,7 +754,7 @@ async function ramp(clients, spec, timing) {
     let retries = 0;
     let contendedRetries = 0;
     for (;;) {
-      result = await runStep(clients, { ...timing, rate });
+      result = await runRepeated(clients, { ...timing, rate }, spec.repeats || 1, limit);
       result.ok = sustainable(result, limit);
       result.contended = result.foreign_cpu > contendedLimit;
       steps.push(result);
@@ -696,15 +827,36 @@ async function uncontended(clients, timing) {
 
 // ---- modes ---------------------------------------------------------------------------------
 
+// Open every client of the plan and say how fast they were admitted, with the CPU the server
+// and this process spent meanwhile (a busy load generator must not pass for a slow server).
+async function openAndReport(concurrency, timeoutMs) {
+  const cpu = cpuSnapshot();
+  const opened = await openAll(plan.clients, concurrency, timeoutMs);
+  const { clients, seconds, failures } = opened;
+  const ready = clients.filter((c) => c.ready).length;
+  emit({
+    event: "opened",
+    clients: clients.length,
+    ready,
+    seconds,
+    failures,
+    admitted_per_s: Math.round(ready / seconds),
+    ...roundedCpu(cpuSince(cpu)),
+  });
+  return { ...opened, ready };
+}
+
+// With `syncPhases` the harness is told when the sockets are open and when the fixed-rate
+// phase has ended ("opened", "fixed"), and each time it answers a line on stdin before the
+// next phase starts: it reads the server's /metrics meanwhile.
 async function fanout() {
-  const { clients, seconds, failures } = await openAll(
-    plan.clients,
+  const input = plan.syncPhases ? readLines() : null;
+  const { clients, seconds, failures, ready } = await openAndReport(
     plan.connectConcurrency || 100,
     (plan.connectTimeoutS || 30) * 1000,
   );
-  const ready = clients.filter((c) => c.ready).length;
-  emit({ event: "opened", clients: clients.length, ready, seconds, failures });
   await waitQuiet(300, 30000); // join announcements of everyone who came after
+  if (input) await input.next(120000);
   const timing = {
     warmupS: plan.warmupS,
     durationS: plan.durationS,
@@ -714,8 +866,13 @@ async function fanout() {
   const out = { event: "result", open_seconds: seconds, ready, failures, fixed: null, ramp: null };
   if (ready === clients.length) {
     if (plan.fixedRate) {
-      out.fixed = await uncontended(clients, { ...timing, rate: plan.fixedRate });
+      out.fixed = await uncontended(clients, {
+        ...timing,
+        durationS: plan.fixedS || timing.durationS,
+        rate: plan.fixedRate,
+      });
       emit({ event: "fixed", ...out.fixed });
+      if (input) await input.next(120000);
     }
     if (plan.ramp) {
       out.ramp = await ramp(clients, plan.ramp, { ...timing, ...(plan.ramp.timing || {}) });
@@ -730,8 +887,10 @@ async function fanout() {
     }
   }
   out.frames_seen = framesSeen;
+  out.messages_sent = messagesSent;
   out.first_error = firstError;
   emit(out);
+  input?.close();
   for (const c of clients) c.terminate();
 }
 
@@ -775,7 +934,164 @@ async function idle() {
   for (const c of clients) c.terminate();
 }
 
-const modes = { fanout, idle };
+// ---- reconnect storm -------------------------------------------------------------------------
+
+// Send one message from each of `talkers` in turn, `rate` a second, `count` in all (or until
+// `stop()` says so); the gids come from the step's rooms.
+async function sendPaced(talkers, count, rate, s, roomSent, stop = () => false) {
+  const start = performance.now();
+  let sent = 0;
+  while (sent < count && !stop()) {
+    const due = Math.min(count, Math.floor(((performance.now() - start) / 1000) * rate) + 1);
+    for (; sent < due; sent++) {
+      const talker = talkers[sent % talkers.length];
+      const room = roomOf[talker.index];
+      if (roomSent[room] >= s.caps[room]) return sent; // the room's bitset is full
+      const gid = s.bases[room] + roomSent[room]++;
+      talker.seq++;
+      talker.send(protocol.encode(`@@${talker.index}.${talker.seq}.${gid}.${nowUs()}@@${pad}`));
+      messagesSent++;
+    }
+    await sleep(2);
+  }
+  return sent;
+}
+
+async function waitFor(condition, capMs) {
+  const start = performance.now();
+  while (!condition()) {
+    if (performance.now() - start > capMs) return false;
+    await sleep(10);
+  }
+  return true;
+}
+
+// Open a client, and a fresh one after a short random backoff each time it is refused, up
+// to `attempts` in all: the client that opened (or the last one tried) and the retries.
+async function openWithRetries(spec, index, timeoutMs, attempts, failures) {
+  for (let attempt = 1; ; attempt++) {
+    const client = new Transport(index, spec);
+    const { ok, reason } = await client.open(timeoutMs);
+    if (ok) return { client, retries: attempt - 1 };
+    failures[reason] = (failures[reason] || 0) + 1;
+    client.terminate();
+    if (attempt >= attempts) return { client, retries: null };
+    await sleep(100 + Math.random() * 400 * attempt);
+  }
+}
+
+// Every room has one talker (stays connected, sends) and members. The members receive
+// `before` messages per room live, drop at once, miss `missed` per room, then all reconnect
+// at once with `?after=` their last id while the talkers go on at `duringRate` msg/s. Every
+// member must end with every message of its room exactly once.
+async function storm() {
+  const timeoutMs = (plan.connectTimeoutS || 60) * 1000;
+  const { clients, seconds, ready } = await openAndReport(plan.connectConcurrency || 50, timeoutMs);
+  if (ready !== clients.length) throw new Error(`only ${ready} of ${clients.length} opened`);
+  await waitQuiet(300, 30000);
+  const talkers = clients.filter((c) => c.spec.talker);
+  const members = clients.filter((c) => !c.spec.talker);
+  const rooms = roomSizes.length;
+  const perRoom = (plan.before || 0) + (plan.missed || 0) + (plan.duringPerRoomMax || 50);
+  const s = newStep(new Array(rooms).fill(perRoom));
+  const roomSent = new Array(rooms).fill(0);
+  step = s;
+  const expectedAll = () => roomSent.reduce((sum, n, r) => sum + n * roomSizes[r], 0);
+  const expectedTalkers = () => roomSent.reduce((sum, n) => sum + n, 0);
+
+  await sendPaced(talkers, (plan.before || 0) * rooms, plan.rate || 200, s, roomSent);
+  if (!(await waitFor(() => s.unique >= expectedAll(), 30000))) {
+    throw new Error(`before the drop: ${s.unique} of ${expectedAll()} delivered`);
+  }
+  for (const m of members) m.terminate();
+  const deliveredBefore = s.unique;
+  await sleep((plan.awayS || 1) * 1000); // the server sees them go
+  await sendPaced(talkers, (plan.missed || 0) * rooms, plan.rate || 200, s, roomSent);
+  const talkersDone = () => s.unique - deliveredBefore >= expectedTalkers() - (plan.before || 0) * rooms;
+  if (!(await waitFor(talkersDone, 30000))) throw new Error("the missed messages were not all stored");
+  emit({ event: "away", members: members.length, missed: (plan.missed || 0) * rooms });
+
+  // The storm: every member at once, resuming after the last id it saw.
+  const errorsBefore = errors;
+  const stormFailures = {};
+  const started = performance.now();
+  const cpu = cpuSnapshot();
+  let back = 0;
+  let retries = 0;
+  let gaveUp = 0;
+  const resume = members.map((m) => {
+    const url = new URL(m.spec.url);
+    url.searchParams.set("after", String(m.lastId || 0));
+    return { ...m.spec, url: url.toString() };
+  });
+  const again = new Array(members.length);
+  const concurrency = Math.min(plan.stormConcurrency || members.length, members.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < members.length) {
+      const i = next++;
+      const opened = await openWithRetries(resume[i], members[i].index, timeoutMs, plan.attempts || 5, stormFailures);
+      again[i] = opened.client;
+      if (opened.retries === null) gaveUp++;
+      else {
+        back++;
+        retries += opened.retries;
+      }
+    }
+  };
+  const reconnecting = Array.from({ length: concurrency }, worker);
+  let allBack = false;
+  const chatting = plan.duringRate
+    ? sendPaced(talkers, Infinity, plan.duringRate, s, roomSent, () => allBack)
+    : Promise.resolve(0);
+  await Promise.all(reconnecting);
+  const backS = (performance.now() - started) / 1000;
+  allBack = true;
+  const duringSent = await chatting;
+  const stormCpu = roundedCpu(cpuSince(cpu));
+  // Caught up: every member has every message of its room (history, then live).
+  const openMembers = () => again.filter((c) => c.ready && !c.closed).length;
+  await waitFor(() => s.unique >= expectedAll(), (plan.drainS || 10) * 1000);
+  const caughtUpS = (performance.now() - started) / 1000;
+  step = null;
+  const readyTimes = again
+    .filter((c) => c.readyAt)
+    .map((c) => (c.readyAt - started) / 1000)
+    .sort((a, b) => a - b);
+  const round = (x) => (x === null ? null : Math.round(x * 1000) / 1000);
+  emit({
+    event: "result",
+    rooms,
+    talkers: talkers.length,
+    members: members.length,
+    open_seconds: seconds,
+    back: openMembers(),
+    gave_up: gaveUp,
+    retries,
+    failures: stormFailures,
+    truncated: again.filter((c) => c.truncated).length,
+    back_s: round(backS),
+    caught_up_s: round(caughtUpS),
+    ready_p50_s: round(percentile(readyTimes, 0.5)),
+    ready_p99_s: round(percentile(readyTimes, 0.99)),
+    admitted_per_s: Math.round(back / backS),
+    sent: messagesSent,
+    missed_per_member: plan.missed || 0,
+    sent_during_storm: duringSent,
+    expected: expectedAll(),
+    delivered: s.unique,
+    lost: Math.max(0, expectedAll() - s.unique),
+    doubled: s.doubled,
+    misrouted: s.misrouted,
+    errors: errors - errorsBefore,
+    first_error: firstError,
+    ...stormCpu,
+  });
+  for (const c of [...talkers, ...again]) c.terminate();
+}
+
+assignRooms(plan.clients || []);
+const modes = { fanout, idle, storm };
 modes[plan.mode]()
   .then(() => setTimeout(() => process.exit(0), 100))
   .catch((err) => {

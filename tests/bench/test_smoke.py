@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,6 +52,25 @@ def test_smoke_run_measures_every_system_and_writes_the_report(smoke_run: Path) 
     assert (smoke_run / "latency.png").stat().st_size > 0
 
 
+def _assert_every_room_got_its_own(result: dict[str, Any]) -> None:
+    opened = result["opened"]
+    assert opened["ready"] == opened["clients"] and opened["admitted_per_s"] > 0
+    fixed = result["fixed"]
+    assert 1 < fixed["rooms"] <= result["rooms"]  # messages went to several rooms
+    assert fixed["lost"] == fixed["doubled"] == fixed["misrouted"] == fixed["errors"] == 0
+    assert fixed["delivered"] == fixed["expected"] == fixed["sent"] * result["members"] > 0
+    steps = result["ramp"]["steps"]
+    assert steps and all(len(step["repeats"]) > 1 for step in steps)
+    assert all(step["misrouted"] == 0 and step["doubled"] == 0 for step in steps)
+
+
+def test_smoke_run_measures_many_rooms_on_the_peers(smoke_run: Path) -> None:
+    results = json.loads((smoke_run / "results.json").read_text())
+    for key in ("starlette", "reference"):
+        _assert_every_room_got_its_own(results["rooms"][key])
+    assert "### Many small rooms" in (smoke_run / "RESULTS.md").read_text()
+
+
 def test_smoke_run_covers_gochat_once_its_services_serve(smoke_run: Path) -> None:
     results = json.loads((smoke_run / "results.json").read_text())
     notes = " ".join(results["notes"])
@@ -61,6 +81,16 @@ def test_smoke_run_covers_gochat_once_its_services_serve(smoke_run: Path) -> Non
         assert results["idle"]["gochat"]["ready"] == results["idle"]["gochat"]["sockets"]
         if "cluster" in results:  # only where Redis answers
             assert results["cluster"]["fixed"]["lost"] == 0
+        rooms = results["rooms"]["gochat"]
+        _assert_every_room_got_its_own(rooms)
+        assert rooms["stored"] == rooms["sent"] > 0
+        assert set(rooms["pauses"]) == {"opening", "fixed", "ramp"}
+        storm = results["storm"]
+        assert storm["back"] == storm["members"] > 0 and storm["gave_up"] == 0
+        assert storm["lost"] == storm["doubled"] == storm["misrouted"] == storm["errors"] == 0
+        assert storm["delivered"] == storm["expected"] > 0
+        assert storm["stored"] == storm["sent"]
+        assert set(storm["pauses"]) == {"gochat_event_loop_lag_seconds", "gochat_gc_pause_seconds"}
     if "user_service" not in notes:
         for key in ("busy", "quiet"):
             assert set(results["feed"][key]["workloads"][0]["statuses"]) == {"200"}

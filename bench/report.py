@@ -691,6 +691,11 @@ def _handshakes_section(results: dict[str, Any]) -> list[str]:
                 ],
             ),
             "",
+            "Handshakes refused or failed (then tried again): "
+            + (", ".join(f"{k}: {v}" for k, v in sorted(storm["failures"].items())) or "none")
+            + f". Closed by the server afterwards: {storm['talkers_closed']} talkers,"
+            f" {storm['members_closed']} members.",
+            "",
         ]
     return lines
 

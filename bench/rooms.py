@@ -242,7 +242,9 @@ def reconnect_storm(ctx: Context, spec: Storm) -> Result:
         f" ({result.get('admitted_per_s')}/s, {result.get('retries')} retries,"
         f" {result.get('gave_up')} gave up), caught up in {result.get('caught_up_s')} s;"
         f" lost {result.get('lost')} dup {result.get('doubled')}"
-        f" misrouted {result.get('misrouted')}; {result['stored']:,} stored of"
+        f" misrouted {result.get('misrouted')}; closed after: {result.get('talkers_closed')}"
+        f" talkers {result.get('talker_close_codes')}, {result.get('members_closed')} members;"
+        f" {result['stored']:,} stored of"
         f" {result['sent']:,} sent; cpu srv {result.get('server_cpu')}"
         f" gen {result.get('loadgen_cpu')}"
     )

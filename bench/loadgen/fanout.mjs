@@ -957,6 +957,12 @@ async function sendPaced(talkers, count, rate, s, roomSent, stop = () => false) 
   return sent;
 }
 
+function closeCodes(clients) {
+  const codes = {};
+  for (const c of clients) if (c.closed) codes[c.closeCode] = (codes[c.closeCode] || 0) + 1;
+  return codes;
+}
+
 async function waitFor(condition, capMs) {
   const start = performance.now();
   while (!condition()) {
@@ -1070,6 +1076,11 @@ async function storm() {
     retries,
     failures: stormFailures,
     truncated: again.filter((c) => c.truncated).length,
+    // A talker the server closed took its later messages with it (sent, never stored); a
+    // member closed after it was back misses what followed.
+    talkers_closed: talkers.filter((c) => c.closed).length,
+    talker_close_codes: closeCodes(talkers),
+    members_closed: again.filter((c) => c.ready && c.closed).length,
     back_s: round(backS),
     caught_up_s: round(caughtUpS),
     ready_p50_s: round(percentile(readyTimes, 0.5)),

@@ -26,7 +26,7 @@ import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection
 
-from gochat.stack import free_port
+from gochat.processes import free_port
 from shared.tokens import PRIVATE_KEY_FILENAME, generate_key_pair, write_key_pair
 from tests.support.compose import ROOT, ComposeProject, copy_project
 from tests.support.users import PASSWORD, Account, register

@@ -279,7 +279,6 @@ async def test_a_join_lost_in_a_stream_reset_reaches_the_room(
     presence = MemoryPresence(announce)
     async with hub_for(broker, namespace, sessionmaker, queue_size=4, presence=presence) as hub:
         sink, _ = await live_member(hub, alice, room_id)
-        await asyncio.sleep(0.1)  # the room's first presence read lands
         noise = encode_presence(PresenceChange("join", "another-room", alice.id, alice.username))
         for _ in range(10):  # more than the subscription holds, at once: it resets
             await broker.publish(channel, noise)

@@ -186,6 +186,20 @@ def test_presence_is_repaired_from_a_snapshot_after_a_reset() -> None:
     assert harness.announced == []
 
 
+def test_a_room_first_presence_read_landing_after_a_reset_is_compared() -> None:
+    """The first read may hold a join whose frame the reset dropped; an older read that
+    lands after a newer one changes nothing."""
+    harness = Harness()
+    harness.join("r", stored=0)
+    first = harness.presence_reads.pop()
+    harness.apply(harness.state.stream_reset())
+    second = harness.presence_reads.pop()
+    harness.apply(harness.state.presence_snapshot(*second, {2: "bo"}))
+    assert harness.announced == [("join", 2)]
+    harness.apply(harness.state.presence_snapshot(*first, {}))
+    assert harness.announced == [("join", 2)]
+
+
 def test_a_failed_read_is_retried_and_a_late_one_for_an_emptied_room_ignored() -> None:
     harness = Harness()
     member, _ = harness.join("r", stored=0)

@@ -144,6 +144,7 @@ class _Room(Generic[M, T]):
     presence_known: bool = False  # `present` has been checked against a snapshot
     told: dict[int, str] = field(default_factory=dict)  # user_id -> last frame sent: join/leave
     presence_asked: int = 0  # snapshots asked for so far
+    presence_landed: int = 0  # the newest snapshot applied
     touched: dict[int, int] = field(default_factory=dict)  # user_id -> presence_asked then
 
 
@@ -195,7 +196,7 @@ class DeliveryState(Generic[M, T]):
             room = self._rooms[member.room_id] = _Room(
                 member.room_id, next(self._epochs), RoomSequence(last + 1)
             )
-            decisions.append(self._ask_presence([room]))
+            decisions.append(self._ask_presence([room], after_loss=False))
         elif stored_last_seq >= room.sequence.next_seq:
             # Stored, not yet seen here: wait for the stream briefly, then read them.
             room.sequence.expect(stored_last_seq)
@@ -383,8 +384,9 @@ class DeliveryState(Generic[M, T]):
         themselves). A user whose join or leave came on the stream after the snapshot was
         asked for keeps what the stream said."""
         room = self._current(room_id, epoch)
-        if room is None:
-            return []
+        if room is None or asked <= room.presence_landed:
+            return []  # a newer snapshot landed first
+        room.presence_landed = asked
         newer = {user for user, at in room.touched.items() if at >= asked}
         changes: list[tuple[Literal["join", "leave"], int, str]] = []
         for user_id, username in users.items():
@@ -406,9 +408,14 @@ class DeliveryState(Generic[M, T]):
         """A presence change may not have been announced: check every room."""
         return [self._ask_presence(list(self._rooms.values()))] if self._rooms else []
 
-    def _ask_presence(self, rooms: list[_Room[M, T]]) -> ReadPresence:
+    def _ask_presence(self, rooms: list[_Room[M, T]], *, after_loss: bool = True) -> ReadPresence:
+        """`after_loss`: changes may have been lost. A room whose first snapshot is still
+        out then counts as known from what the stream said: that snapshot, landing later,
+        may hold a change whose frame was lost, and is compared, not just taken."""
         asked = []
         for room in rooms:
+            if after_loss:
+                room.presence_known = True
             room.presence_asked += 1
             asked.append((room.id, room.epoch, room.presence_asked))
         return ReadPresence(tuple(asked))

@@ -109,10 +109,10 @@ class Api:
     async def clients(self, who: Account, room_id: str) -> httpx.Response:
         return await self.http.get(f"{CHAT}/getClients/{room_id}", headers=who.headers)
 
-    async def join_status(self, who: Account, room_id: str) -> int:
+    async def join_status(self, who: Account, room_id: str, *, prefix: str = "/chat") -> int:
         """101 once in (and out again), else the handshake's refusal status."""
         try:
-            async with join(self.base_url, room_id, who) as ws:
+            async with join(self.base_url, room_id, who, prefix=prefix) as ws:
                 await until_ready(ws)
         except InvalidStatus as refused:
             return refused.response.status_code

@@ -27,6 +27,7 @@ from tests.ws.chat_client import (
     send_message,
     until_ready,
 )
+from tests.ws.conversations import Api
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
 
@@ -203,3 +204,50 @@ async def test_a_killed_instances_users_disappear_within_seconds(
             ]
     finally:
         doomed.stop()
+
+
+async def test_a_kick_and_a_ban_close_that_users_sockets_in_that_room_on_every_instance(
+    client: httpx.AsyncClient,
+    instances: tuple[ProcessServer, ProcessServer],
+    alice: Account,
+    bob: Account,
+) -> None:
+    """The kick is made through one instance; the other closes its sockets too, with 4403
+    and a reason a client can show. Bob's socket in another room stays open."""
+    first, second = instances
+    api = Api(client, first.url)
+    room_id = await api.create(alice, private=True, name="Club")
+    await api.add(alice, room_id, bob)
+    elsewhere = await create_room(client, alice)
+    async with httpx.AsyncClient(base_url=first.url) as http:
+        async with (
+            join(first.url, room_id, bob, prefix="") as here,
+            join(second.url, room_id, bob, prefix="") as there,
+            join(second.url, elsewhere, bob, prefix="") as other_room,
+            join(second.url, room_id, alice, prefix="") as owner,
+        ):
+            for ws in (here, there, other_room, owner):
+                await until_ready(ws)
+            kicked = await http.delete(
+                f"/ws/rooms/{room_id}/members/{bob.id}", headers=alice.headers
+            )
+            assert kicked.status_code == 204
+            reason = f"removed from #Club by {alice.username}"
+            for ws in (here, there):
+                assert await close_code(ws) == 4403
+                assert ws.close_reason == reason
+            await send_message(other_room, "still here")
+            assert (await messages(other_room, 1))[0]["content"] == "still here"
+            await send_message(owner, "the room goes on")
+            assert (await messages(owner, 1))[0]["content"] == "the room goes on"
+
+        public = await create_room(client, alice)
+        async with join(second.url, public, bob, prefix="") as ws:
+            await until_ready(ws)
+            banned = await http.post(
+                f"/ws/rooms/{public}/bans/{bob.id}", json={"reason": "spam"}, headers=alice.headers
+            )
+            assert banned.status_code == 200
+            assert await close_code(ws) == 4403
+            assert ws.close_reason.endswith(": spam")
+    assert await Api(client, second.url).join_status(bob, public, prefix="") == 403

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 WATCHED = {"rooms", "room_members", "room_invites", "users"}
 USERS = 10_000
-ROOMS = 3_000
+ROOMS = 50_000
 MEMBERS_EACH = 10  # every seeded user is in ten rooms
 
 

@@ -232,6 +232,18 @@ def test_sessions_end_by_id_or_by_user() -> None:
     assert other not in {m for m, _ in harness.closed}
 
 
+def test_a_removal_closes_that_user_in_that_room_only() -> None:
+    harness = Harness()
+    phone, _ = harness.join("r", stored=0, user_id=1)
+    laptop, _ = harness.join("r", stored=0, user_id=1)
+    harness.join("s", stored=0, user_id=1)  # the same user in another room
+    harness.join("r", stored=0, user_id=2)  # someone else in the room
+    harness.apply(harness.state.remove_member(room_id="r", user_id=1, code=4403, reason="x"))
+    assert {m for m, _ in harness.closed} == {phone, laptop}
+    assert {code for _, code in harness.closed} == {4403}
+    assert harness.state.remove_member(room_id="nowhere", user_id=1, code=4403, reason="") == []
+
+
 # -- the property ------------------------------------------------------------------------
 
 ROOMS = ("a", "b")

@@ -2,7 +2,8 @@
 
 Three ways a session's end reaches its sockets:
 - the control channel: auth and user services publish `session_revoked` and `user_deleted`
-  after their commit; the guard asks the hub to close what they name;
+  after their commit; the guard asks the hub to close what they name (and, on the same
+  channel, the rooms' kicks and bans: 4403 for that user in that room only);
 - a re-check of each new connection's session just after it registered with the hub: a
   logout committed during the handshake (after admission read the session, before the hub
   knew the socket) published its event to a hub that had nothing to close;
@@ -26,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.broker import Broker, Subscription
 from shared.database import unit_of_work
-from shared.events import AccountEvent, control_channel
+from shared.events import AccountEvent, RoomRemovalEvent, control_channel
 from shared.sessions import live_session_ids
 from shared.supervision import OnFailure
 from shared.tasks import cancel_and_wait
@@ -108,6 +109,12 @@ class SessionGuard:
                 logger.warning("the account events stream missed events; re-checking sessions")
                 self._check_all = True
                 self._wake.set()
+                continue
+            removal = RoomRemovalEvent.decode(event.data)
+            if removal is not None:  # a kick or a ban: 4403 in that room only
+                await self._hub.remove_member(
+                    room_id=removal.room_id, user_id=removal.user_id, reason=removal.reason
+                )
                 continue
             account_event = AccountEvent.decode(event.data)
             if account_event is None:

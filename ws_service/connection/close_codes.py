@@ -6,3 +6,4 @@ CLOSE_POLICY_VIOLATION = 1008  # sustained flooding
 CLOSE_INTERNAL_ERROR = 1011
 CLOSE_SERVICE_RESTART = 1012  # the instance is shutting down: reconnect elsewhere
 CLOSE_SESSION_ENDED = 4401  # logged out or deleted
+CLOSE_REMOVED = 4403  # kicked or banned from the room; the reason says by whom

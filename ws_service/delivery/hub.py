@@ -34,7 +34,11 @@ from shared.broker import Broker, Subscription
 from shared.database import unit_of_work
 from shared.supervision import OnFailure
 from shared.tasks import cancel_and_wait
-from ws_service.connection.close_codes import CLOSE_SERVICE_RESTART, CLOSE_SESSION_ENDED
+from ws_service.connection.close_codes import (
+    CLOSE_REMOVED,
+    CLOSE_SERVICE_RESTART,
+    CLOSE_SESSION_ENDED,
+)
 from ws_service.connection.protocol import StoredMessage, message_frame, presence_frame
 from ws_service.delivery.room_state import (
     Announce,
@@ -111,6 +115,13 @@ class _EndSessions:
     session_ids: frozenset[uuid.UUID]
 
 
+@dataclass(frozen=True, slots=True)
+class _RemoveMember:
+    room_id: str
+    user_id: int
+    reason: str
+
+
 _Event = (
     StoredBatch
     | PresenceChange
@@ -120,6 +131,7 @@ _Event = (
     | _Heads
     | _Snapshot
     | _EndSessions
+    | _RemoveMember
 )
 
 
@@ -253,6 +265,11 @@ class RoomHub:
         if not self._closed:
             await self._put(self._events, _EndSessions(user_id, session_ids))
 
+    async def remove_member(self, *, room_id: str, user_id: int, reason: str) -> None:
+        """Close with 4403 and `reason` the connections of `user_id` in `room_id`."""
+        if not self._closed:
+            await self._put(self._events, _RemoveMember(room_id, user_id, reason))
+
     def session_ids(self) -> set[uuid.UUID]:
         """The sessions with a connection here now."""
         return self._state.session_ids()
@@ -365,6 +382,15 @@ class RoomHub:
                     session_ids=event.session_ids,
                     code=CLOSE_SESSION_ENDED,
                     reason="session ended",
+                )
+            )
+        elif isinstance(event, _RemoveMember):
+            self._apply(
+                state.remove_member(
+                    room_id=event.room_id,
+                    user_id=event.user_id,
+                    code=CLOSE_REMOVED,
+                    reason=event.reason,
                 )
             )
         elif isinstance(event, _StreamReset):

@@ -438,6 +438,14 @@ class DeliveryState(Generic[M, T]):
             ending.extend(m for m in self.members() if m.user_id == user_id)
         return [Close(tuple(ending), code, reason)] if ending else []
 
+    def remove_member(
+        self, *, room_id: str, user_id: int, code: int, reason: str
+    ) -> list[Decision[M, T]]:
+        """Close every connection of `user_id` in `room_id` (a kick or a ban)."""
+        room = self._rooms.get(room_id)
+        ending = tuple(m for m in room.members if m.user_id == user_id) if room else ()
+        return [Close(ending, code, reason)] if ending else []
+
     def close_all(self, *, code: int, reason: str) -> list[Decision[M, T]]:
         members = tuple(self.members())
         return [Close(members, code, reason)] if members else []

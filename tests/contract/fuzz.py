@@ -100,6 +100,10 @@ def _fuzz(servers: dict[str, ProcessServer], *, max_examples: int) -> int:
             f"Authorization: Bearer {account.token}",
             "--checks",
             "all",
+            # Taking back a like ends the like, not the post; the stateful links read it as
+            # deleting what GET /posts/{id}/likes lists (tests/contract/schemathesis.toml).
+            "--exclude-checks",
+            "use_after_free",
             "--phases",
             PHASES,
             "--max-examples",

@@ -78,5 +78,13 @@ def test_every_request_body_has_an_example(specs: dict[str, dict[str, Any]]) -> 
         for _path, _method, operation in operations(document):
             if "requestBody" not in operation:
                 continue
-            ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
-            assert schemas[ref.rsplit("/", 1)[1]]["examples"], ref
+            schema = operation["requestBody"]["content"]["application/json"]["schema"]
+            # An optional body (a ban's reason) is `anyOf: [the model, null]`.
+            refs = (
+                [schema["$ref"]]
+                if "$ref" in schema
+                else [option["$ref"] for option in schema["anyOf"] if "$ref" in option]
+            )
+            assert refs, schema
+            for ref in refs:
+                assert schemas[ref.rsplit("/", 1)[1]]["examples"], ref

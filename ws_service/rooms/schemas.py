@@ -65,7 +65,10 @@ class MemberOut(BaseModel):
 
 
 class RoleIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"role": "moderator"}, {"role": "member"}]},
+    )
 
     role: Literal["moderator", "member"]
 
@@ -81,7 +84,9 @@ class InviteOut(BaseModel):
 
 
 class BanIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "spam"}, {}]}
+    )
 
     reason: BanReason | None = None
 

@@ -48,7 +48,8 @@ def test_smoke_run_measures_every_system_and_writes_the_report(smoke_run: Path) 
         assert figures["ready"] == figures["sockets"]
     assert results["login"]["flood"]["workloads"][0]["statuses"].get("200", 0) > 0
     report = (smoke_run / "RESULTS.md").read_text()
-    assert "## Targets (issue 7)" in report
+    assert "## Targets (issues 7 and 17)" in report
+    assert "## Targets (issue 15)" in report
     assert (smoke_run / "latency.png").stat().st_size > 0
 
 

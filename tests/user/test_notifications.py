@@ -130,3 +130,49 @@ async def test_notification_endpoints_need_a_token(client: httpx.AsyncClient) ->
     ):
         response = await client.request(method, f"{USERS}{path}")
         assert response.status_code == 401
+
+
+async def stand_between(
+    client: httpx.AsyncClient, who: Account, action: str, other: Account
+) -> None:
+    param = {"block": "toBlockId", "mute": "toMuteId"}[action]
+    response = await client.post(f"{USERS}/{action}", params={param: other.id}, headers=who.headers)
+    assert response.status_code == 200, response.text
+
+
+async def test_none_from_someone_muted_or_across_a_block(client: httpx.AsyncClient) -> None:
+    alice, muted, blocked, blocker = [await register(client) for _ in range(4)]
+    post = await write_post(client, alice, "hello")
+    await stand_between(client, alice, "mute", muted)
+    await stand_between(client, alice, "block", blocked)
+    await stand_between(client, blocker, "block", alice)
+    for actor in (muted, blocked, blocker):
+        await act(client, actor, "POST", post["id"], "like")
+        await act(client, actor, "POST", post["id"], "repost")
+    await write_post(client, muted, f"hey @{alice.username}")
+    await write_post(client, blocker, f"hey @{alice.username}")
+    await follow(client, muted, alice.id)
+    assert await inbox(client, alice) == []
+    assert await unread(client, alice) == 0
+
+    # Anyone else still reaches her, and the mute changed nothing for the muted person.
+    bob = await register(client)
+    await act(client, bob, "POST", post["id"], "like")
+    await write_post(client, alice, f"and you, @{muted.username}")
+    assert [(n["kind"], n["actor"]["id"]) for n in await inbox(client, alice)] == [("like", bob.id)]
+    assert [n["kind"] for n in await inbox(client, muted)] == ["mention"]
+
+
+async def test_a_reply_across_a_block_is_refused(client: httpx.AsyncClient) -> None:
+    alice, bob = await register(client), await register(client)
+    post = await write_post(client, alice, "hello")
+    await stand_between(client, alice, "block", bob)
+    for who, parent in ((bob, post["id"]), (alice, (await write_post(client, bob, "mine"))["id"])):
+        response = await client.post(
+            f"{USERS}/posts",
+            json={"content": "hi", "in_reply_to": parent},
+            headers=who.headers,
+        )
+        assert response.status_code == 403, response.text
+        assert response.json()["detail"] == "a block stands between you and this post's author"
+    assert (await get_post(client, alice, post["id"]))["replies"] == 0

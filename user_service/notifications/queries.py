@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import case, delete, func, insert, select, update
+from sqlalchemy import case, delete, func, insert, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from shared.models import Notification, User, utcnow
+from shared.models import Notification, User, UserBlock, UserMute, utcnow
 from shared.pagination import AnyRow, AnySelect
 
 Actor = aliased(User, name="actor")
@@ -21,6 +21,25 @@ async def insert_notifications(db: AsyncSession, rows: Sequence[dict[str, object
     if rows:
         now = utcnow()
         await db.execute(insert(Notification), [{**row, "created_at": now} for row in rows])
+
+
+async def silenced_by(db: AsyncSession, *, actor_id: int, user_ids: Sequence[int]) -> set[int]:
+    """Which of `user_ids` hear nothing from `actor_id`: they muted the actor, or a block
+    stands between them either way (primary-key and `ix_user_blocks_blocked_id_blocker_id`
+    probes, one round trip)."""
+    if not user_ids:
+        return set()
+    ids = list(user_ids)
+    statement = union(
+        select(UserMute.muter_id).where(UserMute.muted_id == actor_id, UserMute.muter_id.in_(ids)),
+        select(UserBlock.blocker_id).where(
+            UserBlock.blocked_id == actor_id, UserBlock.blocker_id.in_(ids)
+        ),
+        select(UserBlock.blocked_id).where(
+            UserBlock.blocker_id == actor_id, UserBlock.blocked_id.in_(ids)
+        ),
+    )
+    return set((await db.scalars(statement)).all())
 
 
 async def delete_notification(

@@ -1,8 +1,8 @@
 """Notification rules: nobody is notified of their own actions; undoing a like, repost or
 follow takes its notification back; the read mark only moves forward.
 
-`notify` is the one place a notification is decided: the rule "none from someone I block or
-mute" (issue 12) belongs there, as a filter on `rows` before they are inserted.
+`notify` is the one place a notification is decided, so it also holds "none from someone I
+muted, and none across a block either way".
 """
 
 from __future__ import annotations
@@ -36,11 +36,15 @@ class Notice:
 
 async def notify(db: AsyncSession, *, actor_id: int, notices: Iterable[Notice]) -> None:
     """Stores what `actor_id` did for each person concerned, once per person and kind,
-    never for the actor themselves."""
+    never for the actor themselves, nor for anyone who muted them or is across a block."""
+    wanted = [notice for notice in notices if notice.user_id != actor_id]
+    silenced = await queries.silenced_by(
+        db, actor_id=actor_id, user_ids=sorted({notice.user_id for notice in wanted})
+    )
     seen: set[tuple[int, str]] = set()
     rows: list[dict[str, object]] = []
-    for notice in notices:
-        if notice.user_id == actor_id or (notice.user_id, notice.kind) in seen:
+    for notice in wanted:
+        if notice.user_id in silenced or (notice.user_id, notice.kind) in seen:
             continue
         seen.add((notice.user_id, notice.kind))
         rows.append(

@@ -27,10 +27,13 @@ async def create_post(
     db: AsyncSession, *, author: SessionUser, content: str, in_reply_to: int | None = None
 ) -> PostOut:
     """`content` arrives trimmed and checked by `PostIn`. A reply counts on its parent in
-    the same transaction (404 when the parent does not exist or is deleted meanwhile)."""
+    the same transaction (404 when the parent does not exist or is deleted meanwhile); a
+    reply across a block, either way, is 403."""
     parent_author_id = None
     if in_reply_to is not None:
         parent_author_id = await require_post(db, post_id=in_reply_to)
+        if await blocked_either_way(db, user_id=author.id, other_id=parent_author_id):
+            raise Forbidden("a block stands between you and this post's author")
     post = await queries.insert_post(
         db, author_id=author.id, content=content, in_reply_to_id=in_reply_to
     )

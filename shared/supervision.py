@@ -22,7 +22,8 @@ import asyncio
 import logging
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 logger = logging.getLogger("gochat.supervision")
 
@@ -66,3 +67,32 @@ class Supervisor:
     def close(self) -> None:
         """The service is shutting down: tasks ending from now on are expected."""
         self._closing = True
+
+
+class TaskEnded(Exception):
+    """A task that should run for its owner's lifetime returned."""
+
+
+def start_supervised(
+    work: Coroutine[Any, Any, None],
+    name: str,
+    *,
+    stopping: Callable[[], bool],
+    on_failure: OnFailure,
+) -> asyncio.Task[None]:
+    """A task for `work` that calls `on_failure` if it ends (returns, raises or is
+    cancelled) while `stopping()` is false: how an owner (the chat hub, its session guard)
+    reports its core tasks to the `Supervisor`. Its owner still cancels and awaits it."""
+    task = asyncio.create_task(work, name=name)
+
+    def done(finished: asyncio.Task[None]) -> None:
+        if stopping():
+            return
+        if finished.cancelled():
+            failure: BaseException = asyncio.CancelledError(f"{name} was cancelled")
+        else:
+            failure = finished.exception() or TaskEnded(f"{name} returned")
+        on_failure(name, failure)
+
+    task.add_done_callback(done)
+    return task

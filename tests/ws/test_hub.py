@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.broker import MemoryBroker
+from shared.supervision import OnFailure
 from tests.support.users import Account
 from tests.ws.memory_sink import MemorySink
 from ws_service.connection.protocol import StoredMessage
 from ws_service.delivery.hub import HubClosed, RoomHub
 from ws_service.delivery.subscriber import Subscriber
-from ws_service.delivery.supervision import OnFailure
 from ws_service.messages.store import MessageStore
 from ws_service.messages.stream import PresenceChange, chat_channel, encode_presence, encode_stored
 from ws_service.presence.base import Presence

@@ -29,11 +29,10 @@ from shared.broker import Broker, Subscription
 from shared.database import unit_of_work
 from shared.events import AccountEvent, RoomRemovalEvent, control_channel
 from shared.sessions import live_session_ids
-from shared.supervision import OnFailure
+from shared.supervision import OnFailure, start_supervised
 from shared.tasks import cancel_and_wait
 from ws_service.delivery.hub import RoomHub
 from ws_service.delivery.subscriber import Subscriber
-from ws_service.delivery.supervision import start_supervised
 
 logger = logging.getLogger("gochat.ws.sessions")
 

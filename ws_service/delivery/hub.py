@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.broker import Broker, Subscription
 from shared.database import unit_of_work
-from shared.supervision import OnFailure
+from shared.supervision import OnFailure, start_supervised
 from shared.tasks import cancel_and_wait
 from ws_service.connection.close_codes import (
     CLOSE_REMOVED,
@@ -52,7 +52,6 @@ from ws_service.delivery.room_state import (
 )
 from ws_service.delivery.sinks import OutgoingFrames
 from ws_service.delivery.subscriber import Subscriber
-from ws_service.delivery.supervision import start_supervised
 from ws_service.messages import queries as message_queries
 from ws_service.messages.stream import PresenceChange, StoredBatch, chat_channel, decode
 from ws_service.metrics import ChatMetrics

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     Uuid,
+    false,
     func,
     text,
 )
@@ -332,6 +334,10 @@ class Room(Base):
     # the same two people make one room. Kept after either account is deleted (ids are
     # never reused), so the other person keeps the conversation.
     direct_key: Mapped[str | None] = mapped_column(String(41), nullable=True)
+    # How many `message` rows (not edit/delete events) the room has had, and the newest
+    # one's seq (0: none): bumped with `last_seq`, they make unread counts a subtraction.
+    message_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    last_message_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     __table_args__ = (
         # The public directory: public rooms in id order.
@@ -354,6 +360,9 @@ class RoomMember(Base):
     )
     role: Mapped[str] = mapped_column(String(16))
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The read marker (only moves forward) and the room's message `number` there.
+    read_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    read_number: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     __table_args__ = (
         CheckConstraint("role IN ('owner', 'moderator', 'member')", name="role"),
@@ -407,14 +416,25 @@ class Message(Base):
         String(64), ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True
     )
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    user_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    # NULL once the author's account is deleted: the message stays as a tombstone.
+    user_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
     )
     content: Mapped[str] = mapped_column(Text)
     client_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # "message", or an event in the room's sequence acting on message `target_seq`: "edit",
+    # "delete". A message's current state: `edited_at`, `deleted` (content erased).
+    kind: Mapped[str] = mapped_column(String(8), default="message", server_default="message")
+    target_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The room's `message_count` through this row: unread = count - number at the marker.
+    number: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     __table_args__ = (
+        # "My messages after my read marker", for unread counts.
+        Index("ix_messages_room_id_user_id_seq", "room_id", "user_id", "seq"),
         # A client's idempotency key is stored once per user and room.
         Index(
             "uq_messages_room_id_user_id_client_id",

@@ -89,14 +89,20 @@ async def test_delete_erases_every_row_of_the_user_and_keeps_their_rooms(
         rooms = dict((await conn.execute(select(Room.id, Room.created_by))).all())
         left = (
             await conn.execute(
-                select(Message.room_id, Message.user_id).where(
-                    Message.room_id.in_([victims_room, friends_room])
-                )
+                select(
+                    Message.room_id, Message.seq, Message.user_id, Message.content, Message.deleted
+                ).where(Message.room_id.in_([victims_room, friends_room]))
             )
         ).all()
     assert rooms[victims_room] is None  # the room stays, without a creator
     assert rooms[friends_room] == friend.id
-    assert sorted(left) == sorted([(victims_room, friend.id), (friends_room, friend.id)])
+    # Their messages stay as tombstones without author or content: no hole in the sequence.
+    assert sorted(left) == sorted(
+        [
+            *((room, 1, None, "", True) for room in (victims_room, friends_room)),
+            *((room, 2, friend.id, "hi", False) for room in (victims_room, friends_room)),
+        ]
+    )
     # Everyone else sees the account gone.
     assert (await profile(client, fan, friend.id))["followers"] == 0
     assert (await profile(client, fan, fan.id))["following"] == 0

@@ -6,7 +6,7 @@ from sqlalchemy import delete, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from shared.models import Post, PostLike, PostTombstone, User, UTCDateTime, utcnow
+from shared.models import Message, Post, PostLike, PostTombstone, User, UTCDateTime, utcnow
 
 
 async def user_exists(db: AsyncSession, *, user_id: int) -> bool:
@@ -16,11 +16,23 @@ async def user_exists(db: AsyncSession, *, user_id: int) -> bool:
 
 async def delete_user(db: AsyncSession, *, user_id: int) -> bool:
     """Deletes the user row; the foreign keys cascade to their sessions, follows in both
-    directions, posts, chat messages, blocks, mutes, room memberships and invitations, and
-    set `rooms.created_by`, `room_bans.banned_by` and `room_invites.inviter_id` to NULL.
-    True when a row was deleted (False when a concurrent deletion got there first)."""
+    directions, posts, blocks, mutes, room memberships and invitations, and set
+    `messages.user_id`, `rooms.created_by`, `room_bans.banned_by` and
+    `room_invites.inviter_id` to NULL. True when a row was deleted (False when a concurrent
+    deletion got there first)."""
     result = await db.execute(delete(User).where(User.id == user_id))
     return bool(getattr(result, "rowcount", 0))
+
+
+async def erase_chat_messages(db: AsyncSession, *, user_id: int) -> None:
+    """Before the user goes: their chat messages become tombstones (content erased), and the
+    foreign key then clears their author. The rows stay so that every room's sequence keeps
+    no holes and its message counts stay exact. Read through `ix_messages_user_id`."""
+    await db.execute(
+        update(Message)
+        .where(Message.user_id == user_id)
+        .values(content="", deleted=True, client_id=None)
+    )
 
 
 async def uncount_activity(db: AsyncSession, *, user_id: int) -> None:

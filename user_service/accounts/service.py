@@ -24,10 +24,12 @@ async def delete_account(db: AsyncSession, *, user: SessionUser) -> None:
 
     Their sessions go with them, so every token of theirs is refused by every service as
     soon as the transaction commits; rooms they created stay, without a creator. Their
-    posts, reposts, likes and the notifications they caused go; the counts on other
+    posts, reposts, likes and the notifications they caused go; their chat messages stay
+    as tombstones, content erased; the counts on other
     people's posts go down with them.
     """
     await queries.uncount_activity(db, user_id=user.id)
+    await queries.erase_chat_messages(db, user_id=user.id)
     if not await queries.delete_user(db, user_id=user.id):
         # Another request deleted the account between authentication and now.
         raise Unauthorized("session has ended; log in again")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import Row, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,7 +25,9 @@ _COLUMNS = (
 )
 
 
-def _stored(row: Row[str, int, int, str, str, str | None, datetime]) -> StoredMessage:
+def _stored(row: Row[str, int, int | None, str, str, str | None, datetime]) -> StoredMessage:
+    # Every read joins `users`, so a deleted account's tombstones are not among the rows.
+    assert row.user_id is not None
     return StoredMessage(
         room_id=row.room_id,
         seq=row.seq,
@@ -36,20 +39,33 @@ def _stored(row: Row[str, int, int, str, str, str | None, datetime]) -> StoredMe
     )
 
 
-async def bump_last_seq(db: AsyncSession, *, room_id: str, count: int) -> int | None:
-    """Hands out `count` sequence numbers; the row stays locked until the transaction ends,
-    so no other transaction can take numbers in this room before this one commits. Returns
-    the last number handed out, None for an unknown room."""
-    last: int | None = await db.scalar(
-        update(Room)
-        .where(Room.id == room_id)
-        .values(last_seq=Room.last_seq + count)
-        .returning(Room.last_seq)
-    )
-    return last
+class Numbered(NamedTuple):
+    last_seq: int  # the last sequence number handed out
+    message_count: int  # the room's message count with the new messages
 
 
-async def insert_messages(db: AsyncSession, messages: Sequence[StoredMessage]) -> None:
+async def bump_last_seq(db: AsyncSession, *, room_id: str, count: int) -> Numbered | None:
+    """Hands out `count` sequence numbers for `count` new messages, counting them in the
+    room's `message_count`; the row stays locked until the transaction ends, so no other
+    transaction can take numbers in this room before this one commits. None for an unknown
+    room."""
+    row = (
+        await db.execute(
+            update(Room)
+            .where(Room.id == room_id)
+            .values(
+                last_seq=Room.last_seq + count,
+                message_count=Room.message_count + count,
+                last_message_seq=Room.last_seq + count,
+            )
+            .returning(Room.last_seq, Room.message_count)
+        )
+    ).one_or_none()
+    return None if row is None else Numbered(row.last_seq, row.message_count)
+
+
+async def insert_messages(db: AsyncSession, messages: Sequence[tuple[StoredMessage, int]]) -> None:
+    """Inserts new messages, each with its `number` (the room's message count through it)."""
     if not messages:
         return
     await db.execute(
@@ -62,8 +78,9 @@ async def insert_messages(db: AsyncSession, messages: Sequence[StoredMessage]) -
                 "content": m.content,
                 "client_id": m.client_id,
                 "created_at": m.created_at,
+                "number": number,
             }
-            for m in messages
+            for m, number in messages
         ],
     )
 

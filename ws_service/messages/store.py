@@ -321,14 +321,18 @@ async def _store_batch(
 
     created_at = utcnow()
     stored: list[StoredMessage] = []
+    numbers: list[int] = []
     for room_id in sorted(new_by_room):
         indexes = new_by_room[room_id]
-        last = await message_queries.bump_last_seq(db, room_id=room_id, count=len(indexes))
-        if last is None:
+        numbered = await message_queries.bump_last_seq(db, room_id=room_id, count=len(indexes))
+        if numbered is None:
             for index in indexes:
                 outcomes[index] = StoreUnavailable("the room does not exist")
             continue
-        for seq, index in enumerate(indexes, start=last - len(indexes) + 1):
+        first_seq = numbered.last_seq - len(indexes) + 1
+        first_number = numbered.message_count - len(indexes) + 1
+        for offset, index in enumerate(indexes):
+            seq = first_seq + offset
             pending = batch[index]
             message = StoredMessage(
                 room_id=room_id,
@@ -341,7 +345,8 @@ async def _store_batch(
             )
             outcomes[index] = Appended(message, duplicate=False)
             stored.append(message)
-    await message_queries.insert_messages(db, stored)
+            numbers.append(first_number + offset)
+    await message_queries.insert_messages(db, list(zip(stored, numbers, strict=True)))
 
     for index, first in repeats:
         original = outcomes[first]

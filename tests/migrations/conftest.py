@@ -1,0 +1,3 @@
+from tests.migrations.sql import blank_url
+
+__all__ = ["blank_url"]

@@ -74,6 +74,44 @@ async def test_concurrent_messages_are_numbered_gaplessly_in_few_commits(
     assert sorted(seen) == sorted((r.message.room_id, r.message.seq) for r in results)
 
 
+async def test_a_batch_costs_the_same_statements_in_one_room_as_in_forty(
+    client: httpx.AsyncClient, alice: Account, settings: Settings
+) -> None:
+    """Round trips, not the database's work, bound a group commit across many rooms: the
+    rooms are locked, renumbered and written back set-wise, never a statement per room."""
+    rooms = [await create_room(client, alice) for _ in range(40)]
+    engine = create_engine(settings)
+    statements: list[str] = []
+    event.listen(
+        engine.sync_engine,
+        "before_cursor_execute",
+        lambda _conn, _cursor, statement, *_: statements.append(statement.split()[0]),
+    )
+    counts = []
+    try:
+        async with store_on(create_sessionmaker(engine)) as store:
+            for targets in ([rooms[0]] * 40, rooms):
+                statements.clear()
+                commits = store.commits
+                # Queued without yielding, so the writer takes them as one batch.
+                futures = [
+                    await store.submit(
+                        room_id=room_id,
+                        user_id=alice.id,
+                        username=alice.username,
+                        content="hi",
+                        client_id=None,
+                    )
+                    for room_id in targets
+                ]
+                await asyncio.gather(*futures)
+                assert store.commits == commits + 1
+                counts.append([each for each in statements if each != "BEGIN"])  # SQLite's
+    finally:
+        await engine.dispose()
+    assert counts[0] == counts[1] == ["SELECT", "UPDATE", "INSERT"], counts
+
+
 async def test_a_repeated_client_id_in_one_batch_is_stored_once(
     client: httpx.AsyncClient, alice: Account, bob: Account, sessionmaker: Sessionmaker
 ) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
@@ -39,29 +39,35 @@ def _stored(row: Row[str, int, int | None, str, str, str | None, datetime]) -> S
     )
 
 
-class Numbered(NamedTuple):
+class RoomCounters(NamedTuple):
     last_seq: int  # the last sequence number handed out
-    message_count: int  # the room's message count with the new messages
+    message_count: int  # `message` rows ever stored (events are not counted)
+    last_message_seq: int  # the newest `message` row's seq; 0: none
 
 
-async def bump_last_seq(db: AsyncSession, *, room_id: str, count: int) -> Numbered | None:
-    """Hands out `count` sequence numbers for `count` new messages, counting them in the
-    room's `message_count`; the row stays locked until the transaction ends, so no other
-    transaction can take numbers in this room before this one commits. None for an unknown
-    room."""
-    row = (
-        await db.execute(
-            update(Room)
-            .where(Room.id == room_id)
-            .values(
-                last_seq=Room.last_seq + count,
-                message_count=Room.message_count + count,
-                last_message_seq=Room.last_seq + count,
-            )
-            .returning(Room.last_seq, Room.message_count)
-        )
-    ).one_or_none()
-    return None if row is None else Numbered(row.last_seq, row.message_count)
+async def lock_rooms(db: AsyncSession, *, room_ids: Iterable[str]) -> dict[str, RoomCounters]:
+    """Locks the rooms' rows, in id order (so two instances' batches never deadlock), and
+    reads their counters; they stay locked until the transaction ends, so no other
+    transaction can take sequence numbers in these rooms before this one commits. Unknown
+    rooms are missing from the answer. One round trip whatever the number of rooms."""
+    rows = await db.execute(
+        select(Room.id, Room.last_seq, Room.message_count, Room.last_message_seq)
+        .where(Room.id.in_(sorted(room_ids)))
+        .order_by(Room.id)
+        .with_for_update()
+    )
+    return {row.id: RoomCounters(*row[1:]) for row in rows}
+
+
+async def save_counters(db: AsyncSession, counters: Mapping[str, RoomCounters]) -> None:
+    """Writes back the counters of rooms locked by `lock_rooms`: one executemany, which
+    asyncpg sends as one pipeline (one round trip, not one per room)."""
+    if not counters:
+        return
+    await db.execute(
+        update(Room),
+        [{"id": room_id, **values._asdict()} for room_id, values in counters.items()],
+    )
 
 
 async def insert_messages(db: AsyncSession, messages: Sequence[tuple[StoredMessage, int]]) -> None:

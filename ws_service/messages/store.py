@@ -300,8 +300,9 @@ class MessageStore:
 async def _store_batch(
     db: AsyncSession, batch: list[_Pending]
 ) -> tuple[list[Outcome], list[StoredMessage]]:
-    """One transaction's work: find repeats, number the new messages room by room (rooms in
-    id order, so two instances lock them in the same order), insert them."""
+    """One transaction's work, in a few round trips whatever the number of rooms: find
+    repeats, lock the rooms (in id order) and read their counters, number the new messages,
+    write the counters back, insert the messages."""
     keys = [key for pending in batch if (key := pending.key) is not None]
     earlier = await message_queries.find_by_client_keys(db, keys)
     outcomes: list[Outcome | None] = [None] * len(batch)
@@ -322,21 +323,18 @@ async def _store_batch(
     created_at = utcnow()
     stored: list[StoredMessage] = []
     numbers: list[int] = []
-    for room_id in sorted(new_by_room):
-        indexes = new_by_room[room_id]
-        numbered = await message_queries.bump_last_seq(db, room_id=room_id, count=len(indexes))
-        if numbered is None:
+    counters = await message_queries.lock_rooms(db, room_ids=new_by_room)
+    for room_id, indexes in new_by_room.items():
+        room = counters.get(room_id)
+        if room is None:
             for index in indexes:
                 outcomes[index] = StoreUnavailable("the room does not exist")
             continue
-        first_seq = numbered.last_seq - len(indexes) + 1
-        first_number = numbered.message_count - len(indexes) + 1
-        for offset, index in enumerate(indexes):
-            seq = first_seq + offset
+        for offset, index in enumerate(indexes, start=1):
             pending = batch[index]
             message = StoredMessage(
                 room_id=room_id,
-                seq=seq,
+                seq=room.last_seq + offset,
                 user_id=pending.user_id,
                 username=pending.username,
                 content=pending.content,
@@ -345,7 +343,12 @@ async def _store_batch(
             )
             outcomes[index] = Appended(message, duplicate=False)
             stored.append(message)
-            numbers.append(first_number + offset)
+            numbers.append(room.message_count + offset)
+        last = room.last_seq + len(indexes)
+        counters[room_id] = message_queries.RoomCounters(
+            last_seq=last, message_count=room.message_count + len(indexes), last_message_seq=last
+        )
+    await message_queries.save_counters(db, counters)
     await message_queries.insert_messages(db, list(zip(stored, numbers, strict=True)))
 
     for index, first in repeats:

@@ -15,6 +15,8 @@ from fastapi import HTTPException
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.http_only import HttpOnlyMiddleware
+
 
 class BodyTooLarge(HTTPException):
     """Raised from `receive`; FastAPI lets an `HTTPException` from the body through, and its
@@ -24,15 +26,12 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"request body is larger than {limit} bytes")
 
 
-class BodyLimitMiddleware:
+class BodyLimitMiddleware(HttpOnlyMiddleware):
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:
             await _refuse(self.max_bytes, scope, receive, send)

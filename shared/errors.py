@@ -24,6 +24,8 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from shared.http_only import HttpOnlyMiddleware
+
 logger = logging.getLogger("gochat.errors")
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -222,7 +224,7 @@ def _incoming_request_id(scope: Scope) -> str | None:
     return None
 
 
-class RelativeRedirectMiddleware:
+class RelativeRedirectMiddleware(HttpOnlyMiddleware):
     """Turns a redirect to this request's own host into a path-only `Location`.
 
     Starlette's trailing-slash redirect (307) builds an absolute URL from the `Host` header,
@@ -230,14 +232,7 @@ class RelativeRedirectMiddleware:
     `Location` always stays on the host the client really reached.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def relative_send(message: Message) -> None:
             if message["type"] == "http.response.start" and 300 <= message["status"] < 400:
                 headers = MutableHeaders(scope=message)

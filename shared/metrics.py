@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.http_only import HttpOnlyMiddleware
 from shared.pauses import PauseMetrics
 
 UNMATCHED_ROUTE = "unmatched"  # one label for every path no route knows, to bound cardinality
@@ -66,19 +67,16 @@ class ServiceMetrics:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
 
-class HttpMetricsMiddleware:
+class HttpMetricsMiddleware(HttpOnlyMiddleware):
     """Counts and times every HTTP request by its route template (`/users/{id}`, never the
     raw path). Pure ASGI so websockets pass through untouched; outermost, so it sees the
     status of errors the inner layers turned into responses."""
 
     def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
-        self.app = app
+        super().__init__(app)
         self.metrics = metrics
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         status = 500  # unless a response starts
 

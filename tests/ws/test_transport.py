@@ -81,3 +81,8 @@ async def test_an_open_connection_keeps_the_light_inbox_and_no_handshake_objects
         for connection in open_connections:
             assert isinstance(connection.queue, Inbox)
             assert not hasattr(connection, "request") and not hasattr(connection, "response")
+            # Nor their headers: not in the scope, nor in websockets' parser (whose generator
+            # frame holds the parsed request for the connection's lifetime).
+            assert connection.scope["headers"] == []
+            parser_request = connection.conn.parser.gi_frame.f_locals["request"]
+            assert len(parser_request.headers) == 0

@@ -1,13 +1,15 @@
 """The contract job of `.ci/run`: schemathesis over the OpenAPI documents of the three
 services, each a real `gochat serve` process on a fresh PostgreSQL database.
 
-Two users: Alice's token goes with every request; Bob owns a post and a room, so the
-object-level checks meet something that is not Alice's (deleting Bob's post is a 403). The
-two operations that end the caller's own session (`/logout`, `/delete`) run last, each with a
-throwaway user of its own, so that they cannot log Alice out halfway.
+Two users, the peers of the object-level authorization checks: every request goes as
+Alice; Bob owns a post and rooms, so the fuzzer meets things that are not Alice's (deleting
+Bob's post is a 403), and Alice owns things Bob must not reach (`_seed`), which
+tests/contract/authorization.py sends Bob's copies of her requests at. The two operations that
+end the caller's own session (`/logout`, `/delete`) run last, each with a throwaway user of its
+own, so that they cannot log Alice out halfway.
 
     GOCHAT_TEST_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/postgres \\
-        .venv/bin/python -m tests.contract.fuzz [--max-examples N]
+        .venv/bin/python -m tests.contract.fuzz [--max-examples N] [--service ws]
 
 The exit status is non-zero when any schemathesis run found a failure.
 """

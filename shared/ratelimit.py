@@ -26,7 +26,8 @@ from redis.commands.core import AsyncScript
 
 from shared.errors import TooManyRequests
 
-# KEYS[1]: the limit's log; ARGV: limit, window in seconds, this attempt's unique id.
+# KEYS[1]: the limit's log; ARGV: limit, window in seconds, this attempt's unique id. Reads
+# the clock of Redis (one clock for every instance; a script may since Redis 5).
 # Answers {1, 0} when counted, {0, seconds until the oldest attempt leaves} when refused.
 _HIT = """
 local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2]) * 1000000
@@ -35,7 +36,8 @@ local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 if redis.call('ZCARD', KEYS[1]) >= limit then
   local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  return {0, math.ceil((tonumber(oldest[2]) + window - now) / 1000000)}
+  local since = tonumber(oldest[2]) or now  -- a limit of 0 logs nothing
+  return {0, math.ceil((since + window - now) / 1000000)}
 end
 redis.call('ZADD', KEYS[1], now, ARGV[3])
 redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000))
@@ -97,8 +99,8 @@ class RateLimiter:
         _, log = self._logs.setdefault(name, (window, []))
         while log and log[0][0] <= now - window:
             log.pop(0)
-        if len(log) >= item.amount:
-            return max(1, math.ceil(log[0][0] + window - now))
+        if len(log) >= item.amount:  # a limit of 0 logs nothing: wait a whole window
+            return max(1, math.ceil((log[0][0] if log else now) + window - now))
         log.append((now, attempt))
         return None
 

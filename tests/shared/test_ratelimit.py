@@ -85,3 +85,9 @@ async def test_a_refused_attempt_takes_nothing_from_the_other_limits(
         with pytest.raises(TooManyRequests):
             await limiter.hit("2/minute;5/hour", "k", detail="slow down")
     assert await _passes(limiter, "5/hour", 10) == 3  # the hour holds the 2 that passed
+
+
+async def test_a_limit_of_zero_refuses_everything(limiter: RateLimiter) -> None:
+    with pytest.raises(TooManyRequests) as refused:
+        await limiter.hit("0/minute", "k", detail="slow down")
+    assert refused.value.retry_after == 60

@@ -61,13 +61,13 @@ FORBIDDEN = frozenset({403})
 HIDDEN = (("private", NOT_FOUND), ("direct", NOT_FOUND))
 
 
-def _refused(public: frozenset[int] | None) -> Rule:
-    statuses = HIDDEN if public is None else (*HIDDEN, ("public", public))
-    return Rule(REFUSED, statuses=statuses)
+def _refused(public: frozenset[int]) -> Rule:
+    """Refused in every room of Alice's: 404 in a private or direct one, `public` otherwise."""
+    return Rule(REFUSED, statuses=(*HIDDEN, ("public", public)))
 
 
-def _readable(reason: str) -> Rule:
-    """Readable by anyone in a public room, hidden (404) in a private or direct one."""
+def _open_if_public(reason: str) -> Rule:
+    """Anyone's in a public room (`reason`), 404 in a private or direct one."""
     return Rule(REFUSED, reason=reason, statuses=HIDDEN)
 
 
@@ -88,9 +88,9 @@ AS_CALLER = "acts as the caller on their own relationships or content; nothing o
 
 POLICY: dict[str, Rule] = {
     # --- rooms (chat service) ---
-    "GET /ws/rooms/{room_id}": _readable("a public room's card is what getRooms lists"),
-    "GET /ws/getClients/{room_id}": _readable("who is online in a public room is public"),
-    "GET /ws/rooms/{room_id}/members": _readable("a public room's members are public"),
+    "GET /ws/rooms/{room_id}": _open_if_public("a public room's card is what getRooms lists"),
+    "GET /ws/getClients/{room_id}": _open_if_public("who is online in a public room is public"),
+    "GET /ws/rooms/{room_id}/members": _open_if_public("a public room's members are public"),
     "GET /ws/rooms/{room_id}/bans": _refused(FORBIDDEN),
     "POST /ws/rooms/{room_id}/invites": _refused(FORBIDDEN),
     "POST /ws/rooms/{room_id}/members/{user_id}/role": _refused(FORBIDDEN),
@@ -98,7 +98,9 @@ POLICY: dict[str, Rule] = {
     "POST /ws/rooms/{room_id}/bans/{user_id}": _refused(FORBIDDEN),
     "DELETE /ws/rooms/{room_id}/bans/{user_id}": _refused(FORBIDDEN),
     # Leaving a public room one is not in is the caller's own (idempotent) business.
-    "POST /ws/rooms/{room_id}/leave": _readable("leaving acts on the caller's own membership"),
+    "POST /ws/rooms/{room_id}/leave": _open_if_public(
+        "leaving acts on the caller's own membership"
+    ),
     # An invitation is the invitee's: Bob has none to Alice's rooms (404 whatever the kind).
     "POST /ws/invites/{room_id}/accept": _refused(NOT_FOUND),
     "POST /ws/invites/{room_id}/decline": _refused(NOT_FOUND),

@@ -121,7 +121,7 @@ POLICY: dict[str, Rule] = {
     "POST /posts": Rule(ALLOWED, AS_CALLER),
     "GET /tags/{tag}/posts": Rule(ALLOWED, PUBLIC_POST),
     "GET /feed": Rule(
-        ALLOWED, "public posts picked by the caller's own follows (tests/user/test_feed*.py)"
+        ALLOWED, "public posts picked by the caller's own follows (tests/user/test_feed.py)"
     ),
     # --- people ---
     "GET /users": Rule(ALLOWED, "the user directory is public"),

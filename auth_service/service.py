@@ -14,6 +14,7 @@ from shared.errors import Conflict, Unauthorized
 from shared.events import AccountEvent, publish_account_event
 from shared.models import User, utcnow
 from shared.passwords import PasswordHasher
+from shared.ratelimit import Counted
 from shared.runtime import Runtime
 from shared.sessions import SessionUser, create_session, revoke_session
 
@@ -72,24 +73,25 @@ async def login(
     check together) and given back when it succeeds. An unknown account costs the same hash."""
     limiter, limits = runtime.rate_limiter, runtime.settings.login_failure_limit
     keys = (("login-account", login.strip().lower()), ("login-address", client_address))
-    counted: list[tuple[str, str]] = []
+    counted: list[Counted] = []
     try:
         for key in keys:
-            await limiter.hit(limits, *key, detail="too many failed logins; try again later")
-            counted.append(key)
+            counted.append(
+                await limiter.hit(limits, *key, detail="too many failed logins; try again later")
+            )
         user = await queries.find_by_login(db, login=login)
         await release_connection(db)
         ok, new_hash = await passwords.verify(
             password, user.password_hash if user is not None else None
         )
     except Exception:  # throttled, busy or the database away: no verdict, nothing counts
-        for key in counted:
-            await limiter.refund(limits, *key)
+        for attempt in counted:
+            await limiter.refund(attempt)
         raise
     if user is None or not ok:
         raise Unauthorized(INVALID_CREDENTIALS)
-    for key in counted:
-        await limiter.refund(limits, *key)
+    for attempt in counted:
+        await limiter.refund(attempt)
     if new_hash is not None:  # stored with older parameters: upgrade it now
         await queries.set_password_hash(db, user_id=user.id, password_hash=new_hash)
     return await _issue_token(runtime, db, user)

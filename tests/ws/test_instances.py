@@ -251,3 +251,37 @@ async def test_a_kick_and_a_ban_close_that_users_sockets_in_that_room_on_every_i
             assert await close_code(ws) == 4403
             assert ws.close_reason.endswith(": spam")
     assert await Api(client, second.url).join_status(bob, public, prefix="") == 403
+
+
+async def test_leaving_closes_the_leavers_sockets_in_that_room_on_every_instance(
+    client: httpx.AsyncClient,
+    instances: tuple[ProcessServer, ProcessServer],
+    alice: Account,
+    bob: Account,
+) -> None:
+    """Bob leaves a public room by REST on one instance while his tabs are open on both:
+    every one of them closes with 4410 (do not reconnect: a reconnect would make him a
+    member again) and the reason; his other room and the people staying are untouched."""
+    first, second = instances
+    room_id = await create_room(client, alice, name="Lounge")
+    elsewhere = await create_room(client, alice)
+    async with httpx.AsyncClient(base_url=first.url) as http:
+        async with (
+            join(first.url, room_id, bob, prefix="") as here,
+            join(second.url, room_id, bob, prefix="") as there,
+            join(second.url, elsewhere, bob, prefix="") as other_room,
+            join(first.url, room_id, alice, prefix="") as staying,
+        ):
+            for ws in (here, there, other_room, staying):
+                await until_ready(ws)
+            left = await http.post(f"/ws/rooms/{room_id}/leave", headers=bob.headers)
+            assert left.status_code == 204
+            for ws in (here, there):
+                assert await close_code(ws, timeout=1.0) == 4410
+                assert ws.close_reason == "you left #Lounge"
+            await send_message(other_room, "still here")
+            assert (await messages(other_room, 1))[0]["content"] == "still here"
+            await send_message(staying, "the room goes on")
+            assert (await messages(staying, 1))[0]["content"] == "the room goes on"
+        mine = await http.get("/ws/getRooms", params={"mine": "true"}, headers=bob.headers)
+        assert [room["id"] for room in mine.json()] == [elsewhere]

@@ -135,9 +135,7 @@ async def seed(postgresql_only: None, settings: Settings) -> AsyncIterator[Seed]
                 ),
                 ids,
             )
-            newest = await conn.scalar(
-                text("SELECT max(id) FROM posts WHERE repost_of_id IS NULL")
-            )
+            newest = await conn.scalar(text("SELECT max(id) FROM posts WHERE repost_of_id IS NULL"))
             # Likes on the newest posts, a tag on every third post, notifications for all.
             await conn.execute(
                 text(
@@ -280,7 +278,7 @@ async def test_username_search_plan_uses_the_lower_username_index(
 
 
 async def test_profile_counts_are_read_from_indexes(conn: AsyncConnection, seed: Seed) -> None:
-    plans = await explain(conn, profile_statement(user_id=seed.first_id))
+    plans = await explain(conn, profile_statement(user_id=seed.first_id, viewer_id=seed.middle_id))
     assert_index_served(plans, indexes={"pk_users"})
     for nodes in plans.values():
         used = {n.get("Index Name") for n in nodes}

@@ -267,6 +267,8 @@ class RoomView {
             ? `You were ${info.detail || "removed from this room"}.`
             : "You left this room (here or in another window).";
         announce(text.textContent);
+        $("members").replaceChildren(); // who is online here no longer concerns them
+        $("members-count").textContent = "";
         $("room-members").replaceChildren();
         $("invite-form").hidden = true;
         $("leave-membership").hidden = true;

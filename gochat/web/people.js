@@ -81,8 +81,16 @@ function renderRelationButtons(user) {
   const message = $("profile-message");
   const mute = $("profile-mute");
   const block = $("profile-block");
-  message.hidden = mute.hidden = block.hidden = Boolean(self);
+  const relation = $("profile-relation");
+  message.hidden = mute.hidden = block.hidden = relation.hidden = Boolean(self);
   if (self) return;
+  // Say why Follow and Message are disabled.
+  relation.textContent = blockedBy
+    ? `${user.username} blocked you: you cannot follow or message each other.`
+    : blocking
+      ? `You blocked ${user.username}: you cannot follow or message each other.`
+      : "";
+  relation.hidden = !relation.textContent;
   message.textContent = `Message ${user.username}`;
   // The server refuses a DM or a follow across a block, either way (403).
   message.disabled = blocking || blockedBy;
@@ -208,7 +216,9 @@ export function enterPeople() {
 export async function enterProfile(id) {
   $("profile-title").textContent = "";
   $("profile-error").textContent = "";
-  for (const id of ["profile-follow", "profile-message", "profile-mute", "profile-block"]) $(id).hidden = true;
+  for (const id of ["profile-follow", "profile-message", "profile-mute", "profile-block", "profile-relation"]) {
+    $(id).hidden = true;
+  }
   $("profile-feed").replaceChildren();
   shownProfile = null;
   try {

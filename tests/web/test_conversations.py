@@ -146,6 +146,9 @@ async def test_mute_and_block_from_a_profile(browser: Browser, web_server: Proce
     await expect(bob.page.get_by_role("button", name=f"Message {alice.username}")).to_be_disabled()
     await expect(bob.page.get_by_role("button", name=f"Follow {alice.username}")).to_be_disabled()
     await expect(bob.page.get_by_role("button", name=f"Block {alice.username}")).to_be_enabled()
+    await expect(bob.page.locator("#profile-relation")).to_have_text(
+        f"{alice.username} blocked you: you cannot follow or message each other."
+    )
     # Unblocked, the profile says so at once.
     await alice.page.get_by_role("button", name=f"Unblock {bob.username}").click()
     await expect(alice.page.get_by_role("button", name=f"Block {bob.username}")).to_be_visible()
@@ -187,6 +190,7 @@ async def test_leaving_a_room_ends_it_in_the_other_tab_too(
         "You left this room (here or in another window)."
     )
     await expect(other_tab.locator("#connection")).to_have_attribute("data-state", "ended")
+    await expect(other_tab.locator("#members li")).to_have_count(0)  # no stale "(you)"
     await other_tab.wait_for_timeout(1_500)  # a reconnect would have happened by now
     await expect(other_tab.locator("#connection")).to_have_attribute("data-state", "ended")
     await bob.go("Chat")

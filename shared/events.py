@@ -1,6 +1,7 @@
 """Control events that other services must act on at once (the ws service closes sockets):
 a session ended or an account was deleted (`AccountEvent`, close code 4401), someone was
-kicked from or banned in a room (`RoomRemovalEvent`, close code 4403).
+kicked from or banned in a room (`RoomRemovalEvent`, close code 4403) or left it (the same
+event, close code 4410: their other tabs must not rejoin).
 
 Published on the broker after the database change is committed, so a subscriber that
 re-checks the database always sees the change.
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import orjson
 
@@ -56,19 +57,25 @@ async def publish_account_event(broker: Broker, namespace: str, event: AccountEv
     await publish_control_event(broker, namespace, event)
 
 
+RoomRemovalKind = Literal["room_kick", "room_ban", "room_leave"]
+ROOM_REMOVAL_KINDS: tuple[RoomRemovalKind, ...] = get_args(RoomRemovalKind)
+
+
 @dataclass(frozen=True, slots=True)
 class RoomRemovalEvent:
-    """Someone was kicked from or banned in a room: every chat instance closes that user's
-    sockets in that room with close code 4403 and `reason` (for example "removed from
-    #general by alice"), which a client can show as it is.
+    """Someone was kicked from, banned in or left a room: every chat instance closes that
+    user's sockets in that room with `reason` (for example "removed from #general by
+    alice"), which a client can show as it is: close code 4403 for a kick or a ban, 4410 for
+    a leave (`by_user_id` is then the user themselves), so that the tabs they still had
+    open in the room stop instead of reconnecting (and re-joining a public room).
 
     Published on the same control channel as `AccountEvent`, after the commit. A subscriber
     that does not know a `kind` ignores the message, so older instances are unaffected.
-    Wire format: `{"kind": "room_kick" | "room_ban", "room_id", "user_id", "by_user_id",
-    "reason"}`.
+    Wire format: `{"kind": "room_kick" | "room_ban" | "room_leave", "room_id", "user_id",
+    "by_user_id", "reason"}`.
     """
 
-    kind: Literal["room_kick", "room_ban"]
+    kind: RoomRemovalKind
     room_id: str
     user_id: int
     by_user_id: int
@@ -91,7 +98,7 @@ class RoomRemovalEvent:
         try:
             raw = orjson.loads(data)
             kind = raw["kind"]
-            if kind not in ("room_kick", "room_ban"):
+            if kind not in ROOM_REMOVAL_KINDS:
                 return None
             return cls(
                 kind=kind,

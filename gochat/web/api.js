@@ -114,8 +114,6 @@ export const searchUsers = (q, cursor) => request("GET", `${USERS}/users`, { que
 export const profile = (id) => request("GET", `${USERS}/users/${encodeURIComponent(id)}`);
 export const userPosts = (id, cursor) =>
   request("GET", `${USERS}/users/${encodeURIComponent(id)}/posts`, { query: { cursor, limit: 20 } });
-export const followList = (id, direction, cursor) =>
-  request("GET", `${USERS}/users/${encodeURIComponent(id)}/${direction}`, { query: { cursor, limit: 100 } });
 export const follow = (id) => request("POST", `${USERS}/follow`, { query: { toFollowId: id } });
 export const unfollow = (id) => request("POST", `${USERS}/unfollow`, { query: { toUnfollowId: id } });
 export const feed = (cursor) => request("GET", `${USERS}/feed`, { query: { cursor, limit: 20 } });
@@ -137,8 +135,6 @@ export const block = (id) => request("POST", `${USERS}/block`, { query: { toBloc
 export const unblock = (id) => request("POST", `${USERS}/unblock`, { query: { toUnblockId: id } });
 export const mute = (id) => request("POST", `${USERS}/mute`, { query: { toMuteId: id } });
 export const unmute = (id) => request("POST", `${USERS}/unmute`, { query: { toUnmuteId: id } });
-export const blocks = (cursor) => request("GET", `${USERS}/blocks`, { query: { cursor, limit: 100 } });
-export const mutes = (cursor) => request("GET", `${USERS}/mutes`, { query: { cursor, limit: 100 } });
 export const deleteAccount = () => request("DELETE", `${USERS}/delete`, { quietUnauthorized: true });
 
 // ---- chat rooms ----

@@ -261,9 +261,14 @@ class RoomView {
       }
     } else if (state === "ended") {
       if (info.reason === "session") session.end("Your session has ended. Please log in again.");
-      else if (info.reason === "removed") {
-        text.textContent = `You were ${info.detail || "removed from this room"}.`;
+      else if (info.reason === "removed" || info.reason === "left") {
+        text.textContent =
+          info.reason === "removed"
+            ? `You were ${info.detail || "removed from this room"}.`
+            : "You left this room (here or in another window).";
         announce(text.textContent);
+        $("members").replaceChildren(); // who is online here no longer concerns them
+        $("members-count").textContent = "";
         $("room-members").replaceChildren();
         $("invite-form").hidden = true;
         $("leave-membership").hidden = true;

@@ -63,28 +63,6 @@ function setCount(id, value) {
   $(id).textContent = String(value ?? 0);
 }
 
-const FOLLOW_SCAN_PAGES = 10;
-
-/**
- * Whether the signed-in user follows `user`. The profile does not say, so walk the shorter of
- * the two lists (their followers, or whom I follow), at most 1,000 entries. Unknown (null)
- * beyond that: the button then offers "Follow", which is idempotent and answers the truth.
- */
-async function followsThem(user) {
-  if (typeof user.followed_by_me === "boolean") return user.followed_by_me;
-  const mine = await api.profile(session.user.id);
-  const [listOf, lookFor, listName] =
-    user.followers <= mine.following ? [user.id, session.user.id, "followers"] : [session.user.id, user.id, "following"];
-  let cursor = null;
-  for (let page = 0; page < FOLLOW_SCAN_PAGES; page += 1) {
-    const result = await api.followList(listOf, listName, cursor);
-    if (result.items.some((entry) => entry.id === lookFor)) return true;
-    cursor = result.next_cursor;
-    if (!cursor) return false;
-  }
-  return null;
-}
-
 function renderFollowButton(user, following) {
   const button = $("profile-follow");
   const self = session.user && user.id === session.user.id;
@@ -95,21 +73,28 @@ function renderFollowButton(user, following) {
   button.dataset.following = following ? "true" : "false";
 }
 
-/** Whether `user` is in the first page (100) of my blocks or mutes list. */
-async function listed(load, user) {
-  const page = await load(null);
-  return page.items.some((entry) => entry.id === user.id);
-}
-
-function renderRelationButtons(user, { blocking, muting }) {
+/** The profile says where I stand with `user` (`followed_by_me`, `blocking`, `muting`,
+ * `blocked_by`): read with it, whatever the length of my lists. */
+function renderRelationButtons(user) {
+  const { blocking, blocked_by: blockedBy, muting } = user;
   const self = session.user && user.id === session.user.id;
   const message = $("profile-message");
   const mute = $("profile-mute");
   const block = $("profile-block");
-  message.hidden = mute.hidden = block.hidden = Boolean(self);
+  const relation = $("profile-relation");
+  message.hidden = mute.hidden = block.hidden = relation.hidden = Boolean(self);
   if (self) return;
+  // Say why Follow and Message are disabled.
+  relation.textContent = blockedBy
+    ? `${user.username} blocked you: you cannot follow or message each other.`
+    : blocking
+      ? `You blocked ${user.username}: you cannot follow or message each other.`
+      : "";
+  relation.hidden = !relation.textContent;
   message.textContent = `Message ${user.username}`;
-  message.disabled = blocking;
+  // The server refuses a DM or a follow across a block, either way (403).
+  message.disabled = blocking || blockedBy;
+  $("profile-follow").disabled = blocking || blockedBy;
   mute.textContent = muting ? `Unmute ${user.username}` : `Mute ${user.username}`;
   mute.dataset.on = muting ? "true" : "false";
   block.textContent = blocking ? `Unblock ${user.username}` : `Block ${user.username}`;
@@ -118,12 +103,8 @@ function renderRelationButtons(user, { blocking, muting }) {
 
 async function loadProfile(id) {
   const user = await api.profile(id);
-  const self = session.user && user.id === session.user.id;
-  showProfile(user, self ? false : await followsThem(user));
-  if (!self) {
-    const [blocking, muting] = await Promise.all([listed(api.blocks, user), listed(api.mutes, user)]);
-    renderRelationButtons(user, { blocking, muting });
-  } else renderRelationButtons(user, { blocking: false, muting: false });
+  showProfile(user, user.followed_by_me);
+  renderRelationButtons(user);
   return user;
 }
 
@@ -235,7 +216,9 @@ export function enterPeople() {
 export async function enterProfile(id) {
   $("profile-title").textContent = "";
   $("profile-error").textContent = "";
-  for (const id of ["profile-follow", "profile-message", "profile-mute", "profile-block"]) $(id).hidden = true;
+  for (const id of ["profile-follow", "profile-message", "profile-mute", "profile-block", "profile-relation"]) {
+    $(id).hidden = true;
+  }
   $("profile-feed").replaceChildren();
   shownProfile = null;
   try {

@@ -27,6 +27,7 @@ const RETRYABLE_ERRORS = new Set(["rate_limited", "unavailable"]);
 // Close codes from the server (see the ws service's README).
 const CLOSE_SESSION_ENDED = 4401;
 const CLOSE_REMOVED = 4403; // kicked or banned; the reason says by whom
+const CLOSE_LEFT = 4410; // left the room (here or in another tab): reconnecting would rejoin it
 
 export function newClientId() {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
@@ -39,7 +40,8 @@ export class RoomConnection {
    * @param {object} options
    * @param {number} options.userId  the signed-in user, to recognise own echoes
    * @param {(state: string, info: object) => void} options.onState
-   *        "connecting" | "live" | "reconnecting" {attempt, delayMs, reason} | "ended" {reason}
+   *        "connecting" | "live" | "reconnecting" {attempt, delayMs, reason} | "ended" {reason, detail}
+   *        (reason: "session", "removed", "left", "missing")
    * @param {(message: object, info: {live: boolean, own: boolean}) => void} options.onMessage
    * @param {(frame: object) => void} options.onReady  history sent; live from now on
    * @param {(frame: object) => void} options.onPresence  join/leave frames
@@ -258,6 +260,10 @@ export class RoomConnection {
     }
     if (code === CLOSE_REMOVED) {
       this.end("removed", reason);
+      return;
+    }
+    if (code === CLOSE_LEFT) {
+      this.end("left", reason);
       return;
     }
     if (!opened) {

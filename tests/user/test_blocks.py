@@ -143,3 +143,84 @@ async def test_blocks_and_mutes_list_whom_i_blocked_or_muted(client: httpx.Async
     ]
     bad = await client.get(f"{USERS}/blocks", params={"cursor": "nope"}, headers=me.headers)
     assert bad.status_code == 422
+
+
+async def contents(client: httpx.AsyncClient, viewer: Account, path: str, limit: int) -> list[str]:
+    return [post["content"] for post in await walk(client, viewer, path, limit=limit)]
+
+
+@pytest.mark.parametrize("limit", [1, 20])  # a full page in the window, and the per-author plan
+@pytest.mark.parametrize("relation", ["mute", "block", "blocked by"])
+async def test_someone_muted_or_across_a_block_stays_out_of_reposts_tags_and_replies(
+    client: httpx.AsyncClient, limit: int, relation: str
+) -> None:
+    """Alice follows Bob, who reposts Carol and replies next to her. Once Alice mutes Carol,
+    blocks her or is blocked by her, Carol's post stays out of Alice's feed (Bob's repost of
+    it included), out of Bob's post list as Alice sees it, out of the tag's page and out of
+    the replies of a thread; everyone else sees what they saw."""
+    alice, bob, carol, dave = [await register(client) for _ in range(4)]
+    await follow(client, alice, bob.id)
+    tag = f"t{bob.id}"
+    carols = await write_post(client, carol, f"carol #{tag}")
+    await write_post(client, bob, f"bob #{tag}")
+    await act_on_post(client, bob, carols["id"], "repost")
+    root = await write_post(client, dave, "root")
+    await write_post(client, carol, "carol reply", in_reply_to=root["id"])
+    await write_post(client, bob, "bob reply", in_reply_to=root["id"])
+
+    def views(viewer: Account) -> list[Any]:
+        return [
+            contents(client, viewer, "/feed", limit),
+            contents(client, viewer, f"/users/{bob.id}/posts", limit),
+            contents(client, viewer, f"/tags/{tag}/posts", limit),
+            thread_replies(client, viewer, root["id"], limit),
+        ]
+
+    seen = [
+        ["bob reply", f"carol #{tag}", f"bob #{tag}"],
+        ["bob reply", f"carol #{tag}", f"bob #{tag}"],
+        [f"bob #{tag}", f"carol #{tag}"],
+        ["carol reply", "bob reply"],
+    ]
+    assert await asyncio.gather(*views(alice)) == seen
+    feed = await walk(client, alice, "/feed", limit=limit)
+    assert feed[1]["reposted_by"] == {"id": bob.id, "username": bob.username}
+    owner, target, do, undo = {
+        "mute": (alice, carol, "mute", "unmute"),
+        "block": (alice, carol, "block", "unblock"),
+        "blocked by": (carol, alice, "block", "unblock"),
+    }[relation]
+    await act(client, owner, do, target.id)
+    assert await asyncio.gather(*views(alice)) == [
+        ["bob reply", f"bob #{tag}"],
+        ["bob reply", f"bob #{tag}"],
+        [f"bob #{tag}"],
+        ["bob reply"],
+    ]
+    assert (await asyncio.gather(*views(dave)))[1:] == seen[1:]  # nobody else is affected
+    await act(client, owner, undo, target.id)
+    assert await asyncio.gather(*views(alice)) == seen
+
+
+async def act_on_post(client: httpx.AsyncClient, who: Account, post_id: int, what: str) -> None:
+    response = await client.post(f"{USERS}/posts/{post_id}/{what}", headers=who.headers)
+    assert response.status_code == 200, response.text
+
+
+async def thread_replies(
+    client: httpx.AsyncClient, viewer: Account, post_id: int, limit: int
+) -> list[str]:
+    """Every reply of the thread, page after page."""
+    found: list[str] = []
+    params: dict[str, Any] = {"limit": limit}
+    for _ in range(100):
+        response = await client.get(
+            f"{USERS}/posts/{post_id}/thread", params=params, headers=viewer.headers
+        )
+        assert response.status_code == 200, response.text
+        page = response.json()["replies"]
+        found.extend(reply["content"] for reply in page["items"])
+        if page["next_cursor"] is None:
+            return found
+        params["cursor"] = page["next_cursor"]
+    raise AssertionError("the thread's replies did not end")

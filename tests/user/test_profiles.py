@@ -5,7 +5,7 @@ import secrets
 import httpx
 import pytest
 
-from tests.support.users import register
+from tests.support.users import Account, register
 from tests.user.actions import USERS, follow, profile, walk, write_post
 
 MISSING = 2**63 - 1
@@ -30,8 +30,45 @@ async def test_profile_shows_counts_and_never_the_email(client: httpx.AsyncClien
         "followers": 2,
         "following": 1,
         "posts": 3,
+        "followed_by_me": True,  # bob follows alice
+        "follows_me": True,
+        "blocking": False,
+        "blocked_by": False,
+        "muting": False,
     }
     assert alice.email not in str(body)
+
+
+async def test_profile_tells_where_the_caller_stands_with_the_user(
+    client: httpx.AsyncClient,
+) -> None:
+    """Read with the profile, whatever the length of anyone's block or mute list."""
+    alice, bob = await register(client), await register(client)
+    relations = ("followed_by_me", "follows_me", "blocking", "blocked_by", "muting")
+
+    async def seen(viewer: Account, other: Account) -> set[str]:
+        body = await profile(client, viewer, other.id)
+        return {name for name in relations if body[name]}
+
+    assert await seen(alice, alice) == set() == await seen(alice, bob)
+    await follow(client, alice, bob.id)
+    assert await seen(alice, bob) == {"followed_by_me"}
+    assert await seen(bob, alice) == {"follows_me"}
+    for other in [await register(client) for _ in range(3)]:  # more entries in her lists
+        await relate(client, alice, "block", other.id)
+    await relate(client, alice, "mute", bob.id)
+    assert await seen(alice, bob) == {"followed_by_me", "muting"}
+    await relate(client, bob, "block", alice.id)  # ends the follow
+    assert await seen(alice, bob) == {"muting", "blocked_by"}
+    assert await seen(bob, alice) == {"blocking"}
+    await relate(client, alice, "block", bob.id)
+    assert await seen(alice, bob) == {"muting", "blocked_by", "blocking"}
+
+
+async def relate(client: httpx.AsyncClient, who: Account, action: str, target_id: int) -> None:
+    name = {"block": "toBlockId", "mute": "toMuteId"}[action]
+    response = await client.post(f"{USERS}/{action}", params={name: target_id}, headers=who.headers)
+    assert response.status_code == 200, response.text
 
 
 async def test_profile_of_an_unknown_user_is_404(client: httpx.AsyncClient) -> None:

@@ -99,7 +99,43 @@ async def seed(postgresql_only: None, settings: Settings) -> AsyncIterator[Seed]
                 ),
                 {**ids, "k": READER_FOLLOWS},
             )
-            newest = await conn.scalar(text("SELECT max(id) FROM posts"))
+            # Reposts of recent posts by everyone, and the reader mutes and blocks a few of
+            # the people they follow (and is blocked by some), so the filters have rows to read.
+            await conn.execute(
+                text(
+                    "INSERT INTO posts (author_id, content, created_at, repost_of_id) "
+                    "SELECT CAST(:first AS bigint) + (g * 31) % CAST(:n AS int), '', now(), "
+                    "p.id FROM generate_series(1, 3000) g JOIN posts p ON p.id = ("
+                    "SELECT max(id) FROM posts) - g * 3 ON CONFLICT DO NOTHING"
+                ),
+                ids,
+            )
+            await conn.execute(
+                text(
+                    "UPDATE posts SET repost_count = r.n FROM (SELECT repost_of_id, count(*) n"
+                    " FROM posts WHERE repost_of_id IS NOT NULL GROUP BY repost_of_id) r"
+                    " WHERE posts.id = r.repost_of_id"
+                )
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO user_mutes (muter_id, muted_id, created_at) "
+                    "SELECT CAST(:first AS bigint), CAST(:first AS bigint) + g * 7, now() "
+                    "FROM generate_series(1, 20) g"
+                ),
+                ids,
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO user_blocks (blocker_id, blocked_id, created_at) "
+                    "SELECT CASE WHEN g % 2 = 0 THEN CAST(:first AS bigint) "
+                    "ELSE CAST(:first AS bigint) + 1000 + g END, "
+                    "CASE WHEN g % 2 = 0 THEN CAST(:first AS bigint) + 1000 + g "
+                    "ELSE CAST(:first AS bigint) END, now() FROM generate_series(1, 20) g"
+                ),
+                ids,
+            )
+            newest = await conn.scalar(text("SELECT max(id) FROM posts WHERE repost_of_id IS NULL"))
             # Likes on the newest posts, a tag on every third post, notifications for all.
             await conn.execute(
                 text(
@@ -127,7 +163,10 @@ async def seed(postgresql_only: None, settings: Settings) -> AsyncIterator[Seed]
                 {**ids, "newest": newest},
             )
             await conn.execute(
-                text("ANALYZE users, posts, user_followers, post_likes, post_tags, notifications")
+                text(
+                    "ANALYZE users, posts, user_followers, post_likes, post_tags, notifications,"
+                    " user_mutes, user_blocks"
+                )
             )
         yield Seed(
             tag=tag, first_id=first, middle_id=first + SEEDED_USERS // 2, newest_post_id=newest
@@ -239,7 +278,7 @@ async def test_username_search_plan_uses_the_lower_username_index(
 
 
 async def test_profile_counts_are_read_from_indexes(conn: AsyncConnection, seed: Seed) -> None:
-    plans = await explain(conn, profile_statement(user_id=seed.first_id))
+    plans = await explain(conn, profile_statement(user_id=seed.first_id, viewer_id=seed.middle_id))
     assert_index_served(plans, indexes={"pk_users"})
     for nodes in plans.values():
         used = {n.get("Index Name") for n in nodes}

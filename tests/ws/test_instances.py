@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -206,6 +207,53 @@ async def test_a_killed_instances_users_disappear_within_seconds(
         doomed.stop()
 
 
+@dataclass(frozen=True)
+class Removal:
+    """A request that ends `person`'s place in `room_id`, made through the first instance,
+    and how their sockets there must close."""
+
+    room_id: str
+    person: Account
+    method: str
+    path: str
+    by: Account
+    code: int
+    reason: str
+
+
+async def assert_closed_in_that_room_only(
+    client: httpx.AsyncClient,
+    instances: tuple[ProcessServer, ProcessServer],
+    removal: Removal,
+    *,
+    other: Account,
+) -> None:
+    """The person has a socket in the room on each instance and one in another room,
+    `other` one in the room; the removal closes the first two within a second, with its
+    code and reason, and nothing else."""
+    first, second = instances
+    room_id, person = removal.room_id, removal.person
+    elsewhere = await create_room(client, other)
+    async with (
+        join(first.url, room_id, person, prefix="") as here,
+        join(second.url, room_id, person, prefix="") as there,
+        join(second.url, elsewhere, person, prefix="") as other_room,
+        join(second.url, room_id, other, prefix="") as staying,
+    ):
+        for ws in (here, there, other_room, staying):
+            await until_ready(ws)
+        async with httpx.AsyncClient(base_url=first.url) as http:
+            response = await http.request(removal.method, removal.path, headers=removal.by.headers)
+        assert response.status_code == 204, response.text
+        for ws in (here, there):
+            assert await close_code(ws, timeout=1.0) == removal.code
+            assert ws.close_reason == removal.reason
+        await send_message(other_room, "still here")
+        assert (await messages(other_room, 1))[0]["content"] == "still here"
+        await send_message(staying, "the room goes on")
+        assert (await messages(staying, 1))[0]["content"] == "the room goes on"
+
+
 async def test_a_kick_and_a_ban_close_that_users_sockets_in_that_room_on_every_instance(
     client: httpx.AsyncClient,
     instances: tuple[ProcessServer, ProcessServer],
@@ -218,29 +266,17 @@ async def test_a_kick_and_a_ban_close_that_users_sockets_in_that_room_on_every_i
     api = Api(client, first.url)
     room_id = await api.create(alice, private=True, name="Club")
     await api.add(alice, room_id, bob)
-    elsewhere = await create_room(client, alice)
+    kick = Removal(
+        room_id,
+        bob,
+        "DELETE",
+        f"/ws/rooms/{room_id}/members/{bob.id}",
+        by=alice,
+        code=4403,
+        reason=f"removed from #Club by {alice.username}",
+    )
+    await assert_closed_in_that_room_only(client, instances, kick, other=alice)
     async with httpx.AsyncClient(base_url=first.url) as http:
-        async with (
-            join(first.url, room_id, bob, prefix="") as here,
-            join(second.url, room_id, bob, prefix="") as there,
-            join(second.url, elsewhere, bob, prefix="") as other_room,
-            join(second.url, room_id, alice, prefix="") as owner,
-        ):
-            for ws in (here, there, other_room, owner):
-                await until_ready(ws)
-            kicked = await http.delete(
-                f"/ws/rooms/{room_id}/members/{bob.id}", headers=alice.headers
-            )
-            assert kicked.status_code == 204
-            reason = f"removed from #Club by {alice.username}"
-            for ws in (here, there):
-                assert await close_code(ws) == 4403
-                assert ws.close_reason == reason
-            await send_message(other_room, "still here")
-            assert (await messages(other_room, 1))[0]["content"] == "still here"
-            await send_message(owner, "the room goes on")
-            assert (await messages(owner, 1))[0]["content"] == "the room goes on"
-
         public = await create_room(client, alice)
         async with join(second.url, public, bob, prefix="") as ws:
             await until_ready(ws)
@@ -251,3 +287,28 @@ async def test_a_kick_and_a_ban_close_that_users_sockets_in_that_room_on_every_i
             assert await close_code(ws) == 4403
             assert ws.close_reason.endswith(": spam")
     assert await Api(client, second.url).join_status(bob, public, prefix="") == 403
+
+
+async def test_leaving_closes_the_leavers_sockets_in_that_room_on_every_instance(
+    client: httpx.AsyncClient,
+    instances: tuple[ProcessServer, ProcessServer],
+    alice: Account,
+    bob: Account,
+) -> None:
+    """Bob leaves a public room by REST on one instance while his tabs are open on both:
+    every one of them closes with 4410 (do not reconnect: a reconnect would make him a
+    member again) and the reason; his other room and the people staying are untouched."""
+    room_id = await create_room(client, alice, name="Lounge")
+    leave = Removal(
+        room_id,
+        bob,
+        "POST",
+        f"/ws/rooms/{room_id}/leave",
+        by=bob,
+        code=4410,
+        reason="you left #Lounge",
+    )
+    await assert_closed_in_that_room_only(client, instances, leave, other=alice)
+    mine = await client.get("/chat/ws/getRooms", params={"mine": "true"}, headers=bob.headers)
+    rooms = {room["id"]: room for room in mine.json()}
+    assert room_id not in rooms and len(rooms) == 1  # only the other room is still his

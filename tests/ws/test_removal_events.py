@@ -1,5 +1,5 @@
-"""A kick or a ban is announced on the broker's control channel after the commit: the
-hook every chat instance acts on to close the removed person's sockets in the room."""
+"""A kick, a ban or a leave is announced on the broker's control channel after the commit:
+the hook every chat instance acts on to close that person's sockets in the room."""
 
 from __future__ import annotations
 
@@ -81,10 +81,21 @@ async def test_kick_and_ban_are_announced_with_a_reason_to_show(
         assert await next_event(control) == RoomRemovalEvent(
             "room_ban", room_id, carol.id, alice.id, f"banned from #Club by {alice.username}: spam"
         )
+        dave = await register(client, "dave")
+        await api.add(alice, room_id, dave)
+        left = await alone.post(f"/ws/rooms/{room_id}/leave", headers=dave.headers)
+        assert left.status_code == 204
+        assert await next_event(control) == RoomRemovalEvent(
+            "room_leave", room_id, dave.id, dave.id, "you left #Club"
+        )
+        assert (await api.room(dave, room_id)).status_code == 404
 
 
 def test_a_malformed_removal_event_decodes_to_none() -> None:
     for data in (b"{", b"[]", b'{"kind": "room_kick"}', b'{"kind": "other"}'):
         assert RoomRemovalEvent.decode(data) is None
-    event = RoomRemovalEvent("room_ban", "r", 1, 2, "banned from #r by x")
-    assert RoomRemovalEvent.decode(event.encode()) == event
+    for event in (
+        RoomRemovalEvent("room_ban", "r", 1, 2, "banned from #r by x"),
+        RoomRemovalEvent("room_leave", "r", 1, 1, "you left #r"),
+    ):
+        assert RoomRemovalEvent.decode(event.encode()) == event

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from shared.blocks import blocked_either_way_ids
 from shared.database import insert_unless_present
 from shared.models import User, UserBlock, UserMute, utcnow
-from shared.pagination import AnyRow
+from shared.pagination import AnyRow, AnySelect
 
 Kind = Literal["block", "mute"]
 
@@ -83,3 +84,10 @@ async def pair_list(
 def muted_ids(user_id: int) -> Any:
     """Whom `user_id` muted (the primary key)."""
     return select(UserMute.muted_id).where(UserMute.muter_id == user_id)
+
+
+def hidden_authors(user_id: int) -> AnySelect:
+    """Authors whose posts `user_id` does not want in their lists (the feed, tag pages,
+    others' reposts, replies in a thread): everyone they muted, and anyone a block stands
+    between, either way. Primary-key and `ix_user_blocks_blocked_id_blocker_id` reads."""
+    return select(union_all(blocked_either_way_ids(user_id), muted_ids(user_id)).subquery("hidden"))

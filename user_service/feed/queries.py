@@ -19,8 +19,9 @@ posts and 1,000 followees):
 The window answers the page when it holds a full one; otherwise the per-author plan does.
 SQLite (the embedded, single-node database) has no LATERAL and runs the unwindowed walk.
 
-Once blocks and mutes exist (issue 12), the authors someone does not want to see are
-filtered in `_feed_authors`, the one condition every plan here uses.
+The authors someone does not want to see (muted, or across a block) are filtered in
+`_feed_authors`, the one condition every plan here uses, and a repost of a post by one of
+them is dropped by `shows_allowed_author` (one primary-key probe, for reposts only).
 """
 
 from __future__ import annotations
@@ -31,11 +32,10 @@ from typing import Any
 from sqlalchemy import BigInteger, ColumnElement, and_, func, literal, or_, select, true, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.blocks import blocked_either_way_ids
 from shared.models import Post, UserFollower
 from shared.pagination import AnyRow, AnySelect, page_rows
-from user_service.blocks.queries import muted_ids
-from user_service.posts.queries import Event, event_items, shown_once
+from user_service.blocks.queries import hidden_authors
+from user_service.posts.queries import Event, event_items, shown_once, shows_allowed_author
 
 # Post ids the first attempt looks back over: at most this many rows read (about 2 ms).
 RECENT_WINDOW = 10_000
@@ -45,20 +45,15 @@ def _followees(user_id: int) -> AnySelect:
     return select(UserFollower.following_id).where(UserFollower.follower_id == user_id)
 
 
-def _hidden(user_id: int) -> AnySelect:
-    """Authors kept out of the reader's feed: everyone they muted, and anyone a block stands
-    between (a block ends follows, but a follow racing the block must not show through)."""
-    return select(union_all(blocked_either_way_ids(user_id), muted_ids(user_id)).subquery("hidden"))
-
-
 def _feed_authors(user_id: int) -> Any:
     """Whose posts and reposts make `user_id`'s timeline, as a condition on an author id:
-    the reader and those they follow, less those muted or across a block."""
+    the reader and those they follow, less those muted or across a block (a block ends
+    follows, but a follow racing the block must not show through)."""
 
     def authors(column: Any) -> ColumnElement[bool]:
         return and_(
             or_(column == user_id, column.in_(_followees(user_id))),
-            column.not_in(_hidden(user_id)),
+            column.not_in(hidden_authors(user_id)),
         )
 
     return authors
@@ -70,7 +65,11 @@ def window_statement(
     """`limit + 1` newest feed events older than `before` among the `window` ids below it
     (below the newest post when `before` is None); the whole table when `window` is None."""
     authors = _feed_authors(user_id)
-    events = select(Event.id).where(authors(Event.author_id), shown_once(Event, authors))
+    events = select(Event.id).where(
+        authors(Event.author_id),
+        shows_allowed_author(Event, hidden=hidden_authors(user_id)),
+        shown_once(Event, authors),
+    )
     if before is not None:
         events = events.where(Event.id < before)
     if window is not None:
@@ -85,12 +84,14 @@ def per_author_statement(*, user_id: int, before: int | None, limit: int) -> Any
     shown ones (an index-only scan of `ix_posts_author_id_id` per author), merged, then the
     page's rows fetched by primary key. PostgreSQL only (LATERAL)."""
     feed_authors = union_all(
-        _followees(user_id).where(UserFollower.following_id.not_in(_hidden(user_id))),
+        _followees(user_id).where(UserFollower.following_id.not_in(hidden_authors(user_id))),
         select(literal(user_id, BigInteger)),
     ).subquery("authors")
     author_id = feed_authors.c[0]
     newest = select(Event.id).where(
-        Event.author_id == author_id, shown_once(Event, _feed_authors(user_id))
+        Event.author_id == author_id,
+        shows_allowed_author(Event, hidden=hidden_authors(user_id)),
+        shown_once(Event, _feed_authors(user_id)),
     )
     if before is not None:
         newest = newest.where(Event.id < before)

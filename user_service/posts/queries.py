@@ -31,6 +31,7 @@ from sqlalchemy.orm import aliased
 
 from shared.models import Post, PostLike, PostMention, PostTag, PostTombstone, User, utcnow
 from shared.pagination import AnyRow, AnySelect, page_rows
+from user_service.blocks.queries import hidden_authors
 
 # Aliases are made once: a new alias re-derives every column of `posts` when first used,
 # which cost more than the rest of building a feed query.
@@ -38,6 +39,7 @@ Event = aliased(Post, name="event")
 Reposter = aliased(User, name="reposter")
 Mine = aliased(Post, name="mine")
 Newer = aliased(Post, name="newer")
+Original = aliased(Post, name="original")
 
 # A thread shows at most this many ancestors (the nearest ones).
 MAX_ANCESTORS = 100
@@ -128,6 +130,18 @@ def shown_once(event: Any, authors: Authors) -> ColumnElement[bool]:
     return or_(never_reposted, ~newer_repost)
 
 
+def shows_allowed_author(event: Any, *, hidden: AnySelect) -> ColumnElement[bool]:
+    """False for a repost of a post whose author is in `hidden` (ids): someone the viewer
+    muted or is across a block with stays out of their lists however it gets there, as
+    Mastodon hides boosts of muted accounts. A post needs no look (its author is filtered
+    where the list picks authors); a repost costs one primary-key probe of its original,
+    and the OR is evaluated in order."""
+    original_author = (
+        select(Original.author_id).where(Original.id == event.repost_of_id).scalar_subquery()
+    )
+    return or_(event.repost_of_id.is_(None), original_author.not_in(hidden))
+
+
 async def insert_post(
     db: AsyncSession, *, author_id: int, content: str, in_reply_to_id: int | None
 ) -> Post:
@@ -207,12 +221,17 @@ def author_posts_statement(
     *, author_id: int, viewer_id: int, before: int | None, limit: int
 ) -> AnySelect:
     """One author's posts and reposts, newest first, older than event `before`: a backward
-    range scan of `ix_posts_author_id_id`."""
+    range scan of `ix_posts_author_id_id`. Their reposts of posts by someone the viewer
+    muted or is across a block with are left out."""
 
     def by_author(column: Any) -> ColumnElement[bool]:
         return column == author_id  # type: ignore[no-any-return]
 
-    events = select(Event.id).where(Event.author_id == author_id, shown_once(Event, by_author))
+    events = select(Event.id).where(
+        Event.author_id == author_id,
+        shows_allowed_author(Event, hidden=hidden_authors(viewer_id)),
+        shown_once(Event, by_author),
+    )
     if before is not None:
         events = events.where(Event.id < before)
     page = events.order_by(Event.id.desc()).limit(page_rows(limit)).subquery("page")
@@ -295,8 +314,11 @@ async def reply_rows(
 ) -> tuple[list[AnyRow], list[AnyRow]]:
     """The first `limit + 1` direct replies after id `after`, oldest first, from posts
     (`ix_posts_in_reply_to_id_id`) and from tombstones (`ix_post_tombstones_in_reply_to_id_id`);
-    the caller merges the two."""
-    replies = post_columns(viewer_id=viewer_id).where(Post.in_reply_to_id == post_id)
+    the caller merges the two. Replies by someone the viewer muted or is across a block with
+    are left out."""
+    replies = post_columns(viewer_id=viewer_id).where(
+        Post.in_reply_to_id == post_id, Post.author_id.not_in(hidden_authors(viewer_id))
+    )
     deleted = select(PostTombstone.id, PostTombstone.in_reply_to_id).where(
         PostTombstone.in_reply_to_id == post_id
     )

@@ -18,7 +18,10 @@ router = APIRouter(tags=["posts"])
     "/posts",
     status_code=status.HTTP_201_CREATED,
     response_model=PostOut,
-    responses={404: {"description": "`in_reply_to` names no post"}},
+    responses={
+        403: {"description": "a block stands between you and the author of `in_reply_to`"},
+        404: {"description": "`in_reply_to` names no post"},
+    },
 )
 async def create_post(body: PostIn, user: CurrentUser, db: DbSession) -> PostOut:
     return await service.create_post(

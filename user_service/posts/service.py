@@ -1,8 +1,9 @@
 """Post rules: anyone signed in writes and reads posts and replies to them; only the author
 deletes one. Mentions and tags are found when a post is written and stored with it.
 
-Once blocks exist (issue 12), "a reply to someone who blocked me is 403" goes in
-`require_post`.
+Nobody replies to a post across a block, either way (403, in `require_post`). Likes and
+reposts across a block are taken (nobody is notified of them, and the feed filters hide
+them from the other person).
 """
 
 from __future__ import annotations
@@ -31,9 +32,7 @@ async def create_post(
     reply across a block, either way, is 403."""
     parent_author_id = None
     if in_reply_to is not None:
-        parent_author_id = await require_post(db, post_id=in_reply_to)
-        if await blocked_either_way(db, user_id=author.id, other_id=parent_author_id):
-            raise Forbidden("a block stands between you and this post's author")
+        parent_author_id = await require_post(db, post_id=in_reply_to, actor_id=author.id)
     post = await queries.insert_post(
         db, author_id=author.id, content=content, in_reply_to_id=in_reply_to
     )
@@ -53,12 +52,15 @@ async def create_post(
     return await get_post(db, viewer=author, post_id=post.id)
 
 
-async def require_post(db: AsyncSession, *, post_id: int) -> int:
+async def require_post(db: AsyncSession, *, post_id: int, actor_id: int | None = None) -> int:
     """The author of a post (a reply's parent, one liked or reposted); 404 for no such post,
-    a deleted one, or the id of a repost."""
+    a deleted one, or the id of a repost; 403 when a block stands between its author and
+    `actor_id` (who is about to reply), whoever made it."""
     author_id = await queries.find_author_id(db, post_id=post_id)
     if author_id is None:
         raise NotFound(NO_SUCH_POST)
+    if actor_id is not None and await blocked_either_way(db, user_id=actor_id, other_id=author_id):
+        raise Forbidden("a block stands between you and this post's author")
     return author_id
 
 

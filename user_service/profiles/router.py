@@ -27,5 +27,5 @@ async def search_users(
 
 
 @router.get("/users/{user_id}", response_model=ProfileOut, responses={404: {}})
-async def get_profile(user_id: UserIdPath, _user: CurrentUser, db: DbSession) -> ProfileOut:
-    return await service.get_profile(db, user_id=user_id)
+async def get_profile(user_id: UserIdPath, user: CurrentUser, db: DbSession) -> ProfileOut:
+    return await service.get_profile(db, user_id=user_id, viewer_id=user.id)

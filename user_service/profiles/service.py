@@ -15,8 +15,9 @@ from user_service.profiles.schemas import ProfileOut, UserSummary
 _USERNAME_KEY = re.compile(r"^[a-z0-9_]{1,32}$")
 
 
-async def get_profile(db: AsyncSession, *, user_id: int) -> ProfileOut:
-    row = await queries.profile(db, user_id=user_id)
+async def get_profile(db: AsyncSession, *, user_id: int, viewer_id: int) -> ProfileOut:
+    """The profile with the viewer's follow, block and mute relations to it."""
+    row = await queries.profile(db, user_id=user_id, viewer_id=viewer_id)
     if row is None:
         raise NotFound(NO_SUCH_USER)
     return ProfileOut.model_validate(row)

@@ -3,7 +3,8 @@
 Three ways a session's end reaches its sockets:
 - the control channel: auth and user services publish `session_revoked` and `user_deleted`
   after their commit; the guard asks the hub to close what they name (and, on the same
-  channel, the rooms' kicks and bans: 4403 for that user in that room only);
+  channel, the rooms' kicks and bans: 4403 for that user in that room only, and leaves:
+  4410, so that the leaver's other tabs stop rather than re-join);
 - a re-check of each new connection's session just after it registered with the hub: a
   logout committed during the handshake (after admission read the session, before the hub
   knew the socket) published its event to a hub that had nothing to close;
@@ -31,6 +32,7 @@ from shared.events import AccountEvent, RoomRemovalEvent, control_channel
 from shared.sessions import live_session_ids
 from shared.supervision import OnFailure, start_supervised
 from shared.tasks import cancel_and_wait
+from ws_service.connection.close_codes import CLOSE_LEFT, CLOSE_REMOVED
 from ws_service.delivery.hub import RoomHub
 from ws_service.delivery.subscriber import Subscriber
 
@@ -110,9 +112,12 @@ class SessionGuard:
                 self._wake.set()
                 continue
             removal = RoomRemovalEvent.decode(event.data)
-            if removal is not None:  # a kick or a ban: 4403 in that room only
+            if removal is not None:  # in that room only
                 await self._hub.remove_member(
-                    room_id=removal.room_id, user_id=removal.user_id, reason=removal.reason
+                    room_id=removal.room_id,
+                    user_id=removal.user_id,
+                    code=CLOSE_LEFT if removal.kind == "room_leave" else CLOSE_REMOVED,
+                    reason=removal.reason,
                 )
                 continue
             account_event = AccountEvent.decode(event.data)

@@ -35,7 +35,6 @@ from shared.database import unit_of_work
 from shared.supervision import OnFailure, start_supervised
 from shared.tasks import cancel_and_wait
 from ws_service.connection.close_codes import (
-    CLOSE_REMOVED,
     CLOSE_SERVICE_RESTART,
     CLOSE_SESSION_ENDED,
 )
@@ -118,6 +117,7 @@ class _EndSessions:
 class _RemoveMember:
     room_id: str
     user_id: int
+    code: int
     reason: str
 
 
@@ -264,10 +264,11 @@ class RoomHub:
         if not self._closed:
             await self._put(self._events, _EndSessions(user_id, session_ids))
 
-    async def remove_member(self, *, room_id: str, user_id: int, reason: str) -> None:
-        """Close with 4403 and `reason` the connections of `user_id` in `room_id`."""
+    async def remove_member(self, *, room_id: str, user_id: int, code: int, reason: str) -> None:
+        """Close with `code` (4403 for a kick or ban, 4410 for a leave) and `reason` the
+        connections of `user_id` in `room_id`."""
         if not self._closed:
-            await self._put(self._events, _RemoveMember(room_id, user_id, reason))
+            await self._put(self._events, _RemoveMember(room_id, user_id, code, reason))
 
     def session_ids(self) -> set[uuid.UUID]:
         """The sessions with a connection here now."""
@@ -388,7 +389,7 @@ class RoomHub:
                 state.remove_member(
                     room_id=event.room_id,
                     user_id=event.user_id,
-                    code=CLOSE_REMOVED,
+                    code=event.code,
                     reason=event.reason,
                 )
             )

@@ -441,7 +441,7 @@ class DeliveryState(Generic[M, T]):
     def remove_member(
         self, *, room_id: str, user_id: int, code: int, reason: str
     ) -> list[Decision[M, T]]:
-        """Close every connection of `user_id` in `room_id` (a kick or a ban)."""
+        """Close every connection of `user_id` in `room_id` (a kick, a ban or a leave)."""
         room = self._rooms.get(room_id)
         ending = tuple(m for m in room.members if m.user_id == user_id) if room else ()
         return [Close(ending, code, reason)] if ending else []

@@ -2,8 +2,8 @@
 
 Every function first reaches the room as the caller (the same 404 as an unknown room for a
 private or direct room they are not in), then checks their role (403), then the target.
-Kicks and bans answer the `RoomRemovalEvent` the router publishes after the commit, so that
-every chat instance closes the removed person's sockets in that room.
+Kicks, bans and leaves answer the `RoomRemovalEvent` the router publishes after the commit,
+so that every chat instance closes that person's sockets in that room.
 """
 
 from __future__ import annotations
@@ -25,12 +25,17 @@ NO_SUCH_INVITATION = "no such invitation"
 CLOSE_REASON_BYTES = 123  # the most a websocket close frame carries
 
 
+def _close_reason(text: str) -> str:
+    """`text` cut to what a close frame carries, never inside a character."""
+    return text.encode()[:CLOSE_REASON_BYTES].decode(errors="ignore")
+
+
 def removal_reason(*, banned: bool, room_name: str, by: str, reason: str | None) -> str:
     """What the removed person is shown: "removed from #general by alice"."""
     text = f"{'banned from' if banned else 'removed from'} #{room_name} by {by}"
     if reason:
         text += f": {reason}"
-    return text.encode()[:CLOSE_REASON_BYTES].decode(errors="ignore")
+    return _close_reason(text)
 
 
 async def _require_user(db: AsyncSession, user_id: int) -> str:
@@ -136,15 +141,19 @@ async def kick(
     return RoomRemovalEvent("room_kick", room_id, user_id, actor.id, reason)
 
 
-async def leave(db: AsyncSession, *, user: SessionUser, room_id: str) -> None:
+async def leave(db: AsyncSession, *, user: SessionUser, room_id: str) -> RoomRemovalEvent:
     """Idempotent. An owner who leaves hands the room to the longest-standing moderator
-    (else member)."""
+    (else member). The event closes the sockets the leaver still has open in the room, in
+    other tabs or on other devices; a repeated leave announces it again, which costs
+    nothing and closes whatever the first announcement missed."""
     access = await reach(db, room_id=room_id, user_id=user.id)
     if access.role == "owner":
         heir = await queries.successor(db, room_id=room_id)
         if heir is not None:
             await queries.set_role(db, room_id=room_id, user_id=heir, role="owner")
     await queries.delete_member(db, room_id=room_id, user_id=user.id)
+    reason = _close_reason(f"you left #{access.room.name}")
+    return RoomRemovalEvent("room_leave", room_id, user.id, user.id, reason)
 
 
 async def ban(

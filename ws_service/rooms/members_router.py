@@ -1,5 +1,6 @@
 """HTTP in and out for invitations, members, roles, kicks, leaving and bans; the rules live
-in `members`. A kick or ban is announced on the broker once the request has committed."""
+in `members`. A kick, ban or leave is announced on the broker once the request has
+committed."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ MODERATION: dict[int | str, dict[str, Any]] = {
 
 def _announce(background: BackgroundTasks, runtime: Runtime, event: RoomRemovalEvent) -> None:
     """Background tasks run after the response, hence after the request's commit: every
-    chat instance then closes the removed person's sockets in the room (4403)."""
+    chat instance then closes that person's sockets in the room (4403, or 4410 for a
+    leave)."""
     background.add_task(
         publish_control_event, runtime.broker, runtime.settings.redis_namespace, event
     )
@@ -103,8 +105,15 @@ async def kick(
 
 
 @router.post("/rooms/{room_id}/leave", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
-async def leave(room_id: RoomIdPath, user: CurrentUser, db: DbSession) -> None:
-    await members.leave(db, user=user, room_id=room_id)
+async def leave(
+    room_id: RoomIdPath,
+    user: CurrentUser,
+    db: DbSession,
+    runtime: RuntimeDep,
+    background: BackgroundTasks,
+) -> None:
+    event = await members.leave(db, user=user, room_id=room_id)
+    _announce(background, runtime, event)
 
 
 @router.post("/rooms/{room_id}/bans/{user_id}", response_model=BanOut, responses=MODERATION)

@@ -224,3 +224,25 @@ async def thread_replies(
             return found
         params["cursor"] = page["next_cursor"]
     raise AssertionError("the thread's replies did not end")
+
+
+async def test_no_like_or_repost_across_a_block_but_taking_one_back_works(
+    client: httpx.AsyncClient,
+) -> None:
+    """As a reply across a block is refused, so are a like and a repost, either way (the
+    repost would carry the post to the reposter's followers); undoing one is never refused."""
+    alice, bob = await register(client), await register(client)
+    post = await write_post(client, alice, "alice")
+    for what in ("like", "repost"):
+        await act_on_post(client, bob, post["id"], what)  # before the block
+    await act(client, alice, "block", bob.id)
+    bobs = await write_post(client, bob, "bob")
+    for who, target in ((bob, post), (alice, bobs)):
+        for what in ("like", "repost"):
+            refused = await client.post(f"{USERS}/posts/{target['id']}/{what}", headers=who.headers)
+            assert refused.status_code == 403, refused.text
+            assert refused.json() == {"detail": "a block stands between you and this post's author"}
+    for what in ("like", "repost"):
+        undone = await client.delete(f"{USERS}/posts/{post['id']}/{what}", headers=bob.headers)
+        assert undone.status_code == 200, undone.text
+    assert (undone.json()["likes"], undone.json()["reposts"]) == (0, 0)

@@ -14,7 +14,11 @@ from user_service.posts.schemas import PostOut
 router = APIRouter(tags=["likes"])
 
 
-@router.post("/posts/{post_id}/like", response_model=PostOut, responses={404: {}})
+@router.post(
+    "/posts/{post_id}/like",
+    response_model=PostOut,
+    responses={403: {"description": "a block stands between you and the post's author"}, 404: {}},
+)
 async def like(post_id: PostIdPath, user: CurrentUser, db: DbSession) -> PostOut:
     return await service.like(db, user=user, post_id=post_id)
 

@@ -2,7 +2,8 @@
 done is fine (concurrent identical requests included: the row is inserted with
 `ON CONFLICT DO NOTHING` and deleted with `RETURNING`, and only the request that changed it
 moves the count, in the same transaction); the author hears of it (not of their own) and
-undoing it takes the notification back. The answer is the post as it is now."""
+undoing it takes the notification back. Across a block, either way, it is refused (403);
+undoing is not. The answer is the post as it is now."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ class Reaction:
 async def react(
     db: AsyncSession, reaction: Reaction, *, user: SessionUser, post_id: int, on: bool
 ) -> PostOut:
-    author_id = await require_post(db, post_id=post_id)
+    author_id = await require_post(db, post_id=post_id, actor_id=user.id if on else None)
     notice = Notice(user_id=author_id, kind=reaction.kind, post_id=post_id)
     if on:
         try:

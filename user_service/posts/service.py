@@ -1,9 +1,8 @@
 """Post rules: anyone signed in writes and reads posts and replies to them; only the author
 deletes one. Mentions and tags are found when a post is written and stored with it.
 
-Nobody replies to a post across a block, either way (403, in `require_post`). Likes and
-reposts across a block are taken (nobody is notified of them, and the feed filters hide
-them from the other person).
+Nobody replies to, likes or reposts a post across a block, either way (403, in
+`require_post`); taking a like or repost back stays possible.
 """
 
 from __future__ import annotations
@@ -55,7 +54,7 @@ async def create_post(
 async def require_post(db: AsyncSession, *, post_id: int, actor_id: int | None = None) -> int:
     """The author of a post (a reply's parent, one liked or reposted); 404 for no such post,
     a deleted one, or the id of a repost; 403 when a block stands between its author and
-    `actor_id` (who is about to reply), whoever made it."""
+    `actor_id` (who is about to reply, like or repost), whoever made it."""
     author_id = await queries.find_author_id(db, post_id=post_id)
     if author_id is None:
         raise NotFound(NO_SUCH_POST)

@@ -12,7 +12,11 @@ from user_service.reposts import service
 router = APIRouter(tags=["reposts"])
 
 
-@router.post("/posts/{post_id}/repost", response_model=PostOut, responses={404: {}})
+@router.post(
+    "/posts/{post_id}/repost",
+    response_model=PostOut,
+    responses={403: {"description": "a block stands between you and the post's author"}, 404: {}},
+)
 async def repost(post_id: PostIdPath, user: CurrentUser, db: DbSession) -> PostOut:
     return await service.repost(db, user=user, post_id=post_id)
 

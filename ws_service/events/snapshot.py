@@ -14,7 +14,7 @@ from ws_service.events.streams import RoomSeen, Snapshot, snapshot_frame
 from ws_service.presence.base import Presence
 from ws_service.rooms import service as rooms_service
 
-SNAPSHOT_ROOMS = 500  # the most rooms a snapshot lists (those past it get room_activity)
+SNAPSHOT_ROOMS = 500  # the most rooms a snapshot lists (and the stream watches)
 
 
 async def my_rooms(

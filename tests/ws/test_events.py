@@ -158,6 +158,8 @@ async def test_room_added_and_removed_and_invitations(
         invite = await next_of(bob_events, "invite")
         assert invite["invite"]["room_id"] == room_id
         assert invite["invite"]["inviter_username"] == alice.username
+        async with stream(dev_server.url, bob) as (_other_tab, snapshot):
+            assert snapshot["invites"] == 1
         assert (await api.answer(bob, room_id, accept=True)).status_code == 200
         added = await next_of(bob_events, "room_added")
         assert added["room"]["id"] == room_id

@@ -17,16 +17,19 @@ IDS_PER_STATEMENT = 500  # connected people per `followers_among` statement
 UNREAD_CAP = 1000  # counts stop here: 1000 means "999+"
 
 
-async def open_invites(db: AsyncSession, *, user_id: int) -> int:
-    """My open invitations, at most UNREAD_CAP (`ix_room_invites_invitee_id_room_id`)."""
-    mine = (
+async def inbox_counts(db: AsyncSession, *, user_id: int) -> tuple[int, int]:
+    """My open invitations and unread notifications, each counted up to UNREAD_CAP, in one
+    round trip (`ix_room_invites_invitee_id_room_id`, `ix_notifications_user_id_id`)."""
+    invites = (
         select(RoomInvite.room_id).where(RoomInvite.invitee_id == user_id).limit(UNREAD_CAP)
-    ).subquery("mine")
-    return int(await db.scalar(select(func.count()).select_from(mine)) or 0)
-
-
-async def notifications_unread(db: AsyncSession, *, user_id: int) -> int:
-    return int(await db.scalar(unread_statement(user_id=user_id, cap=UNREAD_CAP)) or 0)
+    ).subquery("invites")
+    notifications = unread_statement(user_id=user_id, cap=UNREAD_CAP).scalar_subquery()
+    row = (
+        await db.execute(
+            select(select(func.count()).select_from(invites).scalar_subquery(), notifications)
+        )
+    ).one()
+    return int(row[0] or 0), int(row[1] or 0)
 
 
 async def followers_among(

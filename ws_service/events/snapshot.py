@@ -42,8 +42,7 @@ async def take_snapshot(
 ) -> Snapshot:
     async with unit_of_work(sessionmaker) as db:
         rooms = await my_rooms(db, presence, user=user)
-        invites = await queries.open_invites(db, user_id=user.id)
-        notifications = await queries.notifications_unread(db, user_id=user.id)
+        invites, notifications = await queries.inbox_counts(db, user_id=user.id)
     seen = [
         RoomSeen(
             room_id=room["id"],

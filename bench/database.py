@@ -12,7 +12,7 @@ import asyncio
 import os
 import secrets
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -143,6 +143,14 @@ class BenchDatabase:
             _copy(
                 self.dsn, "rooms", ["id", "name", "created_by", "created_at", "last_seq"], records
             )
+        )
+
+    def add_members(self, members: Mapping[str, Sequence[int]]) -> None:
+        """Room id -> user ids, all of them plain members."""
+        now = utcnow()
+        records = [(room, user, "member", now) for room, users in members.items() for user in users]
+        asyncio.run(
+            _copy(self.dsn, "room_members", ["room_id", "user_id", "role", "joined_at"], records)
         )
 
     def messages_stored(self, room_ids: Sequence[str]) -> int:

@@ -11,6 +11,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench import events
 from bench.processes import LOADGEN_DIR, ROOT
 from bench.systems import ALL_SYSTEMS, PEERS
 from shared.pauses import PAUSE_BUCKETS
@@ -887,7 +888,7 @@ def write(results: dict[str, Any], out_dir: Path) -> None:
     lines += ["## How this was measured", "", *_run_section(results), ""]
     lines += _targets(results)
     lines += _targets_15(results)
-    if any(results.get(key) for key in ("fanout", "idle", "cluster", "rooms", "storm")):
+    if any(results.get(key) for key in ("fanout", "idle", "cluster", "rooms", "storm", "events")):
         lines += ["## Websockets", ""]
         for n, per_system in (results.get("fanout") or {}).items():
             lines += _fanout_section(n, per_system)
@@ -899,6 +900,7 @@ def write(results: dict[str, Any], out_dir: Path) -> None:
         if results.get("rooms"):
             lines += _rooms_section(results["rooms"])
         lines += _handshakes_section(results)
+        lines += events.section(results.get("events"))
         lines += _pauses_section(results)
     lines += _http_section(results)
     if results["notes"] or results["errors"]:

@@ -27,7 +27,7 @@ from typing import Any
 
 import redis
 
-from bench import report, rooms, scenarios
+from bench import events, report, rooms, scenarios
 from bench.database import bench_database
 from bench.processes import ensure_node_modules, raise_open_files_limit
 from bench.profiles import FULL, ROOMS_FULL, ROOMS_SMOKE, SMOKE, Profile, RoomsProfile
@@ -44,6 +44,7 @@ SCENARIOS = (
     "feed",
     "likes",
     "notifications",
+    "events",
 )
 BENCH_DIR = Path(__file__).resolve().parent
 
@@ -160,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
                 ]
                 + [f.clients for f in profile.fanouts]
                 + [room_sizes.many_rooms.sockets, room_sizes.storm.sockets]
+                + [events.accounts_needed(args.smoke)]
             )
             accounts = db.create_accounts(needed, prefix="bench")
             say(f"database ready, {len(accounts)} accounts with live sessions")
@@ -225,6 +227,9 @@ def main(argv: list[str] | None = None) -> int:
                 storm = room_sizes.storm
                 say(f"reconnect storm {storm.rooms}x{storm.members}: GoChat")
                 results["storm"] = attempt("storm", lambda: rooms.reconnect_storm(ctx, storm))
+            if "events" in only and GOCHAT in systems:
+                say("people's live streams (/ws/events): GoChat")
+                results["events"] = attempt("events", lambda: events.event_streams(ctx))
             if "login" in only:
                 say("auth service: login flood against GET /")
                 results["login"] = attempt("login", lambda: scenarios.login_flood(ctx))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
-from shared.errors import Unauthorized
+from shared.errors import Forbidden, Unauthorized
 from shared.runtime import Runtime
 from shared.sessions import SessionUser, find_live_session_user
 from shared.tokens import InvalidToken
@@ -44,3 +44,13 @@ async def authenticate(runtime: Runtime, db: AsyncSession, token: str | None) ->
 def origin_allowed(runtime: Runtime, origin: str | None) -> bool:
     """No Origin header (a non-browser client) is allowed; a browser's must be listed."""
     return origin is None or origin.rstrip("/") in runtime.settings.allowed_origins
+
+
+async def authenticate_socket(
+    runtime: Runtime, db: AsyncSession, *, token: str | None, origin: str | None
+) -> SessionUser:
+    """A websocket handshake's first checks: a browser from another site (403: cross-site
+    websocket hijacking rides on the cookie), then the token and its session (401)."""
+    if not origin_allowed(runtime, origin):
+        raise Forbidden("origin not allowed")
+    return await authenticate(runtime, db, token)

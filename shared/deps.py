@@ -13,6 +13,7 @@ from starlette.requests import HTTPConnection
 from shared.authentication import AUTH_COOKIE, authenticate, origin_allowed, token_from
 from shared.database import unit_of_work
 from shared.errors import Forbidden
+from shared.people import publish_committed
 from shared.runtime import Runtime
 from shared.sessions import SessionUser
 
@@ -28,12 +29,14 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
 async def get_db(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
-    """The request's unit of work: committed before the response is sent, or rolled back.
+    """The request's unit of work: committed before the response is sent, or rolled back;
+    the live events its service functions queued are published after the commit.
 
     503 while the database gate is closed (the database has not been reached yet)."""
     runtime.database.require()
     async with unit_of_work(runtime.sessionmaker) as session:
         yield session
+    await publish_committed(runtime.broker, runtime.settings.redis_namespace, session)
 
 
 DbSession = Annotated[AsyncSession, Depends(get_db, scope="function")]

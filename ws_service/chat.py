@@ -14,6 +14,7 @@ from shared.supervision import Supervisor
 from ws_service.accounts.session_guard import SessionGuard
 from ws_service.connection.caps import ConnectionCaps
 from ws_service.delivery.hub import RoomHub
+from ws_service.events.streams import EventStreams
 from ws_service.messages.store import MessageStore
 from ws_service.messages.stream import PresenceChange, chat_channel, encode_presence
 from ws_service.metrics import ChatMetrics
@@ -27,6 +28,7 @@ class Chat:
     settings: Settings
     sessionmaker: async_sessionmaker[AsyncSession]
     hub: RoomHub
+    events: EventStreams
     store: MessageStore
     presence: Presence
     metrics: ChatMetrics
@@ -37,7 +39,8 @@ class Chat:
 async def open_chat(
     runtime: Runtime, *, metrics: ChatMetrics, supervisor: Supervisor
 ) -> AsyncIterator[Chat]:
-    """On the way out the hub goes first (every socket closed with 1012), then presence
+    """On the way out the session guard goes first, then the people's event streams and
+    the hub (every socket closed with 1012), then presence
     (this instance's users leave at once, not after the TTL), then the message writer.
     A core task that ends early is reported to `supervisor` (`/readyz` 503, then the
     process stops)."""
@@ -88,22 +91,37 @@ async def open_chat(
         )
         if isinstance(presence, RedisPresence):
             presence.on_lost = hub.repair_presence
+        events = await stack.enter_async_context(
+            EventStreams(
+                broker=runtime.broker,
+                namespace=settings.redis_namespace,
+                sessionmaker=runtime.sessionmaker,
+                presence=presence,
+                queue_size=settings.ws_hub_queue_size,
+                on_failure=supervisor.on_failure,
+            )
+        )
         await stack.enter_async_context(
             SessionGuard(
                 broker=runtime.broker,
                 namespace=settings.redis_namespace,
                 sessionmaker=runtime.sessionmaker,
                 hub=hub,
+                events=events,
                 queue_size=settings.ws_hub_queue_size,
                 check_seconds=settings.ws_session_check_seconds,
                 on_failure=supervisor.on_failure,
             )
         )
-        metrics.follow(connections=lambda: hub.connections, frames_sent=lambda: hub.delivered)
+        metrics.follow(
+            connections=lambda: hub.connections + events.connections,
+            frames_sent=lambda: hub.delivered + events.delivered,
+        )
         yield Chat(
             settings=settings,
             sessionmaker=runtime.sessionmaker,
             hub=hub,
+            events=events,
             store=store,
             presence=presence,
             metrics=metrics,

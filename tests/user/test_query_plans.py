@@ -17,12 +17,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.database import create_engine
+from shared.notifications import unread_statement
 from shared.pagination import AnySelect
 from shared.settings import Settings
 from user_service.feed.queries import RECENT_WINDOW, per_author_statement, window_statement
 from user_service.follows.queries import follow_list_statement
 from user_service.likes.queries import likers_statement
-from user_service.notifications.queries import inbox_statement, unread_statement
+from user_service.notifications.queries import inbox_statement
 from user_service.posts.queries import author_posts_statement
 from user_service.profiles.queries import profile_statement, search_statement
 from user_service.tags.queries import tag_posts_statement

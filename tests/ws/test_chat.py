@@ -177,7 +177,7 @@ async def test_a_repeated_client_id_is_stored_once_and_the_sender_gets_the_origi
     ("frame", "code"),
     [
         ('{"type": "message"}', "bad_frame"),
-        ('{"type": "typing"}', "bad_frame"),
+        ('{"type": "typing", "room_id": "x"}', "bad_frame"),
         ('{"type": "message", "content": ["x"]}', "bad_frame"),
         ('{"type": "message", "content": "x", "client_id": 5}', "bad_frame"),
         ('{"type": "message", "content": ""}', "invalid_content"),

@@ -9,6 +9,7 @@ import pytest
 
 from ws_service.connection.protocol import (
     MAX_CONTENT_CHARS,
+    TYPING,
     FrameRefused,
     PostedMessage,
     StoredMessage,
@@ -41,6 +42,7 @@ def test_text_that_is_not_a_json_object_is_the_content(text: str) -> None:
         {"type": "message", "content": "x", "client_id": 7},
         {"type": "message", "content": "x", "client_id": ""},
         {"type": "message", "content": "x", "client_id": "k" * 65},
+        {"type": "typing", "room_id": "r"},
     ],
 )
 def test_bad_shapes_are_refused_as_bad_frame(frame: dict[str, object]) -> None:
@@ -116,3 +118,7 @@ def test_ready_frame() -> None:
         "last_id": 9,
         "truncated": False,
     }
+
+
+def test_typing_is_a_frame_of_its_own() -> None:
+    assert parse_client_frame('{"type": "typing"}') == TYPING

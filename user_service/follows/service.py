@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.errors import BadRequest, Conflict, NotFound
 from shared.pagination import Page, decode_id_cursor, keyset_page
+from shared.people import PersonEvent, publish_after_commit
 from shared.sessions import SessionUser
 from user_service.accounts.service import NO_SUCH_USER, require_user
 from user_service.blocks.service import refuse_if_blocked
@@ -29,16 +30,18 @@ async def follow(db: AsyncSession, *, user: SessionUser, following_id: int) -> F
     await require_user(db, user_id=following_id)
     await refuse_if_blocked(db, user_id=user.id, other_id=following_id)
     for _ in range(_FOLLOW_ATTEMPTS):
-        created_at = await _insert_or_find(db, follower_id=user.id, following_id=following_id)
+        created_at = await _insert_or_find(db, follower=user, following_id=following_id)
         if created_at is not None:
             return FollowOut(follower_id=user.id, following_id=following_id, created_at=created_at)
     raise Conflict("the follow changed concurrently; try again")
 
 
 async def _insert_or_find(
-    db: AsyncSession, *, follower_id: int, following_id: int
+    db: AsyncSession, *, follower: SessionUser, following_id: int
 ) -> datetime | None:
-    """A new follow notifies the person followed; one already there does not again."""
+    """A new follow notifies the person followed (and tells their live streams); one
+    already there does not again."""
+    follower_id = follower.id
     try:
         created_at = await queries.insert_follow(
             db, follower_id=follower_id, following_id=following_id
@@ -47,6 +50,8 @@ async def _insert_or_find(
         raise NotFound(NO_SUCH_USER) from None
     if created_at is not None:
         await notify(db, actor_id=follower_id, notices=[Notice(following_id, "follow")])
+        event = {"type": "follower", "user_id": follower_id, "username": follower.username}
+        publish_after_commit(db, PersonEvent(user_ids=(following_id,), event=event))
         return created_at
     return await queries.follow_created_at(db, follower_id=follower_id, following_id=following_id)
 

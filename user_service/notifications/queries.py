@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from shared.models import Notification, User, UserBlock, UserMute, utcnow
+from shared.notifications import unread_statement
 from shared.pagination import AnyRow, AnySelect
 
 Actor = aliased(User, name="actor")
@@ -83,19 +84,6 @@ async def inbox(
 ) -> Sequence[AnyRow]:
     statement = inbox_statement(user_id=user_id, before=before, limit=limit)
     return (await db.execute(statement)).all()
-
-
-def unread_statement(*, user_id: int, cap: int) -> AnySelect:
-    """How many notifications are above the read mark, counting at most `cap` of them (an
-    index-only range scan that stops there, however many there are)."""
-    read_id = select(User.notifications_read_id).where(User.id == user_id).scalar_subquery()
-    above = (
-        select(Notification.id)
-        .where(Notification.user_id == user_id, Notification.id > read_id)
-        .limit(cap)
-        .subquery("above")
-    )
-    return select(func.count()).select_from(above)
 
 
 async def unread(db: AsyncSession, *, user_id: int, cap: int) -> int:

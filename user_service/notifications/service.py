@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.pagination import AnyRow, Page, decode_id_cursor, keyset_page
+from shared.people import PersonEvent, publish_after_commit
 from shared.sessions import SessionUser
 from user_service.notifications import queries
 from user_service.notifications.schemas import (
@@ -36,7 +37,8 @@ class Notice:
 
 async def notify(db: AsyncSession, *, actor_id: int, notices: Iterable[Notice]) -> None:
     """Stores what `actor_id` did for each person concerned, once per person and kind,
-    never for the actor themselves, nor for anyone who muted them or is across a block."""
+    never for the actor themselves, nor for anyone who muted them or is across a block;
+    each person's live streams get their new unread count after the commit."""
     wanted = [notice for notice in notices if notice.user_id != actor_id]
     silenced = await queries.silenced_by(
         db, actor_id=actor_id, user_ids=sorted({notice.user_id for notice in wanted})
@@ -56,6 +58,10 @@ async def notify(db: AsyncSession, *, actor_id: int, notices: Iterable[Notice]) 
             }
         )
     await queries.insert_notifications(db, rows)
+    for user_id in sorted({user_id for user_id, _ in seen}):
+        count = await queries.unread(db, user_id=user_id, cap=UNREAD_CAP)
+        event = {"type": "notification", "unread": count}
+        publish_after_commit(db, PersonEvent(user_ids=(user_id,), event=event))
 
 
 async def withdraw(db: AsyncSession, *, actor_id: int, notice: Notice) -> None:

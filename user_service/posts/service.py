@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.blocks import blocked_either_way
 from shared.errors import Forbidden, NotFound
 from shared.pagination import Page, decode_id_cursor, split_page
+from shared.people import PersonEvent, publish_after_commit
 from shared.sessions import SessionUser
 from user_service.accounts.service import require_user
 from user_service.notifications.service import Notice, notify
@@ -48,6 +49,13 @@ async def create_post(
         if user_id != parent_author_id  # the reply notification says it already
     ]
     await notify(db, actor_id=author.id, notices=notices)
+    event = {
+        "type": "post",
+        "post_id": post.id,
+        "author_id": author.id,
+        "author_username": author.username,
+    }
+    publish_after_commit(db, PersonEvent(user_ids=(), event=event, followers_of=author.id))
     return await get_post(db, viewer=author, post_id=post.id)
 
 

@@ -2,9 +2,15 @@
 
 Three ways a session's end reaches its sockets:
 - the control channel: auth and user services publish `session_revoked` and `user_deleted`
+<<<<<<< HEAD
   after their commit; the guard asks the hub to close what they name (and, on the same
   channel, the rooms' kicks and bans: 4403 for that user in that room only, and leaves:
   4410, so that the leaver's other tabs stop rather than re-join);
+=======
+  after their commit; the guard asks the hub and the people's event streams to close what
+  they name (and, on the same channel, the rooms' kicks and bans: 4403 for that user in
+  that room only, and `room_removed` on their event streams);
+>>>>>>> i13-live
 - a re-check of each new connection's session just after it registered with the hub: a
   logout committed during the handshake (after admission read the session, before the hub
   knew the socket) published its event to a hub that had nothing to close;
@@ -28,13 +34,22 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.broker import Broker, Subscription
 from shared.database import unit_of_work
-from shared.events import AccountEvent, RoomRemovalEvent, control_channel
+from shared.events import AccountEvent, RoomRemovalEvent, RoomRemovalKind, control_channel
 from shared.sessions import live_session_ids
 from shared.supervision import OnFailure, start_supervised
 from shared.tasks import cancel_and_wait
 from ws_service.connection.close_codes import CLOSE_LEFT, CLOSE_REMOVED
 from ws_service.delivery.hub import RoomHub
-from ws_service.delivery.subscriber import Subscriber
+from ws_service.delivery.subscriber import Outlet
+from ws_service.events.frames import RemovalReason
+from ws_service.events.streams import EventStreams
+
+# How an event stream names each removal announced on the control channel.
+REMOVAL_REASONS: dict[RoomRemovalKind, RemovalReason] = {
+    "room_kick": "kick",
+    "room_ban": "ban",
+    "room_leave": "leave",
+}
 
 logger = logging.getLogger("gochat.ws.sessions")
 
@@ -49,6 +64,7 @@ class SessionGuard:
         namespace: str,
         sessionmaker: async_sessionmaker[AsyncSession],
         hub: RoomHub,
+        events: EventStreams | None = None,
         queue_size: int,
         check_seconds: float,
         on_failure: OnFailure,
@@ -57,6 +73,7 @@ class SessionGuard:
         self._namespace = namespace
         self._sessionmaker = sessionmaker
         self._hub = hub
+        self._events = events
         self._queue_size = queue_size
         self._check_seconds = check_seconds
         self._on_failure = on_failure
@@ -77,6 +94,8 @@ class SessionGuard:
             raise
         self._stopping = False
         self._hub.on_registered(self.registered)
+        if self._events is not None:
+            self._events.on_registered(self.registered)
         self._tasks = [
             self._start(self._read_control(control), "ws-session-events"),
             self._start(self._recheck(), "ws-session-checks"),
@@ -98,7 +117,7 @@ class SessionGuard:
         await cancel_and_wait(*self._tasks)
         await self._stack.aclose()
 
-    def registered(self, client: Subscriber) -> None:
+    def registered(self, client: Outlet) -> None:
         """A connection just registered: its session is re-checked (with the others that
         registered meanwhile, in one query)."""
         self._new.add(client.session_id)
@@ -119,14 +138,27 @@ class SessionGuard:
                     code=CLOSE_LEFT if removal.kind == "room_leave" else CLOSE_REMOVED,
                     reason=removal.reason,
                 )
+                if self._events is not None:
+                    self._events.removed(
+                        room_id=removal.room_id,
+                        user_id=removal.user_id,
+                        reason=REMOVAL_REASONS[removal.kind],
+                    )
                 continue
             account_event = AccountEvent.decode(event.data)
             if account_event is None:
                 logger.warning("ignored a malformed account event")
             elif account_event.kind == "user_deleted":
-                await self._hub.end_sessions(user_id=account_event.user_id)
+                await self._end_sessions(user_id=account_event.user_id)
             elif account_event.session_id is not None:
-                await self._hub.end_sessions(session_ids=frozenset({account_event.session_id}))
+                await self._end_sessions(session_ids=frozenset({account_event.session_id}))
+
+    async def _end_sessions(
+        self, *, user_id: int | None = None, session_ids: frozenset[uuid.UUID] = frozenset()
+    ) -> None:
+        await self._hub.end_sessions(user_id=user_id, session_ids=session_ids)
+        if self._events is not None:
+            self._events.end_sessions(user_id=user_id, session_ids=session_ids)
 
     async def _recheck(self) -> None:
         loop = asyncio.get_running_loop()
@@ -141,6 +173,8 @@ class SessionGuard:
                 next_full = loop.time() + self._check_seconds
                 self._check_all = False
                 sessions = self._hub.session_ids()
+                if self._events is not None:
+                    sessions |= self._events.session_ids()
             else:
                 sessions = set(self._new)
             self._new.clear()
@@ -160,4 +194,4 @@ class SessionGuard:
                 continue
             ended = frozenset(sessions - live)
             if ended:
-                await self._hub.end_sessions(session_ids=ended)
+                await self._end_sessions(session_ids=ended)

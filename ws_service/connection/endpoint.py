@@ -10,26 +10,27 @@ from collections import deque
 from functools import partial
 
 from fastapi import APIRouter
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.websockets import WebSocket
 
-from shared.authentication import token_from
 from shared.database import unit_of_work
 from shared.deps import get_runtime
-from shared.errors import GoChatError, refuse_websocket
-from shared.runtime import Runtime
+from shared.errors import GoChatError
+from shared.people import publish_person_event
 from shared.sessions import SessionUser
 from ws_service.chat import Chat
-from ws_service.connection.caps import CapReached
 from ws_service.connection.close_codes import (
     CLOSE_INTERNAL_ERROR,
     CLOSE_POLICY_VIOLATION,
     CLOSE_SERVICE_RESTART,
     CLOSE_TRY_AGAIN_LATER,
 )
+from ws_service.connection.handshake import serve_admitted
 from ws_service.connection.limits import TokenBucket
 from ws_service.connection.protocol import (
     FrameRefused,
     StoredMessage,
+    Typing,
     error_frame,
     message_frame,
     parse_client_frame,
@@ -38,7 +39,6 @@ from ws_service.connection.protocol import (
 from ws_service.delivery.hub import HubClosed
 from ws_service.delivery.sinks import ClientGone, OutgoingFrames, frame_sink
 from ws_service.delivery.subscriber import Subscriber
-from ws_service.deps import get_chat
 from ws_service.messages import queries as message_queries
 from ws_service.messages.store import Appended, StoreUnavailable
 from ws_service.rooms.service import Admission, admit
@@ -59,27 +59,30 @@ async def join_room(websocket: WebSocket) -> None:
     A plain Starlette endpoint, not a FastAPI one with dependencies: whatever a connection
     holds for its lifetime counts 10,000 times over in memory."""
     runtime = get_runtime(websocket)
-    chat = get_chat(websocket)
     room_id: str = websocket.path_params["room_id"]
-    address = websocket.client.host if websocket.client else "unknown"
-    try:  # before any other work: a handshake flood costs no database query
-        chat.caps.handshake(address, now=asyncio.get_running_loop().time())
-    except CapReached as exc:
-        await refuse_websocket(websocket, exc)
-        return
-    admitted = await _admit(websocket, runtime, room_id)
-    if admitted is None:
-        return
-    admission, after = admitted
-    try:
-        slot = chat.caps.open(user_id=admission.user.id, address=address)
-    except CapReached as exc:
-        await refuse_websocket(websocket, exc)
-        return
-    try:
+    raw_after = websocket.query_params.get("after")
+
+    async def check(
+        db: AsyncSession, token: str | None, origin: str | None
+    ) -> tuple[Admission, int | None]:
+        after = _resume_point(raw_after)
+        admission = await admit(runtime, db, token=token, origin=origin, room_id=room_id)
+        return admission, after
+
+    async def serve(chat: Chat, admitted: tuple[Admission, int | None]) -> None:
+        admission, after = admitted
+        if admission.joined is not None:  # a public room joined for the first time, committed
+            await publish_person_event(
+                runtime.broker,
+                runtime.settings.redis_namespace,
+                user_ids=[admission.user.id],
+                event=admission.joined,
+            )
         await _accept_and_serve(websocket, chat, room_id, admission, after)
-    finally:
-        chat.caps.release(slot)
+
+    await serve_admitted(
+        websocket, check=check, user_of=lambda admitted: admitted[0].user.id, serve=serve
+    )
 
 
 async def _accept_and_serve(
@@ -101,30 +104,6 @@ async def _accept_and_serve(
 
 router = APIRouter()
 router.add_websocket_route("/ws/joinRoom/{room_id}", join_room, name="join_room")
-
-
-async def _admit(
-    websocket: WebSocket, runtime: Runtime, room_id: str
-) -> tuple[Admission, int | None] | None:
-    """The admission and the resume point, or None once the handshake has been refused. A
-    function of its own, so that the connection's handler keeps neither the admission's
-    database session nor the token alive for the connection's lifetime."""
-    try:
-        after = _resume_point(websocket.query_params.get("after"))
-        runtime.database.require()  # 503 until the database has been seen at head
-        token, _from_cookie = token_from(websocket)
-        async with unit_of_work(runtime.sessionmaker) as db:
-            admission = await admit(
-                runtime,
-                db,
-                token=token,
-                origin=websocket.headers.get("origin"),
-                room_id=room_id,
-            )
-    except GoChatError as exc:
-        await refuse_websocket(websocket, exc)
-        return None
-    return admission, after
 
 
 def _resume_point(value: str | None) -> int | None:
@@ -218,6 +197,9 @@ async def _receive(websocket: WebSocket, chat: Chat, client: Subscriber) -> None
             if text is None:
                 raise FrameRefused("bad_frame", "binary frames are not accepted")
             posted = parse_client_frame(text)
+            if isinstance(posted, Typing):
+                await chat.hub.typing(client)
+                continue
             if in_flight is None:
                 in_flight = deque()
             while in_flight and in_flight[0].done():

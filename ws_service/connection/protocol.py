@@ -1,8 +1,8 @@
 """The frames clients and the chat service exchange: parsing and encoding, pure functions.
 
 Client -> server: `{"type": "message", "content": "...", "client_id": "optional key"}`, or
-a plain text frame that is not a JSON object, taken whole as the content.
-Server -> client: `message`, `join`, `leave`, `error` and `ready` frames, JSON text.
+a plain text frame that is not a JSON object, taken whole as the content; `{"type": "typing"}`.
+Server -> client: `message`, `join`, `leave`, `typing`, `error` and `ready` frames, JSON text.
 """
 
 from __future__ import annotations
@@ -40,6 +40,15 @@ class PostedMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class Typing:
+    """`{"type": "typing"}`: the sender is typing. Never stored."""
+
+
+TYPING = Typing()
+ClientFrame = PostedMessage | Typing
+
+
+@dataclass(frozen=True, slots=True)
 class StoredMessage:
     """A message as stored: `seq` is its per-room sequence number, the frame's `id`."""
 
@@ -52,14 +61,19 @@ class StoredMessage:
     created_at: datetime
 
 
-def parse_client_frame(text: str) -> PostedMessage:
-    """A JSON object must be a well-formed `message`; any other text is the content itself."""
+def parse_client_frame(text: str) -> ClientFrame:
+    """A JSON object must be a well-formed `message` or `typing`; any other text is the
+    content of a message."""
     try:
         raw = orjson.loads(text)
     except orjson.JSONDecodeError:
         raw = None
     if not isinstance(raw, dict):
         return PostedMessage(content=_checked_content(text), client_id=None)
+    if raw.get("type") == "typing":
+        if len(raw) != 1:
+            raise FrameRefused("bad_frame", 'expected {"type": "typing"}')
+        return TYPING
     if raw.get("type") != "message" or not set(raw) <= {"type", "content", "client_id"}:
         raise FrameRefused("bad_frame", 'expected {"type": "message", "content", "client_id"?}')
     content = raw.get("content")
@@ -114,6 +128,10 @@ def message_frame(message: StoredMessage) -> bytes:
 
 def presence_frame(kind: PresenceKind, *, room_id: str, user_id: int, username: str) -> bytes:
     return encode({"type": kind, "room_id": room_id, "user_id": user_id, "username": username})
+
+
+def typing_frame(*, room_id: str, user_id: int, username: str) -> bytes:
+    return encode({"type": "typing", "room_id": room_id, "user_id": user_id, "username": username})
 
 
 def error_frame(code: ErrorCode, detail: str) -> bytes:

@@ -4,15 +4,17 @@ One task owns the state and reads three bounded queues:
 - registrations: a client joins a room; the hub answers its join point (history covers
   every message up to it, everything later comes live, so nothing is missed or repeated);
 - departures: a client's connection has ended;
-- events: what the broker's chat stream brings (stored messages and presence changes from
-  every instance, this one included), database reads landing, sessions to end.
+- events: what the broker's chat stream brings (stored messages, presence changes and typing
+  from every instance, this one included), database reads landing, sessions to end.
 
 It carries out the state's decisions: deliveries (each broadcast encoded once, written to
 every member without awaiting any of them), gap timers, database reads, presence reads,
-closes. Beside it run the stream reader and the room watcher, which every
-`ws_room_check_seconds` reads the `last_seq` of the rooms with members here, so a message
-stored but never broadcast (its publish gave up) still reaches them. Every task is
-supervised: one that dies calls `on_failure`.
+closes. Typing is delivered beside the sequence: never stored, never held behind a gap,
+at most one per person per room per TYPING_INTERVAL_SECONDS (`typing`). Beside it run the
+stream reader and the room watcher, which every `ws_room_check_seconds` reads the
+`last_seq` of the rooms with members here, so a message stored but never broadcast (its
+publish gave up) still reaches them. Every task is supervised: one that dies calls
+`on_failure`.
 """
 
 from __future__ import annotations
@@ -38,7 +40,12 @@ from ws_service.connection.close_codes import (
     CLOSE_SERVICE_RESTART,
     CLOSE_SESSION_ENDED,
 )
-from ws_service.connection.protocol import StoredMessage, message_frame, presence_frame
+from ws_service.connection.protocol import (
+    StoredMessage,
+    message_frame,
+    presence_frame,
+    typing_frame,
+)
 from ws_service.delivery.room_state import (
     Announce,
     Close,
@@ -51,8 +58,16 @@ from ws_service.delivery.room_state import (
 )
 from ws_service.delivery.sinks import OutgoingFrames
 from ws_service.delivery.subscriber import Subscriber
+from ws_service.delivery.throttle import Throttle
 from ws_service.messages import queries as message_queries
-from ws_service.messages.stream import PresenceChange, StoredBatch, chat_channel, decode
+from ws_service.messages.stream import (
+    PresenceChange,
+    StoredBatch,
+    TypingEvent,
+    chat_channel,
+    decode,
+    encode_typing,
+)
 from ws_service.metrics import ChatMetrics
 from ws_service.presence.base import Presence
 from ws_service.rooms import queries as room_queries
@@ -63,6 +78,7 @@ logger = logging.getLogger("gochat.ws.hub")
 # stopping, or has died, must not hang a handshake).
 JOIN_TIMEOUT_SECONDS = 10.0
 RETRY_PRESENCE_SECONDS = 1.0  # after a failed read of presence
+TYPING_INTERVAL_SECONDS = 2.0  # at most one typing frame per person per room this often
 
 State = DeliveryState[Subscriber, StoredMessage]
 Decisions = list[Decision[Subscriber, StoredMessage]]
@@ -124,6 +140,7 @@ class _RemoveMember:
 _Event = (
     StoredBatch
     | PresenceChange
+    | TypingEvent
     | _StreamReset
     | _PresenceLost
     | _Landed
@@ -171,6 +188,12 @@ class RoomHub:
         self._closed = True
         self._registered: Callable[[Subscriber], None] | None = None
         self._repairing = False  # a presence repair is queued or running
+        # Typing, throttled twice with the same rule: where it is sent from (one person's
+        # sockets on this instance cost one publish per interval) and where it is delivered
+        # (every instance sees every typing event, so each enforces the rule for its
+        # members whatever instances the person types from; no shared state, no round trip).
+        self._typing_sent: Throttle[tuple[str, int]] = Throttle(TYPING_INTERVAL_SECONDS)
+        self._typing_shown: Throttle[tuple[str, int]] = Throttle(TYPING_INTERVAL_SECONDS)
         self.delivered = 0  # frames handed to clients, for measurements
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -270,6 +293,21 @@ class RoomHub:
         if not self._closed:
             await self._put(self._events, _RemoveMember(room_id, user_id, code, reason))
 
+    async def typing(self, client: Subscriber) -> None:
+        """`client`'s person is typing in its room: announced to every instance, unless
+        this instance did so for them less than TYPING_INTERVAL_SECONDS ago. Best effort:
+        a publish that fails is dropped (the next keystroke says it again)."""
+        now = asyncio.get_running_loop().time()
+        if self._closed or not self._typing_sent.allow((client.room_id, client.user_id), now):
+            return
+        event = TypingEvent(
+            room_id=client.room_id, user_id=client.user_id, username=client.username
+        )
+        try:
+            await self._broker.publish(chat_channel(self._namespace), encode_typing(event))
+        except Exception as exc:
+            logger.debug("typing not published: %s", exc)
+
     def session_ids(self) -> set[uuid.UUID]:
         """The sessions with a connection here now."""
         return self._state.session_ids()
@@ -364,6 +402,8 @@ class RoomHub:
                     username=event.username,
                 )
             )
+        elif isinstance(event, TypingEvent):
+            self._show_typing(event)
         elif isinstance(event, _Landed):
             if event.messages is None:
                 self._apply(state.fill_failed(event.read))
@@ -401,6 +441,22 @@ class RoomHub:
             if not decisions:  # no rooms here: nothing to read
                 self._repairing = False
             self._apply(decisions, resync_presence=True)
+
+    def _show_typing(self, event: TypingEvent) -> None:
+        """To the room's members here but the typist's own sockets; outside the sequence."""
+        members = self._state.members_of(event.room_id)
+        if not members:
+            return
+        now = asyncio.get_running_loop().time()
+        if not self._typing_shown.allow((event.room_id, event.user_id), now):
+            return
+        frames = OutgoingFrames(
+            typing_frame(room_id=event.room_id, user_id=event.user_id, username=event.username)
+        )
+        for client in members:
+            if client.user_id != event.user_id:
+                client.deliver(frames)
+                self.delivered += 1
 
     # -- carrying out decisions ------------------------------------------------------------
 

@@ -176,6 +176,12 @@ class DeliveryState(Generic[M, T]):
     def members(self) -> list[M]:
         return [member for room in self._rooms.values() for member in room.members]
 
+    def members_of(self, room_id: str) -> Collection[M]:
+        """A room's members here (its own set: read it before the next event), for what is
+        delivered outside the sequence (typing)."""
+        room = self._rooms.get(room_id)
+        return room.members if room is not None else ()
+
     # -- membership --------------------------------------------------------------------
 
     def register(

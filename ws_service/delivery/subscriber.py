@@ -1,4 +1,6 @@
-"""One websocket connection to one room, as the hub sees it: who it is and how frames reach it.
+"""One websocket connection as the delivery side sees it: who it is and how frames reach it.
+`Outlet` is any server-to-client stream (a person's `/ws/events`); `Subscriber` is one in
+a room, as the hub sees it.
 
 Delivery rules (plain code, tested without a socket):
 - While the client keeps up, a frame is written straight to its connection, without awaiting
@@ -21,7 +23,7 @@ from ws_service.connection.close_codes import CLOSE_NORMAL, CLOSE_TRY_AGAIN_LATE
 from ws_service.delivery.sinks import ClientGone, FrameSink, OutgoingFrames
 
 
-class Subscriber:
+class Outlet:
     __slots__ = (
         "_live",
         "_queue",
@@ -29,27 +31,16 @@ class Subscriber:
         "_queued_frames",
         "_writer",
         "close_code",
-        "room_id",
         "session_id",
         "sink",
         "user_id",
-        "username",
     )
 
     def __init__(
-        self,
-        sink: FrameSink,
-        *,
-        room_id: str,
-        user_id: int,
-        username: str,
-        session_id: uuid.UUID,
-        queue_limit: int,
+        self, sink: FrameSink, *, user_id: int, session_id: uuid.UUID, queue_limit: int
     ) -> None:
         self.sink = sink
-        self.room_id = room_id
         self.user_id = user_id
-        self.username = username
         self.session_id = session_id
         self.close_code: int | None = None
         self._queue_limit = queue_limit
@@ -144,3 +135,23 @@ class Subscriber:
         if writer is not asyncio.current_task():
             await cancel_and_wait(writer)
         await self.sink.aclose()
+
+
+class Subscriber(Outlet):
+    """A connection in one room."""
+
+    __slots__ = ("room_id", "username")
+
+    def __init__(
+        self,
+        sink: FrameSink,
+        *,
+        room_id: str,
+        user_id: int,
+        username: str,
+        session_id: uuid.UUID,
+        queue_limit: int,
+    ) -> None:
+        super().__init__(sink, user_id=user_id, session_id=session_id, queue_limit=queue_limit)
+        self.room_id = room_id
+        self.username = username

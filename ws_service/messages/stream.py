@@ -2,9 +2,10 @@
 
 Every instance publishes, after each commit, the messages it stored (one broker message per
 commit, in sequence order), and the join/leave of users whose presence changed across the
-whole service. Every instance, the publisher included, delivers from this channel, so all
-of them deliver the same thing. A message is carried as its client frame's fields and
-decoded back into a `StoredMessage`.
+whole service, and who is typing (`TypingEvent`: transient, never stored, delivered
+outside the sequence machinery). Every instance, the publisher included, delivers from this
+channel, so all of them deliver the same thing. A message is carried as its client frame's
+fields and decoded back into a `StoredMessage`.
 """
 
 from __future__ import annotations
@@ -37,7 +38,16 @@ class PresenceChange:
     username: str
 
 
-StreamEvent = StoredBatch | PresenceChange
+@dataclass(frozen=True, slots=True)
+class TypingEvent:
+    """Someone is typing in a room: shown to its other members, never stored."""
+
+    room_id: str
+    user_id: int
+    username: str
+
+
+StreamEvent = StoredBatch | PresenceChange | TypingEvent
 
 
 def encode_stored(messages: Sequence[StoredMessage]) -> bytes:
@@ -57,12 +67,25 @@ def encode_presence(change: PresenceChange) -> bytes:
     )
 
 
+def encode_typing(event: TypingEvent) -> bytes:
+    return encode(
+        {"typing": {"room_id": event.room_id, "user_id": event.user_id, "username": event.username}}
+    )
+
+
 def decode(data: bytes) -> StreamEvent | None:
     """None for anything malformed: one bad message must not stop an instance's hub."""
     try:
         raw = orjson.loads(data)
         if "messages" in raw:
             return StoredBatch(messages=[_stored(fields) for fields in raw["messages"]])
+        if "typing" in raw:
+            typing = raw["typing"]
+            return TypingEvent(
+                room_id=str(typing["room_id"]),
+                user_id=int(typing["user_id"]),
+                username=str(typing["username"]),
+            )
         presence = raw["presence"]
         if presence["kind"] not in ("join", "leave"):
             return None

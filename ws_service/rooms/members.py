@@ -14,11 +14,13 @@ from shared.blocks import blocked_either_way
 from shared.errors import BadRequest, Conflict, Forbidden, NotFound
 from shared.events import RoomRemovalEvent
 from shared.pagination import Page, decode_cursor, decode_id_cursor, keyset_page
+from shared.people import PersonEvent, publish_after_commit
 from shared.sessions import SessionUser
+from ws_service.events import frames
 from ws_service.rooms import queries
 from ws_service.rooms.access import require_moderator, require_outranks, require_owner
 from ws_service.rooms.schemas import BanOut, InviteOut, MemberOut, RoomOut
-from ws_service.rooms.service import NO_SUCH_USER, reach
+from ws_service.rooms.service import NO_SUCH_USER, announce_room_added, reach
 
 NOT_A_MEMBER = "not a member of this room"
 NO_SUCH_INVITATION = "no such invitation"
@@ -65,13 +67,15 @@ async def invite(
     found = await queries.invite(db, room_id=room_id, invitee_id=invitee_id)
     assert found is not None
     names = await queries.usernames(db, [found.inviter_id] if found.inviter_id else [])
-    return InviteOut(
+    invitation = InviteOut(
         room_id=room_id,
         room_name=access.room.name,
         inviter_id=found.inviter_id,
         inviter_username=names.get(found.inviter_id or 0),
         created_at=found.created_at,
     )
+    publish_after_commit(db, PersonEvent(user_ids=(invitee_id,), event=frames.invite(invitation)))
+    return invitation
 
 
 async def my_invites(
@@ -93,7 +97,9 @@ async def answer_invite(
         return None
     await queries.insert_member(db, room_id=room_id, user_id=user.id, role="member")
     access = await reach(db, room_id=room_id, user_id=user.id)
-    return RoomOut.model_validate(access.room)
+    joined = RoomOut.model_validate(access.room)
+    announce_room_added(db, joined, user_id=user.id)
+    return joined
 
 
 async def members(
@@ -144,8 +150,9 @@ async def kick(
 async def leave(db: AsyncSession, *, user: SessionUser, room_id: str) -> RoomRemovalEvent:
     """Idempotent. An owner who leaves hands the room to the longest-standing moderator
     (else member). The event closes the sockets the leaver still has open in the room, in
-    other tabs or on other devices; a repeated leave announces it again, which costs
-    nothing and closes whatever the first announcement missed."""
+    other tabs or on other devices (a repeated leave announces it again, which costs
+    nothing and closes whatever the first announcement missed); their live streams drop
+    the room on the same event."""
     access = await reach(db, room_id=room_id, user_id=user.id)
     if access.role == "owner":
         heir = await queries.successor(db, room_id=room_id)

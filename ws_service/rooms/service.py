@@ -6,22 +6,25 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.authentication import authenticate, origin_allowed
+from shared.authentication import authenticate_socket
 from shared.blocks import blocked_either_way
 from shared.errors import BadRequest, Conflict, Forbidden, NotFound
 from shared.models import Room
 from shared.pagination import decode_cursor, split_page
+from shared.people import PersonEvent, publish_after_commit
 from shared.runtime import Runtime
 from shared.sessions import SessionUser
 from shared.text import text_problem
+from ws_service.events import frames
 from ws_service.presence.base import Presence, PresentUser
 from ws_service.rooms import queries
 from ws_service.rooms.access import NO_SUCH_ROOM, require_visible
-from ws_service.rooms.schemas import RoomDetail, RoomListItem, RoomOut
+from ws_service.rooms.schemas import Role, RoomDetail, RoomListItem, RoomOut
 
 DELETED_ACCOUNT = "deleted account"
 NO_SUCH_USER = "no such user"
@@ -29,11 +32,13 @@ NO_SUCH_USER = "no such user"
 
 @dataclass(frozen=True, slots=True)
 class Admission:
-    """Who joins which room, and the room's last sequence number when they were let in."""
+    """Who joins which room, and the room's last sequence number when they were let in;
+    `joined`: the `room_added` event for their live streams when this made them a member."""
 
     user: SessionUser
     room_id: str
     last_seq: int
+    joined: dict[str, Any] | None = None
 
 
 async def reach(db: AsyncSession, *, room_id: str, user_id: int) -> queries.RoomAccess:
@@ -103,7 +108,9 @@ async def create_room(
     except IntegrityError:  # lost a race with the same id
         raise Conflict("room id already taken") from None
     await queries.insert_member(db, room_id=room.id, user_id=creator.id, role="owner")
-    return _room_out(room, name=room.name, user_id=creator.id)
+    out = _room_out(room, name=room.name, user_id=creator.id)
+    announce_room_added(db, out, user_id=creator.id, role="owner")
+    return out
 
 
 async def open_direct(db: AsyncSession, *, user: SessionUser, other_id: int) -> RoomOut:
@@ -125,7 +132,20 @@ async def open_direct(db: AsyncSession, *, user: SessionUser, other_id: int) -> 
     for member_id in (user.id, other_id):
         await queries.insert_member(db, room_id=room.id, user_id=member_id, role="member")
     names = await _names(db, [room], user.id)
-    return _room_out(room, name=names[room.id], user_id=user.id)
+    # The peer sees the room named after the caller.
+    announce_room_added(db, _room_out(room, name=user.username, user_id=other_id), user_id=other_id)
+    out = _room_out(room, name=names[room.id], user_id=user.id)
+    announce_room_added(db, out, user_id=user.id)
+    return out
+
+
+def announce_room_added(
+    db: AsyncSession, room: RoomOut, *, user_id: int, role: Role = "member"
+) -> None:
+    """After the commit, `user_id`'s live streams get the room (they are a member now). A
+    room they already had changes nothing there but the frame (repeats are harmless)."""
+    item = RoomListItem(**room.model_dump(), online=0, member=True, role=role)
+    publish_after_commit(db, PersonEvent(user_ids=(user_id,), event=frames.room_added(item)))
 
 
 async def list_rooms(
@@ -185,17 +205,19 @@ async def list_clients(
 async def admit(
     runtime: Runtime, db: AsyncSession, *, token: str | None, origin: str | None, room_id: str
 ) -> Admission:
-    """The websocket handshake's checks, before the upgrade: a browser from another site
-    (403: cross-site websocket hijacking rides on the cookie), then the token and its
-    session (401), then the room (404, also for a private room or direct conversation the
-    user is not in), then a ban (403). Joining a public room makes the user a member (a
-    write only the first time)."""
-    if not origin_allowed(runtime, origin):
-        raise Forbidden("origin not allowed")
-    user = await authenticate(runtime, db, token)
+    """The websocket handshake's checks, before the upgrade: Origin (403) and token (401)
+    as for every socket, then the room (404, also for a private room or direct
+    conversation the user is not in), then a ban (403). Joining a public room makes the
+    user a member (a write only the first time)."""
+    user = await authenticate_socket(runtime, db, token=token, origin=origin)
     access = await reach(db, room_id=room_id, user_id=user.id)
     if access.banned:
         raise Forbidden("you are banned from this room")
+    joined = None
     if access.role is None:
         await queries.insert_member(db, room_id=room_id, user_id=user.id, role="member")
-    return Admission(user=user, room_id=room_id, last_seq=access.room.last_seq)
+        out = _room_out(access.room, name=access.room.name, user_id=user.id)
+        joined = frames.room_added(
+            RoomListItem(**out.model_dump(), online=0, member=True, role="member")
+        )
+    return Admission(user=user, room_id=room_id, last_seq=access.room.last_seq, joined=joined)

@@ -29,18 +29,21 @@ from ws_service.connection.close_codes import (
 from ws_service.connection.limits import TokenBucket
 from ws_service.connection.protocol import (
     FrameRefused,
+    ReadRequest,
     StoredMessage,
     error_frame,
     message_frame,
     parse_client_frame,
     ready_frame,
 )
+from ws_service.connection.read_marker import ReadMarkerWriter
 from ws_service.delivery.hub import HubClosed
 from ws_service.delivery.sinks import ClientGone, OutgoingFrames, frame_sink
 from ws_service.delivery.subscriber import Subscriber
 from ws_service.deps import get_chat
 from ws_service.messages import queries as message_queries
 from ws_service.messages.store import Appended, StoreUnavailable
+from ws_service.rooms import reading
 from ws_service.rooms.service import Admission, admit
 
 logger = logging.getLogger("gochat.ws.connection")
@@ -94,9 +97,29 @@ async def _accept_and_serve(
         session_id=admission.user.session_id,
         queue_limit=chat.settings.ws_client_queue_frames,
     )
-    await _serve(
-        websocket, chat, client, user=admission.user, after=after, last_seq=admission.last_seq
-    )
+    markers = ReadMarkerWriter(partial(_write_marker, chat, get_runtime(websocket), client))
+    try:
+        await _serve(
+            websocket,
+            chat,
+            client,
+            markers,
+            user=admission.user,
+            after=after,
+            last_seq=admission.last_seq,
+        )
+    finally:
+        await markers.aclose()
+
+
+async def _write_marker(chat: Chat, runtime: Runtime, client: Subscriber, up_to: int) -> None:
+    """A `read` frame's marker (coalesced by `ReadMarkerWriter`): committed, then announced
+    to the reader's `/ws/events` streams."""
+    async with unit_of_work(chat.sessionmaker) as db:
+        state = await reading.mark_read(
+            db, room_id=client.room_id, user_id=client.user_id, up_to=up_to
+        )
+    await reading.announce(runtime.broker, chat.settings.redis_namespace, state)
 
 
 router = APIRouter()
@@ -139,6 +162,7 @@ async def _serve(
     websocket: WebSocket,
     chat: Chat,
     client: Subscriber,
+    markers: ReadMarkerWriter,
     *,
     user: SessionUser,
     after: int | None,
@@ -155,7 +179,7 @@ async def _serve(
         await chat.presence.enter(client.room_id, user.id, user.username)
         await _send_history(chat, client, after=after, through=through)
         client.go_live()
-        await _receive(websocket, chat, client)
+        await _receive(websocket, chat, client, markers)
     except ClientGone:
         pass
     except Exception:
@@ -189,7 +213,9 @@ async def _send_history(chat: Chat, client: Subscriber, *, after: int | None, th
     await client.send_before_live(OutgoingFrames(ready))
 
 
-async def _receive(websocket: WebSocket, chat: Chat, client: Subscriber) -> None:
+async def _receive(
+    websocket: WebSocket, chat: Chat, client: Subscriber, markers: ReadMarkerWriter
+) -> None:
     """Client frames until the connection ends. Every frame spends a token; a client that
     keeps sending while refused (`ws_abuse_limit` refusals in a row) is closed with 1008.
     Up to MAX_IN_FLIGHT messages of one connection wait for the database at once: the
@@ -218,6 +244,9 @@ async def _receive(websocket: WebSocket, chat: Chat, client: Subscriber) -> None
             if text is None:
                 raise FrameRefused("bad_frame", "binary frames are not accepted")
             posted = parse_client_frame(text)
+            if isinstance(posted, ReadRequest):
+                markers.report(posted.up_to)
+                continue
             if in_flight is None:
                 in_flight = deque()
             while in_flight and in_flight[0].done():

@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -75,15 +76,20 @@ async def _names(db: AsyncSession, rooms: Sequence[Room], user_id: int) -> dict[
     return names
 
 
+def _room_fields(room: Room, *, name: str, user_id: int) -> dict[str, Any]:
+    """`RoomOut`'s fields, for it and the models that extend it (no model in between)."""
+    return {
+        "id": room.id,
+        "name": name,
+        "created_by": room.created_by,
+        "created_at": room.created_at,
+        "kind": room.kind,
+        "peer_id": peer_of(room, user_id),
+    }
+
+
 def _room_out(room: Room, *, name: str, user_id: int) -> RoomOut:
-    return RoomOut(
-        id=room.id,
-        name=name,
-        created_by=room.created_by,
-        created_at=room.created_at,
-        kind=room.kind,
-        peer_id=peer_of(room, user_id),
-    )
+    return RoomOut(**_room_fields(room, name=name, user_id=user_id))
 
 
 async def create_room(
@@ -198,7 +204,7 @@ async def my_rooms(
     names = await _names(db, rooms, user_id)
     items = [
         MyRoomItem(
-            **_room_out(row[0], name=names[row[0].id], user_id=user_id).model_dump(),
+            **_room_fields(row[0], name=names[row[0].id], user_id=user_id),
             online=online.get(row[0].id, 0),
             member=True,
             role=row.role,

@@ -98,20 +98,32 @@ async def _seed(dsn: str, *, reader_id: int, authors: list[int], rooms: int, mes
     return prefix
 
 
-def explain(db: BenchDatabase, *, reader_id: int) -> str:
-    """EXPLAIN (ANALYZE, BUFFERS) of the first page's statement, values inlined."""
+def statement_alone(db: BenchDatabase, *, reader_id: int, runs: int) -> Result:
+    """The first page's statement by itself, `runs` times on one connection (its p50 and
+    p99 in ms, round trip included), then its EXPLAIN (ANALYZE, BUFFERS), warm."""
     statement = my_rooms_by_activity_statement(user_id=reader_id, before=None, limit=PAGE)
     sql = str(
         statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
     )
 
-    async def run() -> str:
+    async def run() -> Result:
         conn = await asyncpg.connect(db.dsn)
         try:
-            rows = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}")
+            took = []
+            for _ in range(runs):
+                started = time.perf_counter()
+                await conn.fetch(sql)
+                took.append(1000 * (time.perf_counter() - started))
+            plan = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}")
         finally:
             await conn.close()
-        return "\n".join(row[0] for row in rows)
+        took.sort()
+        return {
+            "runs": runs,
+            "p50_ms": round(took[len(took) // 2], 2),
+            "p99_ms": round(took[min(len(took) - 1, int(0.99 * len(took)))], 2),
+            "explain": "\n".join(row[0] for row in plan),
+        }
 
     return asyncio.run(run())
 
@@ -135,7 +147,7 @@ def my_rooms(ctx: Context) -> Result:
         "messages": p.unread_messages,
         "rooms": p.unread_rooms,
         "reader_rooms": READER_ROOMS,
-        "explain": explain(ctx.db, reader_id=reader.id),
+        "statement": statement_alone(ctx.db, reader_id=reader.id, runs=p.unread_statement_runs),
     }
     server = pinned_server("ws", _serve("ws"), env=ctx.db.service_env(), log_dir=ctx.log_dir)
     path = f"/ws/getRooms?mine=true&limit={PAGE}"
@@ -161,5 +173,8 @@ def my_rooms(ctx: Context) -> Result:
         )
         sent = results["latency"]["workloads"][0]["requests"] + p.unread_rate * warmup
         results["server_cpu_ms"] = round(1000 * (cpu_seconds(server.pid) - cpu_before) / sent, 2)
-    ctx.say(f"  server CPU {results['server_cpu_ms']} ms per request")
+    ctx.say(
+        f"  server CPU {results['server_cpu_ms']} ms per request; the statement alone:"
+        f" p50 {results['statement']['p50_ms']} p99 {results['statement']['p99_ms']} ms"
+    )
     return results

@@ -372,6 +372,26 @@ def _mine_after(*, room_id: Any, user_id: int, read_seq: Any) -> Any:
     return select(func.count()).select_from(mine).scalar_subquery()
 
 
+# A room's last message (by `rooms.last_message_seq`, the primary key) and its author, as
+# `unread.last_message` reads them.
+_LAST_MESSAGE_COLUMNS = (
+    _LAST_MESSAGE.seq.label("last_message_id"),
+    _LAST_MESSAGE.user_id.label("last_user_id"),
+    _AUTHOR.username.label("last_username"),
+    _LAST_MESSAGE.content.label("last_content"),
+    _LAST_MESSAGE.created_at.label("last_created_at"),
+    _LAST_MESSAGE.deleted.label("last_deleted"),
+)
+
+
+def _with_last_message(statement: Any) -> Any:
+    """`statement` (with `rooms` in it) joined to each room's last message and its author."""
+    return statement.outerjoin(
+        _LAST_MESSAGE,
+        (_LAST_MESSAGE.room_id == Room.id) & (_LAST_MESSAGE.seq == Room.last_message_seq),
+    ).outerjoin(_AUTHOR, _AUTHOR.id == _LAST_MESSAGE.user_id)
+
+
 def _activity(last_message: Any) -> Any:
     """When a room last had a message, or (none yet) when it was made: the list's order."""
     return func.coalesce(last_message.created_at, Room.created_at)
@@ -409,32 +429,18 @@ def my_rooms_by_activity_statement(
         .limit(page_rows(limit))
         .subquery("page")
     )
-    last_message, author = _LAST_MESSAGE, _AUTHOR
-    return (
+    mine = _mine_after(room_id=cut.c.room_id, user_id=user_id, read_seq=cut.c.read_seq)
+    return _with_last_message(
         select(
             Room,
             cut.c.role,
             cut.c.read_seq,
             cut.c.read_number,
             cut.c.active_at,
-            last_message.seq.label("last_message_id"),
-            last_message.user_id.label("last_user_id"),
-            author.username.label("last_username"),
-            last_message.content.label("last_content"),
-            last_message.created_at.label("last_created_at"),
-            last_message.deleted.label("last_deleted"),
-            _mine_after(room_id=cut.c.room_id, user_id=user_id, read_seq=cut.c.read_seq).label(
-                "mine_after"
-            ),
-        )
-        .join(cut, cut.c.room_id == Room.id)
-        .outerjoin(
-            last_message,
-            (last_message.room_id == Room.id) & (last_message.seq == Room.last_message_seq),
-        )
-        .outerjoin(author, author.id == last_message.user_id)
-        .order_by(cut.c.active_at.desc(), cut.c.room_id.desc())
-    )
+            *_LAST_MESSAGE_COLUMNS,
+            mine.label("mine_after"),
+        ).join(cut, cut.c.room_id == Room.id)
+    ).order_by(cut.c.active_at.desc(), cut.c.room_id.desc())
 
 
 async def my_rooms_by_activity(
@@ -447,30 +453,17 @@ async def my_rooms_by_activity(
 def room_reading_statement(*, room_id: str, user_id: int) -> Any:
     """One room's last message and the caller's marker and unread terms (None: not a
     member), in one statement of primary-key probes."""
-    last_message, author, member = _LAST_MESSAGE, _AUTHOR, _MEMBER
-    return (
+    member = _MEMBER
+    mine = _mine_after(room_id=Room.id, user_id=user_id, read_seq=member.read_seq)
+    return _with_last_message(
         select(
             member.read_seq,
             member.read_number,
             Room.message_count,
-            last_message.seq.label("last_message_id"),
-            last_message.user_id.label("last_user_id"),
-            author.username.label("last_username"),
-            last_message.content.label("last_content"),
-            last_message.created_at.label("last_created_at"),
-            last_message.deleted.label("last_deleted"),
-            _mine_after(room_id=Room.id, user_id=user_id, read_seq=member.read_seq).label(
-                "mine_after"
-            ),
-        )
-        .outerjoin(member, (member.room_id == Room.id) & (member.user_id == user_id))
-        .outerjoin(
-            last_message,
-            (last_message.room_id == Room.id) & (last_message.seq == Room.last_message_seq),
-        )
-        .outerjoin(author, author.id == last_message.user_id)
-        .where(Room.id == room_id)
-    )
+            *_LAST_MESSAGE_COLUMNS,
+            mine.label("mine_after"),
+        ).outerjoin(member, (member.room_id == Room.id) & (member.user_id == user_id))
+    ).where(Room.id == room_id)
 
 
 async def room_reading(db: AsyncSession, *, room_id: str, user_id: int) -> AnyRow | None:

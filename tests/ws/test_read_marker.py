@@ -19,12 +19,16 @@ async def test_a_stream_of_reports_costs_one_write_per_interval_and_ends_at_the_
         await asyncio.sleep(0.01)  # a transaction's round trip
         written.append(up_to)
 
-    writer = ReadMarkerWriter(write, interval=0.2)
+    interval = 0.2
+    writer = ReadMarkerWriter(write, interval=interval)
+    started = asyncio.get_running_loop().time()
     for up_to in range(1, 101):  # 100 reports over ~0.5 s, one of them going backwards
         writer.report(up_to if up_to != 60 else 3)
         await asyncio.sleep(0.005)
+    elapsed = asyncio.get_running_loop().time() - started  # longer on a busy machine
     await writer.aclose()
-    assert len(written) <= 5  # at once, then at most one per 0.2 s, then the flush
+    # At once, then at most one per interval, then the flush.
+    assert len(written) <= 2 + elapsed / interval < 100
     assert written == sorted(written) and written[-1] == 100
 
 

@@ -337,3 +337,16 @@ async def test_a_marker_reported_just_before_closing_is_kept(
         await asyncio.sleep(0.3)  # written; the next report waits out the interval
         await ws.send(f'{{"type": "read", "up_to": {last}}}')
     assert await marker_of(chat_http, bob, room_id, until=last) == last
+
+
+async def test_unread_is_exact_to_999_and_1000_means_more(
+    chat_server: ThreadServer, chat_http: httpx.AsyncClient, alice: Account, bob: Account
+) -> None:
+    room_id = await create_room(chat_http, alice, prefix=PREFIX)
+    await join_room(chat_server, room_id, bob)
+    last = await say(chat_server, room_id, alice, *(f"m{n}" for n in range(1001)))
+    (room,) = [r for r in await my_rooms(chat_http, bob) if r["id"] == room_id]
+    assert room["unread"] == UNREAD_MANY == 1000  # 1,001: "999+"
+    assert (await post_read(chat_http, bob, room_id, 1)).json()["unread"] == 1000  # exactly
+    assert (await post_read(chat_http, bob, room_id, 2)).json()["unread"] == 999
+    assert (await post_read(chat_http, bob, room_id, last)).json()["unread"] == 0

@@ -15,7 +15,7 @@ from starlette.websockets import WebSocket
 from shared.authentication import token_from
 from shared.database import unit_of_work
 from shared.deps import get_runtime
-from shared.errors import GoChatError, refuse_websocket
+from shared.errors import GoChatError, NotFound, refuse_websocket
 from shared.runtime import Runtime
 from shared.sessions import SessionUser
 from ws_service.chat import Chat
@@ -115,10 +115,13 @@ async def _accept_and_serve(
 async def _write_marker(chat: Chat, runtime: Runtime, client: Subscriber, up_to: int) -> None:
     """A `read` frame's marker (coalesced by `ReadMarkerWriter`): committed, then announced
     to the reader's `/ws/events` streams."""
-    async with unit_of_work(chat.sessionmaker) as db:
-        state = await reading.mark_read(
-            db, room_id=client.room_id, user_id=client.user_id, up_to=up_to
-        )
+    try:
+        async with unit_of_work(chat.sessionmaker) as db:
+            state = await reading.mark_read(
+                db, room_id=client.room_id, user_id=client.user_id, up_to=up_to
+            )
+    except NotFound:  # removed from the room: this socket is being closed (4403)
+        return
     await reading.announce(runtime.broker, chat.settings.redis_namespace, state)
 
 

@@ -24,6 +24,8 @@ from tests.ws.chat_client import (
     send_message,
     until_ready,
 )
+from ws_service.presence.in_memory import MemoryPresence
+from ws_service.rooms.service import my_rooms_among
 from ws_service.rooms.unread import UNREAD_MANY
 
 PREFIX = ""  # the standalone chat server serves /ws/... at its root
@@ -350,3 +352,32 @@ async def test_unread_is_exact_to_999_and_1000_means_more(
     assert (await post_read(chat_http, bob, room_id, 1)).json()["unread"] == 1000  # exactly
     assert (await post_read(chat_http, bob, room_id, 2)).json()["unread"] == 999
     assert (await post_read(chat_http, bob, room_id, last)).json()["unread"] == 0
+
+
+async def test_the_items_of_some_rooms_are_those_of_the_list(
+    chat_server: ThreadServer,
+    chat_http: httpx.AsyncClient,
+    alice: Account,
+    bob: Account,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """`my_rooms_among` (what a live stream sends for a room added or changed) answers
+    exactly what the list says of those rooms, and nothing for a room one is not in."""
+    mine = [await create_room(chat_http, alice, prefix=PREFIX) for _ in range(3)]
+    others = await create_room(chat_http, bob, prefix=PREFIX)
+    for room_id in mine[:2]:
+        await join_room(chat_server, room_id, bob)
+        await say(chat_server, room_id, bob, "hello\nthere")
+    listed = {room["id"]: room for room in await my_rooms(chat_http, alice)}
+
+    async def no_announcement(_change: object) -> None:
+        return None
+
+    async with unit_of_work(sessionmaker) as db:
+        items = await my_rooms_among(
+            db,
+            MemoryPresence(no_announcement),
+            user_id=alice.id,
+            room_ids=[mine[2], mine[0], others],
+        )
+    assert [item.model_dump(mode="json") for item in items] == [listed[mine[0]], listed[mine[2]]]

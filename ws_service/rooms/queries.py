@@ -398,11 +398,16 @@ def _activity(last_message: Any) -> Any:
 
 
 def my_rooms_by_activity_statement(
-    *, user_id: int, before: tuple[datetime, str] | None, limit: int
+    *,
+    user_id: int,
+    before: tuple[datetime, str] | None,
+    limit: int,
+    room_ids: Collection[str] | None = None,
 ) -> Any:
-    """The user's rooms, newest activity first (ties by id, descending), each with the
-    caller's role and marker, the last message and its author, and the caller's own
-    messages after the marker: at most `limit + 1` rows in one statement.
+    """The user's rooms (or only those of `room_ids`), newest activity first (ties by id,
+    descending), each with the caller's role and marker, the last message and its author,
+    and the caller's own messages after the marker: at most `limit + 1` rows in one
+    statement.
 
     The page is cut first from `ix_room_members_user_id_room_id` joined to each room and its
     last message by primary key (every membership is looked at: activity is not indexed per
@@ -421,6 +426,8 @@ def my_rooms_by_activity_statement(
         .outerjoin(last, (last.room_id == Room.id) & (last.seq == Room.last_message_seq))
         .where(RoomMember.user_id == user_id)
     )
+    if room_ids is not None:
+        page = page.where(RoomMember.room_id.in_(room_ids))
     if before is not None:
         at, room_id = before
         page = page.where((active_at < at) | ((active_at == at) & (RoomMember.room_id < room_id)))
@@ -444,9 +451,16 @@ def my_rooms_by_activity_statement(
 
 
 async def my_rooms_by_activity(
-    db: AsyncSession, *, user_id: int, before: tuple[datetime, str] | None, limit: int
+    db: AsyncSession,
+    *,
+    user_id: int,
+    before: tuple[datetime, str] | None,
+    limit: int,
+    room_ids: Collection[str] | None = None,
 ) -> Sequence[AnyRow]:
-    statement = my_rooms_by_activity_statement(user_id=user_id, before=before, limit=limit)
+    statement = my_rooms_by_activity_statement(
+        user_id=user_id, before=before, limit=limit, room_ids=room_ids
+    )
     return (await db.execute(statement)).all()
 
 

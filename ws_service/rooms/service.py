@@ -4,7 +4,7 @@ caller may see them, and who may join one (the websocket handshake)."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -199,10 +199,30 @@ async def my_rooms(
     served, next_cursor = split_page(
         rows, limit=limit, key=lambda row: (row.active_at.isoformat(), row[0].id)
     )
-    rooms = [row[0] for row in served]
+    return await _my_room_items(db, presence, user_id=user_id, rows=served), next_cursor
+
+
+async def my_rooms_among(
+    db: AsyncSession, presence: Presence, *, user_id: int, room_ids: Collection[str]
+) -> list[MyRoomItem]:
+    """`my_rooms`' items for these rooms only (those the user is a member of; newest
+    activity first): a room just added to someone's list, or one whose activity or unread
+    count changed. One statement, like a page."""
+    if not room_ids:
+        return []
+    rows = await queries.my_rooms_by_activity(
+        db, user_id=user_id, before=None, limit=len(room_ids), room_ids=room_ids
+    )
+    return await _my_room_items(db, presence, user_id=user_id, rows=rows)
+
+
+async def _my_room_items(
+    db: AsyncSession, presence: Presence, *, user_id: int, rows: Sequence[Any]
+) -> list[MyRoomItem]:
+    rooms = [row[0] for row in rows]
     online = await presence.online_counts([room.id for room in rooms])
     names = await _names(db, rooms, user_id)
-    items = [
+    return [
         MyRoomItem(
             **_room_fields(row[0], name=names[row[0].id], user_id=user_id),
             online=online.get(row[0].id, 0),
@@ -216,9 +236,8 @@ async def my_rooms(
             read_seq=row.read_seq,
             last_message=unread.last_message(row),
         )
-        for row in served
+        for row in rows
     ]
-    return items, next_cursor
 
 
 async def room_detail(

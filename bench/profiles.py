@@ -80,6 +80,12 @@ class Profile:
     notifications: int
     notifications_rate: float
     notifications_seconds: float
+    # Issue 13: getRooms?mine=true for a reader in 100 rooms among `unread_rooms`.
+    unread_messages: int = 1_000_000
+    unread_rooms: int = 1000
+    unread_rate: float = 20.0  # a request costs ~10 ms of server CPU: far from saturation
+    unread_seconds: float = 8.0
+    unread_statement_runs: int = 200
 
 
 FULL = Profile(
@@ -156,6 +162,11 @@ SMOKE = Profile(
     notifications=200,
     notifications_rate=20.0,
     notifications_seconds=0.5,
+    unread_messages=2000,
+    unread_rooms=200,
+    unread_rate=10.0,
+    unread_seconds=0.5,
+    unread_statement_runs=5,
 )
 
 

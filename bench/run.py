@@ -27,7 +27,7 @@ from typing import Any
 
 import redis
 
-from bench import events, report, rooms, scenarios
+from bench import events, report, rooms, scenarios, unread
 from bench.database import bench_database
 from bench.processes import ensure_node_modules, raise_open_files_limit
 from bench.profiles import FULL, ROOMS_FULL, ROOMS_SMOKE, SMOKE, Profile, RoomsProfile
@@ -45,6 +45,7 @@ SCENARIOS = (
     "likes",
     "notifications",
     "events",
+    "unread",
 )
 BENCH_DIR = Path(__file__).resolve().parent
 
@@ -251,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
                         results["notifications"] = attempt(
                             "notifications", lambda: scenarios.notifications(ctx)
                         )
+            if "unread" in only:
+                say(f"chat service: my rooms by activity, {profile.unread_messages:,} messages")
+                results["unread"] = attempt("unread", lambda: unread.my_rooms(ctx))
         results["run"] = report.run_info(
             command=command,
             seconds=time.monotonic() - started,

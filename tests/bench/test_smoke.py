@@ -97,3 +97,13 @@ def test_smoke_run_covers_gochat_once_its_services_serve(smoke_run: Path) -> Non
             assert set(results["feed"][key]["workloads"][0]["statuses"]) == {"200"}
         follow = results["follow"]["workloads"][0]["statuses"]
         assert follow.get("200", 0) > 0 and set(follow) == {"200"}
+
+
+def test_smoke_run_lists_my_rooms_with_unread_counts(smoke_run: Path) -> None:
+    unread = json.loads((smoke_run / "results.json").read_text())["unread"]
+    assert unread["listed"] == unread["reader_rooms"] == 100
+    assert unread["latency"]["workloads"][0]["statuses"] == {
+        "200": unread["latency"]["workloads"][0]["requests"]
+    }
+    assert unread["server_cpu_ms"] > 0 and "Execution Time" in unread["statement"]["explain"]
+    assert "getRooms?mine=true" in (smoke_run / "RESULTS.md").read_text()

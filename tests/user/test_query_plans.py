@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -183,6 +184,8 @@ def plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def _sql_literal(value: object) -> str:
+    if isinstance(value, datetime):
+        value = value.isoformat()
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise TypeError(f"unexpected parameter {value!r}")
     return str(value) if isinstance(value, int) else "'" + value.replace("'", "''") + "'"

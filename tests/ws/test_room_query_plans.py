@@ -7,6 +7,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -20,16 +21,17 @@ from tests.user.test_query_plans import explain
 from ws_service.rooms.queries import (
     invites_statement,
     members_statement,
-    my_rooms_statement,
+    my_rooms_by_activity_statement,
     public_rooms_statement,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-WATCHED = {"rooms", "room_members", "room_invites", "users"}
+WATCHED = {"rooms", "room_members", "room_invites", "users", "messages"}
 USERS = 10_000
 ROOMS = 50_000
 MEMBERS_EACH = 10  # every seeded user is in ten rooms
+MESSAGES_EACH = 20  # in every tenth room, by its members in turn
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,24 @@ async def seed(postgresql_only: None, settings: Settings) -> AsyncIterator[Seed]
                 ),
                 {"tag": tag, "first": first, "n": USERS},
             )
-            await conn.execute(text("ANALYZE users, rooms, room_members, room_invites"))
+            await conn.execute(
+                text(
+                    "INSERT INTO messages (room_id, seq, user_id, content, created_at, number) "
+                    "SELECT m.room_id, s, m.user_id, 'hello', now(), s FROM room_members m, "
+                    "generate_series(1, CAST(:each AS int)) s WHERE m.room_id LIKE 'rp' || :tag"
+                    " || '-%0' ON CONFLICT DO NOTHING"
+                ),
+                {"tag": tag, "each": MESSAGES_EACH},
+            )
+            await conn.execute(
+                text(
+                    "UPDATE rooms SET last_seq = CAST(:each AS int), "
+                    "message_count = CAST(:each AS int), last_message_seq = CAST(:each AS int)"
+                    " WHERE id LIKE 'rp' || :tag || '-%0'"
+                ),
+                {"tag": tag, "each": MESSAGES_EACH},
+            )
+            await conn.execute(text("ANALYZE users, rooms, room_members, room_invites, messages"))
         yield Seed(user_id=first + 5, room_id=f"rp{tag}-100")
     finally:
         await engine.dispose()
@@ -112,13 +131,23 @@ def assert_index_served(plans: dict[str, list[dict[str, Any]]], *, indexes: set[
         assert indexes <= used, f"{kind} plan does not use {indexes}: {scans}"
 
 
-async def test_my_rooms_are_read_through_the_membership_index(
+async def test_my_rooms_with_unread_counts_are_read_through_indexes(
     conn: AsyncConnection, seed: Seed
 ) -> None:
-    for after in (None, seed.room_id):
-        statement = my_rooms_statement(user_id=seed.user_id, after_id=after, limit=101)
+    """Memberships by the user's index, rooms and last messages by primary key, my messages
+    after the marker by (room_id, user_id, seq): no table is read whole."""
+    for before in (None, (datetime.now(UTC), seed.room_id)):
+        statement = my_rooms_by_activity_statement(user_id=seed.user_id, before=before, limit=100)
         plans = await explain(conn, statement)
-        assert_index_served(plans, indexes={"ix_room_members_user_id_room_id"})
+        assert_index_served(
+            plans,
+            indexes={
+                "ix_room_members_user_id_room_id",
+                "pk_rooms",
+                "pk_messages",
+                "ix_messages_room_id_user_id_seq",
+            },
+        )
 
 
 async def test_the_public_directory_is_read_through_the_kind_index(

@@ -15,8 +15,9 @@ from starlette.websockets import WebSocket
 
 from shared.database import unit_of_work
 from shared.deps import get_runtime
-from shared.errors import GoChatError
+from shared.errors import GoChatError, NotFound
 from shared.people import publish_person_event
+from shared.runtime import Runtime
 from shared.sessions import SessionUser
 from ws_service.chat import Chat
 from ws_service.connection.close_codes import (
@@ -29,6 +30,7 @@ from ws_service.connection.handshake import serve_admitted
 from ws_service.connection.limits import TokenBucket
 from ws_service.connection.protocol import (
     FrameRefused,
+    ReadRequest,
     StoredMessage,
     Typing,
     error_frame,
@@ -36,11 +38,13 @@ from ws_service.connection.protocol import (
     parse_client_frame,
     ready_frame,
 )
+from ws_service.connection.read_marker import ReadMarkerWriter
 from ws_service.delivery.hub import HubClosed
 from ws_service.delivery.sinks import ClientGone, OutgoingFrames, frame_sink
 from ws_service.delivery.subscriber import Subscriber
 from ws_service.messages import queries as message_queries
 from ws_service.messages.store import Appended, StoreUnavailable
+from ws_service.rooms import reading
 from ws_service.rooms.service import Admission, admit
 
 logger = logging.getLogger("gochat.ws.connection")
@@ -97,9 +101,32 @@ async def _accept_and_serve(
         session_id=admission.user.session_id,
         queue_limit=chat.settings.ws_client_queue_frames,
     )
-    await _serve(
-        websocket, chat, client, user=admission.user, after=after, last_seq=admission.last_seq
-    )
+    markers = ReadMarkerWriter(partial(_write_marker, chat, get_runtime(websocket), client))
+    try:
+        await _serve(
+            websocket,
+            chat,
+            client,
+            markers,
+            user=admission.user,
+            after=after,
+            last_seq=admission.last_seq,
+        )
+    finally:
+        await markers.aclose()
+
+
+async def _write_marker(chat: Chat, runtime: Runtime, client: Subscriber, up_to: int) -> None:
+    """A `read` frame's marker (coalesced by `ReadMarkerWriter`): committed, then announced
+    to the reader's `/ws/events` streams."""
+    try:
+        async with unit_of_work(chat.sessionmaker) as db:
+            state = await reading.mark_read(
+                db, room_id=client.room_id, user_id=client.user_id, up_to=up_to
+            )
+    except NotFound:  # removed from the room: this socket is being closed (4403)
+        return
+    await reading.announce(runtime.broker, chat.settings.redis_namespace, state)
 
 
 router = APIRouter()
@@ -118,6 +145,7 @@ async def _serve(
     websocket: WebSocket,
     chat: Chat,
     client: Subscriber,
+    markers: ReadMarkerWriter,
     *,
     user: SessionUser,
     after: int | None,
@@ -134,7 +162,7 @@ async def _serve(
         await chat.presence.enter(client.room_id, user.id, user.username)
         await _send_history(chat, client, after=after, through=through)
         client.go_live()
-        await _receive(websocket, chat, client)
+        await _receive(websocket, chat, client, markers)
     except ClientGone:
         pass
     except Exception:
@@ -168,7 +196,9 @@ async def _send_history(chat: Chat, client: Subscriber, *, after: int | None, th
     await client.send_before_live(OutgoingFrames(ready))
 
 
-async def _receive(websocket: WebSocket, chat: Chat, client: Subscriber) -> None:
+async def _receive(
+    websocket: WebSocket, chat: Chat, client: Subscriber, markers: ReadMarkerWriter
+) -> None:
     """Client frames until the connection ends. Every frame spends a token; a client that
     keeps sending while refused (`ws_abuse_limit` refusals in a row) is closed with 1008.
     Up to MAX_IN_FLIGHT messages of one connection wait for the database at once: the
@@ -199,6 +229,9 @@ async def _receive(websocket: WebSocket, chat: Chat, client: Subscriber) -> None
             posted = parse_client_frame(text)
             if isinstance(posted, Typing):
                 await chat.hub.typing(client)
+                continue
+            if isinstance(posted, ReadRequest):
+                markers.report(posted.up_to)
                 continue
             if in_flight is None:
                 in_flight = deque()

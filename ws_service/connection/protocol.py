@@ -1,7 +1,8 @@
 """The frames clients and the chat service exchange: parsing and encoding, pure functions.
 
 Client -> server: `{"type": "message", "content": "...", "client_id": "optional key"}`, or
-a plain text frame that is not a JSON object, taken whole as the content; `{"type": "typing"}`.
+a plain text frame that is not a JSON object, taken whole as the content; `{"type": "typing"}`;
+`{"type": "read", "up_to": SEQ}` (my read marker).
 Server -> client: `message`, `join`, `leave`, `typing`, `error` and `ready` frames, JSON text.
 """
 
@@ -17,6 +18,7 @@ from shared.text import text_problem
 
 MAX_CONTENT_CHARS = 4000
 MAX_CLIENT_ID_CHARS = 64
+MAX_SEQ = 2**63 - 1  # a BIGINT
 
 ErrorCode = Literal["bad_frame", "invalid_content", "rate_limited", "unavailable"]
 PresenceKind = Literal["join", "leave"]
@@ -45,7 +47,16 @@ class Typing:
 
 
 TYPING = Typing()
-ClientFrame = PostedMessage | Typing
+
+
+@dataclass(frozen=True, slots=True)
+class ReadRequest:
+    """The client has seen the room up to `up_to` (a seq)."""
+
+    up_to: int
+
+
+ClientFrame = PostedMessage | Typing | ReadRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +73,7 @@ class StoredMessage:
 
 
 def parse_client_frame(text: str) -> ClientFrame:
-    """A JSON object must be a well-formed `message` or `typing`; any other text is the
+    """A JSON object must be a well-formed frame of a known type; any other text is the
     content of a message."""
     try:
         raw = orjson.loads(text)
@@ -74,6 +85,8 @@ def parse_client_frame(text: str) -> ClientFrame:
         if len(raw) != 1:
             raise FrameRefused("bad_frame", 'expected {"type": "typing"}')
         return TYPING
+    if raw.get("type") == "read":
+        return _read_request(raw)
     if raw.get("type") != "message" or not set(raw) <= {"type", "content", "client_id"}:
         raise FrameRefused("bad_frame", 'expected {"type": "message", "content", "client_id"?}')
     content = raw.get("content")
@@ -89,6 +102,14 @@ def parse_client_frame(text: str) -> ClientFrame:
     if client_id is not None and (problem := text_problem(client_id)) is not None:
         raise FrameRefused("invalid_content", f"client_id {problem}")
     return PostedMessage(content=_checked_content(content), client_id=client_id)
+
+
+def _read_request(raw: dict[str, Any]) -> ReadRequest:
+    up_to = raw.get("up_to")
+    # bool is an int subclass; `true` is no seq.
+    if set(raw) != {"type", "up_to"} or type(up_to) is not int or not 0 <= up_to <= MAX_SEQ:
+        raise FrameRefused("bad_frame", 'expected {"type": "read", "up_to": a seq (0 or more)}')
+    return ReadRequest(up_to=up_to)
 
 
 def _checked_content(content: str) -> str:

@@ -20,21 +20,12 @@ SNAPSHOT_ROOMS = 500  # the most rooms a snapshot lists (and the stream watches)
 async def my_rooms(
     db: AsyncSession, presence: Presence, *, user: SessionUser
 ) -> list[dict[str, Any]]:
-    """The one place the snapshot's rooms come from: `getRooms?mine=true` items.
-
-    SWAP: when the read-marker helper's service function (my rooms with `unread`,
-    `read_seq` and `last_message`, ordered by activity) lands, call it here and drop
-    `queries.conversation_state`."""
-    items, _next = await rooms_service.list_rooms(
-        db, presence, user=user, mine=True, limit=SNAPSHOT_ROOMS, cursor=None
+    """The snapshot's rooms: the first `getRooms?mine=true` page, newest activity first, with
+    unread counts, markers and last messages."""
+    items, _next = await rooms_service.my_rooms(
+        db, presence, user_id=user.id, limit=SNAPSHOT_ROOMS, cursor=None
     )
-    rooms = [frames.room_item(item) for item in items]
-    state = await queries.conversation_state(
-        db, user_id=user.id, room_ids=[room["id"] for room in rooms]
-    )
-    for room in rooms:
-        room.update(state.get(room["id"], {}))
-    return rooms
+    return [frames.room_item(item) for item in items]
 
 
 async def take_snapshot(

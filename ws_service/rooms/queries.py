@@ -2,22 +2,26 @@
 
 Indexes: `rooms` by primary key and `ix_rooms_kind_id` (the public directory in id order);
 `room_members` by primary key (room, user: a room's members, my role) and
-`ix_room_members_user_id_room_id` ("my rooms"); `room_invites` by primary key and
-`ix_room_invites_invitee_id_room_id` (my invitations); `room_bans` by primary key.
+`ix_room_members_user_id_room_id` ("my rooms"); `messages` by primary key (a room's last
+message) and `ix_messages_room_id_user_id_seq` (my messages after my read marker);
+`room_invites` by primary key and `ix_room_invites_invitee_id_room_id` (my invitations);
+`room_bans` by primary key.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from shared.database import insert_unless_present
-from shared.models import Room, RoomBan, RoomInvite, RoomMember, User, utcnow
+from shared.models import Message, Room, RoomBan, RoomInvite, RoomMember, User, utcnow
+from shared.pagination import page_rows
 
 AnyRow = Any  # rows of ad-hoc selects
 
@@ -113,8 +117,17 @@ async def member(db: AsyncSession, *, room_id: str, user_id: int) -> AnyRow | No
 
 
 async def insert_member(db: AsyncSession, *, room_id: str, user_id: int, role: str) -> None:
-    """Unless already a member (their role stays)."""
-    values = {"room_id": room_id, "user_id": user_id, "role": role, "joined_at": utcnow()}
+    """Unless already a member (their role and marker stay). A new member's read marker
+    starts at the room's end: what was said before they joined is not unread."""
+    room = select(Room).where(Room.id == room_id)
+    values = {
+        "room_id": room_id,
+        "user_id": user_id,
+        "role": role,
+        "joined_at": utcnow(),
+        "read_seq": room.with_only_columns(Room.last_seq).scalar_subquery(),
+        "read_number": room.with_only_columns(Room.message_count).scalar_subquery(),
+    }
     await db.execute(
         insert_unless_present(db, RoomMember, values, key=[RoomMember.room_id, RoomMember.user_id])
     )
@@ -194,23 +207,6 @@ async def public_rooms(
     db: AsyncSession, *, user_id: int, after_id: str | None, limit: int
 ) -> Sequence[AnyRow]:
     statement = public_rooms_statement(user_id=user_id, after_id=after_id, limit=limit)
-    return (await db.execute(statement)).all()
-
-
-def my_rooms_statement(*, user_id: int, after_id: str | None, limit: int) -> Any:
-    """The user's rooms of every kind in id order: the page cut from
-    `ix_room_members_user_id_room_id` first, then each room by primary key."""
-    page = select(RoomMember.room_id, RoomMember.role).where(RoomMember.user_id == user_id)
-    if after_id is not None:
-        page = page.where(RoomMember.room_id > after_id)
-    cut = page.order_by(RoomMember.room_id).limit(limit).subquery("page")
-    return select(Room, cut.c.role).join(cut, cut.c.room_id == Room.id).order_by(Room.id)
-
-
-async def my_rooms(
-    db: AsyncSession, *, user_id: int, after_id: str | None, limit: int
-) -> Sequence[AnyRow]:
-    statement = my_rooms_statement(user_id=user_id, after_id=after_id, limit=limit)
     return (await db.execute(statement)).all()
 
 
@@ -344,3 +340,170 @@ async def last_seqs(db: AsyncSession, *, room_ids: Sequence[str]) -> dict[str, i
         rows = await db.execute(select(Room.id, Room.last_seq).where(Room.id.in_(batch)))
         heads.update({row.id: row.last_seq for row in rows})
     return heads
+
+
+# Unread counts. unread = rooms.message_count - member.read_number - my messages after
+# read_seq; the last term is counted through `ix_messages_room_id_user_id_seq`, at most
+# MINE_COUNT_CAP of them (someone who posted more than that without marking the room read
+# is shown an upper bound).
+MINE_COUNT_CAP = 1000
+# Made once: an alias built per request costs more CPU than the query it serves.
+_ACTIVE_LAST = aliased(Message, name="active_last")
+_LAST_MESSAGE = aliased(Message, name="last_message")
+_AUTHOR = aliased(User, name="author")
+_MEMBER = aliased(RoomMember, name="member")
+
+
+def _mine_after(*, room_id: Any, user_id: int, read_seq: Any) -> Any:
+    """How many of `user_id`'s messages (not edit/delete events) follow `read_seq`, up to
+    MINE_COUNT_CAP: a bounded range of the (room_id, user_id, seq) index."""
+    mine = (
+        select(Message.seq)
+        .where(
+            Message.room_id == room_id,
+            Message.user_id == user_id,
+            Message.seq > read_seq,
+            Message.kind == "message",
+        )
+        .limit(literal_column(str(MINE_COUNT_CAP)))
+        .correlate_except(Message)
+        .subquery("mine")
+    )
+    return select(func.count()).select_from(mine).scalar_subquery()
+
+
+# A room's last message (by `rooms.last_message_seq`, the primary key) and its author, as
+# `unread.last_message` reads them.
+_LAST_MESSAGE_COLUMNS = (
+    _LAST_MESSAGE.seq.label("last_message_id"),
+    _LAST_MESSAGE.user_id.label("last_user_id"),
+    _AUTHOR.username.label("last_username"),
+    _LAST_MESSAGE.content.label("last_content"),
+    _LAST_MESSAGE.created_at.label("last_created_at"),
+    _LAST_MESSAGE.deleted.label("last_deleted"),
+)
+
+
+def _with_last_message(statement: Any) -> Any:
+    """`statement` (with `rooms` in it) joined to each room's last message and its author."""
+    return statement.outerjoin(
+        _LAST_MESSAGE,
+        (_LAST_MESSAGE.room_id == Room.id) & (_LAST_MESSAGE.seq == Room.last_message_seq),
+    ).outerjoin(_AUTHOR, _AUTHOR.id == _LAST_MESSAGE.user_id)
+
+
+def _activity(last_message: Any) -> Any:
+    """When a room last had a message, or (none yet) when it was made: the list's order."""
+    return func.coalesce(last_message.created_at, Room.created_at)
+
+
+def my_rooms_by_activity_statement(
+    *,
+    user_id: int,
+    before: tuple[datetime, str] | None,
+    limit: int,
+    room_ids: Collection[str] | None = None,
+) -> Any:
+    """The user's rooms (or only those of `room_ids`), newest activity first (ties by id,
+    descending), each with the caller's role and marker, the last message and its author,
+    and the caller's own messages after the marker: at most `limit + 1` rows in one
+    statement.
+
+    The page is cut first from `ix_room_members_user_id_room_id` joined to each room and its
+    last message by primary key (every membership is looked at: activity is not indexed per
+    person), then only the page's rows get their author and their count of my messages."""
+    last = _ACTIVE_LAST
+    active_at = _activity(last).label("active_at")
+    page = (
+        select(
+            RoomMember.room_id,
+            RoomMember.role,
+            RoomMember.read_seq,
+            RoomMember.read_number,
+            active_at,
+        )
+        .join(Room, Room.id == RoomMember.room_id)
+        .outerjoin(last, (last.room_id == Room.id) & (last.seq == Room.last_message_seq))
+        .where(RoomMember.user_id == user_id)
+    )
+    if room_ids is not None:
+        page = page.where(RoomMember.room_id.in_(room_ids))
+    if before is not None:
+        at, room_id = before
+        page = page.where((active_at < at) | ((active_at == at) & (RoomMember.room_id < room_id)))
+    cut = (
+        page.order_by(active_at.desc(), RoomMember.room_id.desc())
+        .limit(page_rows(limit))
+        .subquery("page")
+    )
+    mine = _mine_after(room_id=cut.c.room_id, user_id=user_id, read_seq=cut.c.read_seq)
+    return _with_last_message(
+        select(
+            Room,
+            cut.c.role,
+            cut.c.read_seq,
+            cut.c.read_number,
+            cut.c.active_at,
+            *_LAST_MESSAGE_COLUMNS,
+            mine.label("mine_after"),
+        ).join(cut, cut.c.room_id == Room.id)
+    ).order_by(cut.c.active_at.desc(), cut.c.room_id.desc())
+
+
+async def my_rooms_by_activity(
+    db: AsyncSession,
+    *,
+    user_id: int,
+    before: tuple[datetime, str] | None,
+    limit: int,
+    room_ids: Collection[str] | None = None,
+) -> Sequence[AnyRow]:
+    statement = my_rooms_by_activity_statement(
+        user_id=user_id, before=before, limit=limit, room_ids=room_ids
+    )
+    return (await db.execute(statement)).all()
+
+
+def room_reading_statement(*, room_id: str, user_id: int) -> Any:
+    """One room's last message and the caller's marker and unread terms (None: not a
+    member), in one statement of primary-key probes."""
+    member = _MEMBER
+    mine = _mine_after(room_id=Room.id, user_id=user_id, read_seq=member.read_seq)
+    return _with_last_message(
+        select(
+            member.read_seq,
+            member.read_number,
+            Room.message_count,
+            *_LAST_MESSAGE_COLUMNS,
+            mine.label("mine_after"),
+        ).outerjoin(member, (member.room_id == Room.id) & (member.user_id == user_id))
+    ).where(Room.id == room_id)
+
+
+async def room_reading(db: AsyncSession, *, room_id: str, user_id: int) -> AnyRow | None:
+    statement = room_reading_statement(room_id=room_id, user_id=user_id)
+    return (await db.execute(statement)).one_or_none()
+
+
+async def advance_marker(db: AsyncSession, *, room_id: str, user_id: int, up_to: int) -> bool:
+    """Moves the member's marker to `up_to` (already clamped to the room's last seq) unless
+    it is there or further: forward only, in one UPDATE, with the room's message `number`
+    at that seq (the newest row at or before it, by primary key; 0 before any). False when
+    nothing moved (or not a member)."""
+    number = (
+        select(Message.number)
+        .where(Message.room_id == room_id, Message.seq <= up_to)
+        .order_by(Message.seq.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    result = await db.execute(
+        update(RoomMember)
+        .where(
+            RoomMember.room_id == room_id,
+            RoomMember.user_id == user_id,
+            RoomMember.read_seq < up_to,
+        )
+        .values(read_seq=up_to, read_number=func.coalesce(number, 0))
+    )
+    return bool(getattr(result, "rowcount", 0))

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response
 
-from shared.deps import CurrentUser, DbSession
+from shared.deps import CurrentUser, DbSession, RuntimeDep
 from shared.openapi import error_responses
 from shared.pagination import MAX_ID, Cursor
 from shared.text import PLAIN_TEXT
 from ws_service.deps import ChatDep
-from ws_service.rooms import service
-from ws_service.rooms.schemas import ClientOut, CreateRoomIn, RoomDetail, RoomListItem, RoomOut
+from ws_service.rooms import reading, service
+from ws_service.rooms.schemas import (
+    ClientOut,
+    CreateRoomIn,
+    MyRoomItem,
+    ReadOut,
+    RoomDetail,
+    RoomListItem,
+    RoomOut,
+)
 
 router = APIRouter(prefix="/ws", tags=["rooms"])
 
@@ -45,9 +54,10 @@ async def direct_message(user_id: UserIdQuery, user: CurrentUser, db: DbSession)
 
 @router.get(
     "/getRooms",
-    response_model=list[RoomListItem],
+    response_model=list[MyRoomItem] | list[RoomListItem],
     description="The public rooms in id order, or with `mine=true` the caller's rooms of every "
-    'kind. More pages: the `Link: <…>; rel="next"` header.',
+    "kind, newest activity first, each with `unread`, `read_seq` and `last_message`. More "
+    'pages: the `Link: <…>; rel="next"` header.',
 )
 async def get_rooms(
     request: Request,
@@ -58,7 +68,7 @@ async def get_rooms(
     limit: RoomLimit = 100,
     cursor: Cursor = None,
     mine: bool = False,
-) -> list[RoomListItem]:
+) -> Sequence[RoomListItem]:
     rooms, next_cursor = await service.list_rooms(
         db, chat.presence, user=user, mine=mine, limit=limit, cursor=cursor
     )
@@ -81,3 +91,32 @@ async def get_room(
     room_id: RoomIdPath, user: CurrentUser, db: DbSession, chat: ChatDep
 ) -> RoomDetail:
     return await service.room_detail(db, chat.presence, user=user, room_id=room_id)
+
+
+UpToQuery = Annotated[
+    int, Query(alias="upTo", ge=0, le=MAX_ID, description="the last seq the caller has seen")
+]
+
+
+@router.post(
+    "/rooms/{room_id}/read",
+    response_model=ReadOut,
+    responses=error_responses(
+        404, _404="no such room (or a private one you are not in), or you are not a member"
+    ),
+)
+async def mark_read(
+    room_id: RoomIdPath,
+    up_to: UpToQuery,
+    user: CurrentUser,
+    db: DbSession,
+    runtime: RuntimeDep,
+    background: BackgroundTasks,
+) -> ReadOut:
+    """Moves the caller's read marker forward to `upTo` (never back; past the room's last
+    message: to it) and answers where it is and how many messages remain unread. Once
+    committed, the caller's other tabs and devices hear it on `/ws/events`."""
+    state = await reading.mark_read(db, room_id=room_id, user_id=user.id, up_to=up_to)
+    # Background tasks run after the response, hence after the request's commit.
+    background.add_task(reading.announce, runtime.broker, runtime.settings.redis_namespace, state)
+    return ReadOut(room_id=state.room_id, read_seq=state.read_seq, unread=state.unread)

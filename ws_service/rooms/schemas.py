@@ -46,8 +46,35 @@ class RoomListItem(RoomOut):
     role: Role | None  # the caller's role
 
 
+class LastMessage(BaseModel):
+    id: int  # its seq
+    user_id: int | None  # None once the author's account is gone
+    username: str | None
+    preview: str  # the first 100 characters on one line; "" for a deleted message
+    created_at: datetime
+    deleted: bool  # a tombstone
+
+
+class MyRoomItem(RoomListItem):
+    """A room in the caller's own list (`getRooms?mine=true`), with their reading state."""
+
+    unread: int  # messages after my marker not sent by me; exact up to 999, 1000 means "999+"
+    read_seq: int  # my read marker
+    last_message: LastMessage | None
+
+
 class RoomDetail(RoomListItem):
     members: int
+    # The caller's reading state; the counts are None for a public room they are not in.
+    unread: int | None = None
+    read_seq: int | None = None
+    last_message: LastMessage | None = None
+
+
+class ReadOut(BaseModel):
+    room_id: str
+    read_seq: int
+    unread: int
 
 
 class ClientOut(BaseModel):

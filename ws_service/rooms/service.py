@@ -4,8 +4,9 @@ caller may see them, and who may join one (the websocket handshake)."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -15,16 +16,16 @@ from shared.authentication import authenticate_socket
 from shared.blocks import blocked_either_way
 from shared.errors import BadRequest, Conflict, Forbidden, NotFound
 from shared.models import Room
-from shared.pagination import decode_cursor, split_page
+from shared.pagination import InvalidCursor, decode_cursor, split_page
 from shared.people import PersonEvent, publish_after_commit
 from shared.runtime import Runtime
 from shared.sessions import SessionUser
 from shared.text import text_problem
 from ws_service.events import frames
 from ws_service.presence.base import Presence, PresentUser
-from ws_service.rooms import queries
+from ws_service.rooms import queries, unread
 from ws_service.rooms.access import NO_SUCH_ROOM, require_visible
-from ws_service.rooms.schemas import Role, RoomDetail, RoomListItem, RoomOut
+from ws_service.rooms.schemas import MyRoomItem, Role, RoomDetail, RoomListItem, RoomOut
 
 DELETED_ACCOUNT = "deleted account"
 NO_SUCH_USER = "no such user"
@@ -79,15 +80,20 @@ async def _names(db: AsyncSession, rooms: Sequence[Room], user_id: int) -> dict[
     return names
 
 
+def _room_fields(room: Room, *, name: str, user_id: int) -> dict[str, Any]:
+    """`RoomOut`'s fields, for it and the models that extend it (no model in between)."""
+    return {
+        "id": room.id,
+        "name": name,
+        "created_by": room.created_by,
+        "created_at": room.created_at,
+        "kind": room.kind,
+        "peer_id": peer_of(room, user_id),
+    }
+
+
 def _room_out(room: Room, *, name: str, user_id: int) -> RoomOut:
-    return RoomOut(
-        id=room.id,
-        name=name,
-        created_by=room.created_by,
-        created_at=room.created_at,
-        kind=room.kind,
-        peer_id=peer_of(room, user_id),
-    )
+    return RoomOut(**_room_fields(room, name=name, user_id=user_id))
 
 
 async def create_room(
@@ -156,12 +162,13 @@ async def list_rooms(
     mine: bool,
     limit: int,
     cursor: str | None,
-) -> tuple[list[RoomListItem], str | None]:
-    """A page of rooms in id order with online counts, and the next page's cursor: the
-    public directory, or (`mine`) the caller's rooms of every kind."""
+) -> tuple[Sequence[RoomListItem], str | None]:
+    """A page of rooms with online counts, and the next page's cursor: the public directory
+    in id order, or (`mine`) the caller's rooms of every kind by activity (`my_rooms`)."""
+    if mine:
+        return await my_rooms(db, presence, user_id=user.id, limit=limit, cursor=cursor)
     after_id = str(decode_cursor(cursor, str)[0]) if cursor else None
-    page = queries.my_rooms if mine else queries.public_rooms
-    found = await page(db, user_id=user.id, after_id=after_id, limit=limit + 1)
+    found = await queries.public_rooms(db, user_id=user.id, after_id=after_id, limit=limit + 1)
     rows, next_cursor = split_page(found, limit=limit, key=lambda row: (row[0].id,))
     rooms = [row[0] for row in rows]
     online = await presence.online_counts([room.id for room in rooms])
@@ -178,6 +185,80 @@ async def list_rooms(
     return items, next_cursor
 
 
+def _activity_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+    """(activity time, room id) of the last room served; 422 for anything else."""
+    if cursor is None:
+        return None
+    at, room_id = decode_cursor(cursor, str, str)
+    try:
+        when = datetime.fromisoformat(str(at))
+    except ValueError:
+        raise InvalidCursor() from None
+    if when.tzinfo is None:
+        raise InvalidCursor()
+    return when, str(room_id)
+
+
+async def my_rooms(
+    db: AsyncSession, presence: Presence, *, user_id: int, limit: int, cursor: str | None
+) -> tuple[list[MyRoomItem], str | None]:
+    """A page of the user's rooms (every kind), newest activity first, each with their
+    unread count, marker and last message, and the next page's cursor: what
+    `getRooms?mine=true` and the `/ws/events` snapshot show.
+
+    Activity is the last message's time (a room without one: its creation time); ties go by
+    room id, descending. The cursor is the (activity, id) of the last room served, so a walk
+    never repeats a room; a room that gets a message during the walk moves ahead of the
+    cursor and is not served again by later pages (the caller learns of it live, or on a new
+    first page). One statement for the page (`queries.my_rooms_by_activity`), then the
+    direct rooms' peer names and the online counts."""
+    rows = await queries.my_rooms_by_activity(
+        db, user_id=user_id, before=_activity_cursor(cursor), limit=limit
+    )
+    served, next_cursor = split_page(
+        rows, limit=limit, key=lambda row: (row.active_at.isoformat(), row[0].id)
+    )
+    return await _my_room_items(db, presence, user_id=user_id, rows=served), next_cursor
+
+
+async def my_rooms_among(
+    db: AsyncSession, presence: Presence, *, user_id: int, room_ids: Collection[str]
+) -> list[MyRoomItem]:
+    """`my_rooms`' items for these rooms only (those the user is a member of; newest
+    activity first): a room just added to someone's list, or one whose activity or unread
+    count changed. One statement, like a page."""
+    if not room_ids:
+        return []
+    rows = await queries.my_rooms_by_activity(
+        db, user_id=user_id, before=None, limit=len(room_ids), room_ids=room_ids
+    )
+    return await _my_room_items(db, presence, user_id=user_id, rows=rows)
+
+
+async def _my_room_items(
+    db: AsyncSession, presence: Presence, *, user_id: int, rows: Sequence[Any]
+) -> list[MyRoomItem]:
+    rooms = [row[0] for row in rows]
+    online = await presence.online_counts([room.id for room in rooms])
+    names = await _names(db, rooms, user_id)
+    return [
+        MyRoomItem(
+            **_room_fields(row[0], name=names[row[0].id], user_id=user_id),
+            online=online.get(row[0].id, 0),
+            member=True,
+            role=row.role,
+            unread=unread.unread_count(
+                message_count=row[0].message_count,
+                read_number=row.read_number,
+                mine_after=row.mine_after,
+            ),
+            read_seq=row.read_seq,
+            last_message=unread.last_message(row),
+        )
+        for row in rows
+    ]
+
+
 async def room_detail(
     db: AsyncSession, presence: Presence, *, user: SessionUser, room_id: str
 ) -> RoomDetail:
@@ -186,12 +267,24 @@ async def room_detail(
     names = await _names(db, [room], user.id)
     online = await presence.online_counts([room.id])
     members = await queries.member_counts(db, [room.id])
+    reading = await queries.room_reading(db, room_id=room.id, user_id=user.id)
+    assert reading is not None  # the room was just read in this transaction
+    member = reading.read_seq is not None
     return RoomDetail(
         **_room_out(room, name=names[room.id], user_id=user.id).model_dump(),
         online=online.get(room.id, 0),
         member=access.role is not None,
         role=access.role,
         members=members.get(room.id, 0),
+        unread=unread.unread_count(
+            message_count=reading.message_count,
+            read_number=reading.read_number,
+            mine_after=reading.mine_after,
+        )
+        if member
+        else None,
+        read_seq=reading.read_seq,
+        last_message=unread.last_message(reading),
     )
 
 

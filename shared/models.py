@@ -433,8 +433,15 @@ class Message(Base):
     number: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     __table_args__ = (
-        # "My messages after my read marker", for unread counts.
-        Index("ix_messages_room_id_user_id_seq", "room_id", "user_id", "seq"),
+        # "My messages after my read marker", for unread counts (messages, not events).
+        Index(
+            "ix_messages_room_id_user_id_seq",
+            "room_id",
+            "user_id",
+            "seq",
+            sqlite_where=text("kind = 'message'"),
+            postgresql_where=text("kind = 'message'"),
+        ),
         # A client's idempotency key is stored once per user and room.
         Index(
             "uq_messages_room_id_user_id_client_id",

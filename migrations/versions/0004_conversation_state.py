@@ -74,7 +74,13 @@ def upgrade() -> None:
         "messages", sa.Column("number", sa.BigInteger(), server_default="0", nullable=False)
     )
     _author_rule(nullable=True, ondelete="SET NULL")
-    op.create_index("ix_messages_room_id_user_id_seq", "messages", ["room_id", "user_id", "seq"])
+    op.create_index(
+        "ix_messages_room_id_user_id_seq",
+        "messages",
+        ["room_id", "user_id", "seq"],
+        sqlite_where=sa.text("kind = 'message'"),
+        postgresql_where=sa.text("kind = 'message'"),
+    )
 
     # Plain ADD COLUMNs on rooms: a batch copy of `rooms` would cascade into `messages`.
     op.add_column(

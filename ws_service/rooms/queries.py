@@ -363,7 +363,9 @@ def _mine_after(*, room_id: Any, user_id: int, read_seq: Any) -> Any:
             Message.room_id == room_id,
             Message.user_id == user_id,
             Message.seq > read_seq,
-            Message.kind == "message",
+            # A literal, not a parameter: a prepared statement's generic plan can only use
+            # the partial index when its predicate is in the SQL text.
+            Message.kind == literal_column("'message'"),
         )
         .limit(literal_column(str(MINE_COUNT_CAP)))
         .correlate_except(Message)

@@ -39,8 +39,14 @@ from ws_service.connection.close_codes import (
     CLOSE_SERVICE_RESTART,
     CLOSE_SESSION_ENDED,
 )
-from ws_service.connection.protocol import StoredMessage, message_frame, presence_frame
+from ws_service.connection.protocol import (
+    StoredMessage,
+    account_gone_frame,
+    message_frame,
+    presence_frame,
+)
 from ws_service.delivery.room_state import (
+    AccountGone,
     Announce,
     Close,
     Decision,
@@ -115,6 +121,11 @@ class _EndSessions:
 
 
 @dataclass(frozen=True, slots=True)
+class _AccountGone:
+    user_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class _RemoveMember:
     room_id: str
     user_id: int
@@ -131,6 +142,7 @@ _Event = (
     | _Snapshot
     | _EndSessions
     | _RemoveMember
+    | _AccountGone
 )
 
 
@@ -269,6 +281,12 @@ class RoomHub:
         if not self._closed:
             await self._put(self._events, _RemoveMember(room_id, user_id, reason))
 
+    async def account_gone(self, *, user_id: int) -> None:
+        """`user_id`'s account was deleted: every room with members here gets an
+        `account_gone` frame (clients turn that user's messages into tombstones)."""
+        if not self._closed:
+            await self._put(self._events, _AccountGone(user_id))
+
     def session_ids(self) -> set[uuid.UUID]:
         """The sessions with a connection here now."""
         return self._state.session_ids()
@@ -392,6 +410,8 @@ class RoomHub:
                     reason=event.reason,
                 )
             )
+        elif isinstance(event, _AccountGone):
+            self._apply(state.account_gone(event.user_id))
         elif isinstance(event, _StreamReset):
             logger.warning("the chat stream missed messages; reading them from the database")
             self._apply(state.stream_reset(), resync_presence=True)
@@ -418,6 +438,13 @@ class RoomHub:
                 )
                 for client in decision.members:
                     client.deliver(frames)
+                self.delivered += len(decision.members)
+            elif isinstance(decision, AccountGone):
+                gone = OutgoingFrames(
+                    account_gone_frame(room_id=decision.room_id, user_id=decision.user_id)
+                )
+                for client in decision.members:
+                    client.deliver(gone)
                 self.delivered += len(decision.members)
             elif isinstance(decision, ScheduleFill):
                 self._schedule(decision)

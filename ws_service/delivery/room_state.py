@@ -89,6 +89,16 @@ class Announce(Generic[M]):
 
 
 @dataclass(frozen=True, slots=True)
+class AccountGone(Generic[M]):
+    """Tell each of `members` (the room's own set, as above) that `user_id`'s account is
+    gone: their messages are tombstones now."""
+
+    members: Collection[M]
+    room_id: str
+    user_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class ScheduleFill:
     """After `delay` seconds, hand the state `fill_due(room_id, epoch)`."""
 
@@ -123,7 +133,15 @@ class Close(Generic[M]):
     reason: str
 
 
-Decision = Deliver[M, T] | Announce[M] | ScheduleFill | ReadRange | ReadPresence | Close[M]
+Decision = (
+    Deliver[M, T]
+    | Announce[M]
+    | AccountGone[M]
+    | ScheduleFill
+    | ReadRange
+    | ReadPresence
+    | Close[M]
+)
 
 
 # -- the state ---------------------------------------------------------------------------
@@ -419,6 +437,13 @@ class DeliveryState(Generic[M, T]):
             room.presence_asked += 1
             asked.append((room.id, room.epoch, room.presence_asked))
         return ReadPresence(tuple(asked))
+
+    # -- accounts ----------------------------------------------------------------------
+
+    def account_gone(self, user_id: int) -> list[Decision[M, T]]:
+        """`user_id`'s account was deleted (its messages erased): every room with members
+        here is told, whether or not that user wrote in it (the cheapest correct rule)."""
+        return [AccountGone(room.members, room.id, user_id) for room in self._rooms.values()]
 
     # -- sessions ----------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.database import release_connection
 from shared.errors import Forbidden, GoChatError, NotFound, ServiceUnavailable
 from shared.sessions import SessionUser
 from ws_service.connection.protocol import FrameRefused, PostedEvent, checked_content
@@ -72,6 +73,9 @@ async def _store_event(
     access = await reach(db, room_id=room_id, user_id=user.id)
     if access.banned:
         raise Forbidden(BANNED)
+    # The store commits on a connection of its own: this request's (read-only) one must not
+    # be held meanwhile (SQLite has one per process).
+    await release_connection(db)
     try:
         return await store.append_event(
             room_id=room_id, user_id=user.id, username=user.username, event=event

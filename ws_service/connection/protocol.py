@@ -83,7 +83,7 @@ def parse_client_frame(text: str) -> PostedMessage | PostedEvent:
     except orjson.JSONDecodeError:
         raw = None
     if not isinstance(raw, dict):
-        return PostedMessage(content=checked_content(text), client_id=None)
+        return PostedMessage(content=_checked_content(text), client_id=None)
     kind = raw.get("type")
     if kind == "edit" or kind == "delete":
         return _parse_event(raw, kind)
@@ -101,7 +101,7 @@ def parse_client_frame(text: str) -> PostedMessage | PostedEvent:
         )
     if client_id is not None and (problem := text_problem(client_id)) is not None:
         raise FrameRefused("invalid_content", f"client_id {problem}")
-    return PostedMessage(content=checked_content(content), client_id=client_id)
+    return PostedMessage(content=_checked_content(content), client_id=client_id)
 
 
 def _parse_event(raw: dict[str, Any], kind: Literal["edit", "delete"]) -> PostedEvent:
@@ -117,11 +117,10 @@ def _parse_event(raw: dict[str, Any], kind: Literal["edit", "delete"]) -> Posted
     content = raw["content"]
     if not isinstance(content, str):
         raise FrameRefused("bad_frame", "content must be a string")
-    return PostedEvent(kind=kind, target=target, content=checked_content(content))
+    return PostedEvent(kind=kind, target=target, content=_checked_content(content))
 
 
-def checked_content(content: str) -> str:
-    """The content of a message or an edit, as stored; FrameRefused("invalid_content")."""
+def _checked_content(content: str) -> str:
     if not content.strip():
         raise FrameRefused("invalid_content", "content is empty")
     if len(content) > MAX_CONTENT_CHARS:

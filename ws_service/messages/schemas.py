@@ -1,11 +1,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from ws_service.connection.protocol import StoredMessage
+from shared.text import VISIBLE_CONTENT
+from ws_service.connection.protocol import MAX_CONTENT_CHARS, StoredMessage
+
+# The rules of a `message` frame's content (not trimmed; something visible; no controls
+# but tab and line breaks).
+Content = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_CONTENT_CHARS), *VISIBLE_CONTENT
+]
 
 
 class MessageOut(BaseModel):
@@ -44,4 +51,4 @@ class EditIn(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"content": "fixed the typo"}]}
     )
 
-    content: str  # the same rules as a message's (checked by the service: 422)
+    content: Content

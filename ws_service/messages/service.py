@@ -6,20 +6,15 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.database import release_connection
-from shared.errors import Forbidden, GoChatError, NotFound, ServiceUnavailable
+from shared.errors import Forbidden, NotFound, ServiceUnavailable
 from shared.sessions import SessionUser
-from ws_service.connection.protocol import FrameRefused, PostedEvent, checked_content
+from ws_service.connection.protocol import PostedEvent
 from ws_service.messages import queries
 from ws_service.messages.schemas import MessageOut
 from ws_service.messages.store import Appended, EventRefused, MessageStore, StoreUnavailable
 from ws_service.rooms.service import reach
 
 BANNED = "you are banned from this room"
-
-
-class InvalidContent(GoChatError):
-    status_code = 422
-    default_detail = "invalid content"
 
 
 async def scrollback(
@@ -46,12 +41,9 @@ async def edit(
     seq: int,
     content: str,
 ) -> MessageOut:
-    try:
-        checked = checked_content(content)
-    except FrameRefused as exc:
-        raise InvalidContent(exc.detail) from None
+    """`content` already checked as a message's (`EditIn`)."""
     appended = await _store_event(
-        db, store, user=user, room_id=room_id, event=PostedEvent("edit", seq, checked)
+        db, store, user=user, room_id=room_id, event=PostedEvent("edit", seq, content)
     )
     assert appended.target is not None  # an edit that was stored names its new state
     return MessageOut.of(appended.target)

@@ -8,6 +8,9 @@ and carries out what it answers: deliver these messages to these members, read t
 of a room from the database (now or after a delay), read who is present, close these
 members.
 
+A "message" here is any row of a room's sequence: edit and delete events take a seq like
+messages and are ordered, held back, filled and delivered exactly alike.
+
 Guarantees, per room (the property test in tests/ws/test_room_state.py drives them with
 random interleavings):
 - a member is sent every message after its join point exactly once, in sequence order,

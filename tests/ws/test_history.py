@@ -406,10 +406,11 @@ async def test_a_deleted_accounts_messages_are_tombstones_everywhere(
     ]
 
 
-async def test_frames_after_ready_are_live_only(
+async def test_an_event_reaches_its_sender_once(
     client: httpx.AsyncClient, dev_server: ThreadServer, alice: Account
 ) -> None:
-    """An event's frame is sent once: not again in a later join's history."""
+    """The sender gets its event from the hub with everyone else, and nothing more (no
+    separate answer, no repeat)."""
     room_id = await create_room(client, alice)
     async with join(dev_server.url, room_id, alice) as a:
         await until_ready(a)

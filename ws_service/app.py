@@ -12,6 +12,7 @@ from shared.supervision import StopProcess, Supervisor, stop_this_process
 from ws_service.chat import open_chat
 from ws_service.connection.endpoint import router as connection_router
 from ws_service.events.endpoint import router as events_router
+from ws_service.messages.router import router as messages_router
 from ws_service.metrics import ChatMetrics
 from ws_service.rooms.members_router import router as members_router
 from ws_service.rooms.router import router as rooms_router
@@ -34,7 +35,7 @@ def create_app(
     app = build_service_app(
         name="ws",
         settings=settings or load_settings(),
-        routers=[rooms_router, members_router, connection_router, events_router],
+        routers=[rooms_router, members_router, messages_router, connection_router, events_router],
         own_runtime=own_runtime,
         service_lifespan=chat_lifespan,
         stop_process=stop_process,

@@ -92,6 +92,16 @@ POLICY: dict[str, Rule] = {
     "GET /ws/getClients/{room_id}": _open_if_public("who is online in a public room is public"),
     "GET /ws/rooms/{room_id}/members": _open_if_public("a public room's members are public"),
     "GET /ws/rooms/{room_id}/bans": _refused(FORBIDDEN),
+    "GET /ws/rooms/{room_id}/messages": _open_if_public(
+        "a public room's messages are what anyone joining it is sent"
+    ),
+    # Only the author edits; the author or the room's owner/moderators delete: 403 for
+    # Alice's message, 404 for an id that names no live message of hers.
+    # A read marker is the caller's own, and only a member has one: Bob is no member of any
+    # of Alice's rooms, so 404 everywhere (a public room says "you are not a member").
+    "POST /ws/rooms/{room_id}/read": _refused(NOT_FOUND),
+    "PATCH /ws/rooms/{room_id}/messages/{seq}": _refused(frozenset({403, 404})),
+    "DELETE /ws/rooms/{room_id}/messages/{seq}": _refused(frozenset({403, 404})),
     "POST /ws/rooms/{room_id}/invites": _refused(FORBIDDEN),
     "POST /ws/rooms/{room_id}/members/{user_id}/role": _refused(FORBIDDEN),
     "DELETE /ws/rooms/{room_id}/members/{user_id}": _refused(FORBIDDEN),

@@ -60,13 +60,14 @@ async def recv(ws: ClientConnection, timeout: float = TIMEOUT) -> dict[str, Any]
 
 
 async def until_ready(ws: ClientConnection) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The history `message` frames sent on join, and the `ready` frame after them."""
+    """The history frames sent on join (`message`s; on a resume `edit` and `delete` events
+    too), and the `ready` frame after them."""
     history = []
     while True:
         frame = await recv(ws)
         if frame["type"] == "ready":
             return history, frame
-        assert frame["type"] == "message", frame
+        assert frame["type"] in ("message", "edit", "delete"), frame
         history.append(frame)
 
 

@@ -48,6 +48,8 @@ async def test_a_message_reaches_everyone_stored_and_numbered(
                 "content": "hello",
                 "created_at": frame["created_at"],
                 "client_id": None,
+                "edited_at": None,
+                "deleted": False,
             }
             assert frame["created_at"].endswith("Z")
         await b.send("plain text is content")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from redis.asyncio import Redis
 
@@ -312,3 +313,65 @@ async def test_leaving_closes_the_leavers_sockets_in_that_room_on_every_instance
     mine = await client.get("/chat/ws/getRooms", params={"mine": "true"}, headers=bob.headers)
     rooms = {room["id"]: room for room in mine.json()}
     assert room_id not in rooms and len(rooms) == 1  # only the other room is still his
+
+
+async def test_edits_and_deletes_reach_every_instance_in_order_with_messages(
+    client: httpx.AsyncClient,
+    instances: tuple[ProcessServer, ProcessServer],
+    redis_broker: RedisBroker,
+    instance_env: dict[str, str],
+    alice: Account,
+    bob: Account,
+) -> None:
+    """Events from both instances (frames and REST) interleaved with messages: every client
+    sees one order, ids 1..N without gaps; a resume on the other instance replays them;
+    `account_gone` reaches the rooms of both instances."""
+    first, second = instances
+    room_id = await create_room(client, alice)
+    frames = ("message", "edit", "delete")
+    async with (
+        join(first.url, room_id, alice, prefix="") as a,
+        join(second.url, room_id, bob, prefix="") as b,
+    ):
+        await until_ready(a)
+        await until_ready(b)
+        for n in range(3):
+            await send_message(a, f"a{n}")
+            await send_message(b, f"b{n}")
+        seen_a = [await next_of(a, *frames) for _ in range(6)]
+        mine = [f["id"] for f in seen_a if f["user_id"] == alice.id]
+        bobs = [f["id"] for f in seen_a if f["user_id"] == bob.id]
+        await a.send(orjson.dumps({"type": "edit", "target": mine[0], "content": "a0!"}).decode())
+        await b.send(orjson.dumps({"type": "delete", "target": bobs[0]}).decode())
+        await send_message(b, "b3")
+        async with httpx.AsyncClient(base_url=second.url) as http:
+            patched = await http.patch(
+                f"/ws/rooms/{room_id}/messages/{mine[1]}",
+                json={"content": "a1!"},
+                headers=alice.headers,
+            )
+            assert patched.status_code == 200, patched.text
+        seen_a += [await next_of(a, *frames) for _ in range(4)]
+        seen_b = [await next_of(b, *frames) for _ in range(10)]
+        assert [f["id"] for f in seen_a] == list(range(1, 11))
+        assert seen_b == seen_a
+        events = [(f["type"], f["target"]) for f in seen_a if f["type"] != "message"]
+        assert sorted(events) == [("delete", bobs[0]), ("edit", mine[0]), ("edit", mine[1])]
+        async with join(first.url, room_id, bob, prefix="", after=6) as resumed:
+            replay, ready = await until_ready(resumed)
+        assert (
+            replay
+            == [
+                {**f, "content": "a0!"} if f["type"] == "edit" and f["target"] == mine[0] else f
+                for f in seen_a[6:]
+            ]
+            and ready["last_id"] == 10
+        )
+        await publish_account_event(
+            redis_broker,
+            instance_env["GOCHAT_REDIS_NAMESPACE"],
+            AccountEvent(kind="user_deleted", user_id=12345),
+        )
+        for ws in (a, b):
+            gone = await next_of(ws, "account_gone")
+            assert gone == {"type": "account_gone", "room_id": room_id, "user_id": 12345}

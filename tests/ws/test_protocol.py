@@ -108,6 +108,8 @@ def test_message_frame_fields_and_utc_timestamp() -> None:
         "content": "hi",
         "created_at": "2030-01-02T03:04:05.600000Z",
         "client_id": None,
+        "edited_at": None,
+        "deleted": False,
     }
 
 

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ws_service.delivery.room_state import (
+    AccountGone,
     Announce,
     Close,
     Decision,
@@ -242,6 +243,21 @@ def test_a_removal_closes_that_user_in_that_room_only() -> None:
     assert {m for m, _ in harness.closed} == {phone, laptop}
     assert {code for _, code in harness.closed} == {4403}
     assert harness.state.remove_member(room_id="nowhere", user_id=1, code=4403, reason="") == []
+
+
+def test_an_account_gone_is_told_to_every_room_with_members_here_once() -> None:
+    harness = Harness()
+    first, _ = harness.join("r", stored=0, user_id=1)
+    second, _ = harness.join("r", stored=0, user_id=2)
+    elsewhere, _ = harness.join("s", stored=0, user_id=3)
+    harness.apply(harness.state.leave(elsewhere))  # "s" has nobody here now
+    harness.join("t", stored=0, user_id=4)
+    decisions = harness.state.account_gone(9)
+    assert [(d.room_id, d.user_id, set(d.members)) for d in decisions] == [
+        ("r", 9, {first, second}),
+        ("t", 9, {m for m in harness.received if m.room_id == "t"}),
+    ]
+    assert all(isinstance(d, AccountGone) for d in decisions)
 
 
 # -- the property ------------------------------------------------------------------------

@@ -4,8 +4,9 @@ a failure may cost (only the message at fault; never a committed message's answe
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
+from typing import Any, Literal
 
 import httpx
 import orjson
@@ -17,14 +18,15 @@ from sqlalchemy.orm import Session
 
 from shared.broker import Broker, MemoryBroker, RedisBroker, Subscription
 from shared.database import create_engine, create_sessionmaker, unit_of_work
-from shared.models import Message
+from shared.models import Message, Room
 from shared.settings import Settings
 from tests.conftest import make_settings
 from tests.support.proxy import CuttableProxy, cuttable
 from tests.support.users import Account
 from tests.ws.chat_client import create_room
+from ws_service.connection.protocol import PostedEvent
 from ws_service.messages import store as store_module
-from ws_service.messages.store import Appended, MessageStore, StoreUnavailable
+from ws_service.messages.store import Appended, EventRefused, MessageStore, StoreUnavailable
 
 Sessionmaker = async_sessionmaker[AsyncSession]
 
@@ -393,3 +395,56 @@ async def test_a_dead_writer_fails_its_waiting_senders_and_is_reported(
         with pytest.raises(StoreUnavailable, match="writer stopped"):
             await send(store, room_id, alice, "later")
     assert reported == [("ws-message-writer", None)]
+
+
+async def test_edits_and_deletions_in_a_batch_take_seqs_but_are_not_counted_as_messages(
+    client: httpx.AsyncClient, alice: Account, bob: Account, sessionmaker: Sessionmaker
+) -> None:
+    """Events share a batch with messages of two rooms: each takes the room's next seq, its
+    `number` is the message count at its place, `last_message_seq` stays on the newest
+    message; a refused event takes no seq (no gap) and fails alone."""
+    rooms = [await create_room(client, alice) for _ in range(2)]
+    async with store_on(sessionmaker) as store:
+        for room_id in rooms:
+            await send(store, room_id, alice, "first")
+            await send(store, room_id, bob, "bob's")
+
+        def event(
+            room_id: str, who: Account, kind: Literal["edit", "delete"], target: int
+        ) -> Coroutine[Any, Any, Appended]:
+            posted = PostedEvent(kind, target, "edited" if kind == "edit" else None)
+            return store.append_event(
+                room_id=room_id, user_id=who.id, username=who.username, event=posted
+            )
+
+        results = await asyncio.gather(
+            event(rooms[0], alice, "edit", 1),
+            send(store, rooms[0], alice, "second"),
+            event(rooms[0], bob, "edit", 1),  # not bob's: refused
+            event(rooms[0], alice, "delete", 1),
+            event(rooms[0], alice, "edit", 1),  # deleted just before, in the same batch
+            event(rooms[1], bob, "delete", 2),
+            event(rooms[1], alice, "delete", 99),
+            return_exceptions=True,
+        )
+    refused = [r.code if isinstance(r, EventRefused) else None for r in results]
+    assert refused == [None, None, "forbidden", None, "not_found", None, "not_found"]
+    stored = [r.message for r in results if isinstance(r, Appended)]
+    assert [(m.room_id, m.seq, m.kind, m.target) for m in stored] == [
+        (rooms[0], 3, "edit", 1),
+        (rooms[0], 4, "message", None),
+        (rooms[0], 5, "delete", 1),
+        (rooms[1], 3, "delete", 2),
+    ]
+    assert results[0].target is not None and results[0].target.content == "edited"
+    async with unit_of_work(sessionmaker) as db:
+        found = await db.execute(select(Message).where(Message.room_id.in_(rooms)))
+        rows = {(m.room_id, m.seq): m for m in found.scalars()}
+        counters = {
+            room.id: (room.last_seq, room.message_count, room.last_message_seq)
+            for room in (await db.execute(select(Room).where(Room.id.in_(rooms)))).scalars()
+        }
+    assert [rows[(rooms[0], seq)].number for seq in range(1, 6)] == [1, 2, 2, 3, 3]
+    assert (rows[(rooms[0], 1)].content, rows[(rooms[0], 1)].deleted) == ("", True)
+    assert rows[(rooms[1], 2)].deleted and rows[(rooms[1], 3)].number == 2
+    assert counters == {rooms[0]: (5, 3, 4), rooms[1]: (3, 2, 2)}

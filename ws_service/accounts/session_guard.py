@@ -2,15 +2,11 @@
 
 Three ways a session's end reaches its sockets:
 - the control channel: auth and user services publish `session_revoked` and `user_deleted`
-<<<<<<< HEAD
-  after their commit; the guard asks the hub to close what they name (and, on the same
-  channel, the rooms' kicks and bans: 4403 for that user in that room only, and leaves:
-  4410, so that the leaver's other tabs stop rather than re-join);
-=======
   after their commit; the guard asks the hub and the people's event streams to close what
   they name (and, on the same channel, the rooms' kicks and bans: 4403 for that user in
-  that room only, and `room_removed` on their event streams);
->>>>>>> i13-live
+  that room only, leaves: 4410, so that the leaver's other tabs stop rather than re-join,
+  and `room_removed` on their event streams); a deleted user's messages are tombstones
+  from then on, which the hub tells every open room (`account_gone`);
 - a re-check of each new connection's session just after it registered with the hub: a
   logout committed during the handshake (after admission read the session, before the hub
   knew the socket) published its event to a hub that had nothing to close;
@@ -150,6 +146,8 @@ class SessionGuard:
                 logger.warning("ignored a malformed account event")
             elif account_event.kind == "user_deleted":
                 await self._end_sessions(user_id=account_event.user_id)
+                # Their messages were erased in the same commit: open rooms show tombstones.
+                await self._hub.account_gone(user_id=account_event.user_id)
             elif account_event.session_id is not None:
                 await self._end_sessions(session_ids=frozenset({account_event.session_id}))
 

@@ -30,6 +30,7 @@ from ws_service.connection.handshake import serve_admitted
 from ws_service.connection.limits import TokenBucket
 from ws_service.connection.protocol import (
     FrameRefused,
+    PostedEvent,
     ReadRequest,
     StoredMessage,
     Typing,
@@ -43,7 +44,7 @@ from ws_service.delivery.hub import HubClosed
 from ws_service.delivery.sinks import ClientGone, OutgoingFrames, frame_sink
 from ws_service.delivery.subscriber import Subscriber
 from ws_service.messages import queries as message_queries
-from ws_service.messages.store import Appended, StoreUnavailable
+from ws_service.messages.store import Appended, EventRefused, StoreUnavailable
 from ws_service.rooms import reading
 from ws_service.rooms.service import Admission, admit
 
@@ -177,8 +178,9 @@ async def _serve(
 
 
 async def _send_history(chat: Chat, client: Subscriber, *, after: int | None, through: int) -> None:
-    """The last messages (or all after `after`, bounded) up to `through`, then `ready`;
-    live messages after `through` wait in the client's queue meanwhile."""
+    """The last messages in their current state (or, resuming, every message and event
+    after `after`, bounded) up to `through`, then `ready`; live rows after `through` wait
+    in the client's queue meanwhile."""
     settings = chat.settings
     limit = settings.ws_history_messages if after is None else settings.ws_resume_max_messages
     history: list[StoredMessage] = []
@@ -186,7 +188,7 @@ async def _send_history(chat: Chat, client: Subscriber, *, after: int | None, th
     if through > (after or 0) and limit > 0:  # else there is nothing to read
         async with unit_of_work(chat.sessionmaker) as db:
             history, truncated = await message_queries.history(
-                db, room_id=client.room_id, after=after or 0, through=through, limit=limit
+                db, room_id=client.room_id, after=after, through=through, limit=limit
             )
     for message in history:
         await client.send_before_live(OutgoingFrames(message_frame(message)))
@@ -239,13 +241,21 @@ async def _receive(
                 in_flight.popleft()
             if len(in_flight) >= MAX_IN_FLIGHT:
                 await asyncio.wait([in_flight.popleft()])
-            done = await chat.store.submit(
-                room_id=client.room_id,
-                user_id=client.user_id,
-                username=client.username,
-                content=posted.content,
-                client_id=posted.client_id,
-            )
+            if isinstance(posted, PostedEvent):
+                done = await chat.store.submit_event(
+                    room_id=client.room_id,
+                    user_id=client.user_id,
+                    username=client.username,
+                    event=posted,
+                )
+            else:
+                done = await chat.store.submit(
+                    room_id=client.room_id,
+                    user_id=client.user_id,
+                    username=client.username,
+                    content=posted.content,
+                    client_id=posted.client_id,
+                )
         except FrameRefused as exc:
             client.deliver(OutgoingFrames(error_frame(exc.code, exc.detail)))
             continue
@@ -264,7 +274,9 @@ def _answer(client: Subscriber, done: asyncio.Future[Appended]) -> None:
     if done.cancelled():
         return
     failure = done.exception()
-    if failure is not None:
+    if isinstance(failure, EventRefused):
+        client.deliver(OutgoingFrames(error_frame(failure.code, failure.detail)))
+    elif failure is not None:
         client.deliver(OutgoingFrames(error_frame("unavailable", str(failure))))
     elif done.result().duplicate:
         client.deliver(OutgoingFrames(message_frame(done.result().message)))

@@ -1,9 +1,11 @@
 """The frames clients and the chat service exchange: parsing and encoding, pure functions.
 
 Client -> server: `{"type": "message", "content": "...", "client_id": "optional key"}`, or
-a plain text frame that is not a JSON object, taken whole as the content; `{"type": "typing"}`;
-`{"type": "read", "up_to": SEQ}` (my read marker).
-Server -> client: `message`, `join`, `leave`, `typing`, `error` and `ready` frames, JSON text.
+a plain text frame that is not a JSON object, taken whole as the content;
+`{"type": "edit", "target": SEQ, "content": "..."}`, `{"type": "delete", "target": SEQ}`,
+`{"type": "typing"}` and `{"type": "read", "up_to": SEQ}` (my read marker).
+Server -> client: `message`, `edit`, `delete`, `join`, `leave`, `typing`, `account_gone`,
+`error` and `ready` frames, JSON text.
 """
 
 from __future__ import annotations
@@ -20,8 +22,12 @@ MAX_CONTENT_CHARS = 4000
 MAX_CLIENT_ID_CHARS = 64
 MAX_SEQ = 2**63 - 1  # a BIGINT
 
-ErrorCode = Literal["bad_frame", "invalid_content", "rate_limited", "unavailable"]
+ErrorCode = Literal[
+    "bad_frame", "invalid_content", "rate_limited", "unavailable", "not_found", "forbidden"
+]
 PresenceKind = Literal["join", "leave"]
+# A row of a room's sequence: a message, or an event acting on an earlier message.
+RowKind = Literal["message", "edit", "delete"]
 
 
 class FrameRefused(Exception):
@@ -42,6 +48,15 @@ class PostedMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class PostedEvent:
+    """An edit (`content` set) or a deletion (`content` None) of message `target`."""
+
+    kind: Literal["edit", "delete"]
+    target: int
+    content: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Typing:
     """`{"type": "typing"}`: the sender is typing. Never stored."""
 
@@ -56,20 +71,27 @@ class ReadRequest:
     up_to: int
 
 
-ClientFrame = PostedMessage | Typing | ReadRequest
+ClientFrame = PostedMessage | PostedEvent | Typing | ReadRequest
 
 
 @dataclass(frozen=True, slots=True)
 class StoredMessage:
-    """A message as stored: `seq` is its per-room sequence number, the frame's `id`."""
+    """A row of a room's sequence as stored: `seq` is its per-room sequence number, the
+    frame's `id`. A message (`kind` "message") in its current state (`edited_at`, `deleted`:
+    a tombstone, content ""), or an edit or deletion of message `target`, by `user_id`.
+    `user_id`/`username` are None once that account is deleted."""
 
     room_id: str
     seq: int
-    user_id: int
-    username: str
+    user_id: int | None
+    username: str | None
     content: str
     client_id: str | None
     created_at: datetime
+    kind: RowKind = "message"
+    target: int | None = None
+    edited_at: datetime | None = None
+    deleted: bool = False
 
 
 def parse_client_frame(text: str) -> ClientFrame:
@@ -81,13 +103,16 @@ def parse_client_frame(text: str) -> ClientFrame:
         raw = None
     if not isinstance(raw, dict):
         return PostedMessage(content=_checked_content(text), client_id=None)
-    if raw.get("type") == "typing":
+    kind = raw.get("type")
+    if kind == "typing":
         if len(raw) != 1:
             raise FrameRefused("bad_frame", 'expected {"type": "typing"}')
         return TYPING
-    if raw.get("type") == "read":
+    if kind == "read":
         return _read_request(raw)
-    if raw.get("type") != "message" or not set(raw) <= {"type", "content", "client_id"}:
+    if kind == "edit" or kind == "delete":
+        return _parse_event(raw, kind)
+    if kind != "message" or not set(raw) <= {"type", "content", "client_id"}:
         raise FrameRefused("bad_frame", 'expected {"type": "message", "content", "client_id"?}')
     content = raw.get("content")
     if not isinstance(content, str):
@@ -112,6 +137,22 @@ def _read_request(raw: dict[str, Any]) -> ReadRequest:
     return ReadRequest(up_to=up_to)
 
 
+def _parse_event(raw: dict[str, Any], kind: Literal["edit", "delete"]) -> PostedEvent:
+    fields = {"type", "target", "content"} if kind == "edit" else {"type", "target"}
+    if set(raw) != fields:
+        shape = '"target", "content"' if kind == "edit" else '"target"'
+        raise FrameRefused("bad_frame", f'expected {{"type": "{kind}", {shape}}}')
+    target = raw["target"]
+    if type(target) is not int or not 1 <= target <= MAX_SEQ:  # bool is an int subclass
+        raise FrameRefused("bad_frame", "target must be a message id (a positive integer)")
+    if kind == "delete":
+        return PostedEvent(kind=kind, target=target, content=None)
+    content = raw["content"]
+    if not isinstance(content, str):
+        raise FrameRefused("bad_frame", "content must be a string")
+    return PostedEvent(kind=kind, target=target, content=_checked_content(content))
+
+
 def _checked_content(content: str) -> str:
     if not content.strip():
         raise FrameRefused("invalid_content", "content is empty")
@@ -131,6 +172,27 @@ def encode(frame: dict[str, Any]) -> bytes:
 
 
 def message_fields(message: StoredMessage) -> dict[str, Any]:
+    """The client frame of a row: a `message`, or an `edit` (its `edited_at` is when the
+    edit was made) or `delete` event of message `target`."""
+    if message.kind == "edit":
+        return {
+            "type": "edit",
+            "id": message.seq,
+            "room_id": message.room_id,
+            "target": message.target,
+            "user_id": message.user_id,
+            "content": message.content,
+            "edited_at": message.created_at,
+        }
+    if message.kind == "delete":
+        return {
+            "type": "delete",
+            "id": message.seq,
+            "room_id": message.room_id,
+            "target": message.target,
+            "user_id": message.user_id,
+            "created_at": message.created_at,
+        }
     return {
         "type": "message",
         "id": message.seq,
@@ -140,11 +202,18 @@ def message_fields(message: StoredMessage) -> dict[str, Any]:
         "content": message.content,
         "created_at": message.created_at,
         "client_id": message.client_id,
+        "edited_at": message.edited_at,
+        "deleted": message.deleted,
     }
 
 
 def message_frame(message: StoredMessage) -> bytes:
     return encode(message_fields(message))
+
+
+def account_gone_frame(*, room_id: str, user_id: int) -> bytes:
+    """The author's account is gone: clients turn that user's messages into tombstones."""
+    return encode({"type": "account_gone", "room_id": room_id, "user_id": user_id})
 
 
 def presence_frame(kind: PresenceKind, *, room_id: str, user_id: int, username: str) -> bytes:

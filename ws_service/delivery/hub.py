@@ -42,11 +42,13 @@ from ws_service.connection.close_codes import (
 )
 from ws_service.connection.protocol import (
     StoredMessage,
+    account_gone_frame,
     message_frame,
     presence_frame,
     typing_frame,
 )
 from ws_service.delivery.room_state import (
+    AccountGone,
     Announce,
     Close,
     Decision,
@@ -130,6 +132,11 @@ class _EndSessions:
 
 
 @dataclass(frozen=True, slots=True)
+class _AccountGone:
+    user_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class _RemoveMember:
     room_id: str
     user_id: int
@@ -148,6 +155,7 @@ _Event = (
     | _Snapshot
     | _EndSessions
     | _RemoveMember
+    | _AccountGone
 )
 
 
@@ -308,6 +316,12 @@ class RoomHub:
         except Exception as exc:
             logger.debug("typing not published: %s", exc)
 
+    async def account_gone(self, *, user_id: int) -> None:
+        """`user_id`'s account was deleted: every room with members here gets an
+        `account_gone` frame (clients turn that user's messages into tombstones)."""
+        if not self._closed:
+            await self._put(self._events, _AccountGone(user_id))
+
     def session_ids(self) -> set[uuid.UUID]:
         """The sessions with a connection here now."""
         return self._state.session_ids()
@@ -433,6 +447,8 @@ class RoomHub:
                     reason=event.reason,
                 )
             )
+        elif isinstance(event, _AccountGone):
+            self._apply(state.account_gone(event.user_id))
         elif isinstance(event, _StreamReset):
             logger.warning("the chat stream missed messages; reading them from the database")
             self._apply(state.stream_reset(), resync_presence=True)
@@ -475,6 +491,13 @@ class RoomHub:
                 )
                 for client in decision.members:
                     client.deliver(frames)
+                self.delivered += len(decision.members)
+            elif isinstance(decision, AccountGone):
+                gone = OutgoingFrames(
+                    account_gone_frame(room_id=decision.room_id, user_id=decision.user_id)
+                )
+                for client in decision.members:
+                    client.deliver(gone)
                 self.delivered += len(decision.members)
             elif isinstance(decision, ScheduleFill):
                 self._schedule(decision)

@@ -8,6 +8,9 @@ and carries out what it answers: deliver these messages to these members, read t
 of a room from the database (now or after a delay), read who is present, close these
 members.
 
+A "message" here is any row of a room's sequence: edit and delete events take a seq like
+messages and are ordered, held back, filled and delivered exactly alike.
+
 Guarantees, per room (the property test in tests/ws/test_room_state.py drives them with
 random interleavings):
 - a member is sent every message after its join point exactly once, in sequence order,
@@ -89,6 +92,16 @@ class Announce(Generic[M]):
 
 
 @dataclass(frozen=True, slots=True)
+class AccountGone(Generic[M]):
+    """Tell each of `members` (the room's own set, as above) that `user_id`'s account is
+    gone: their messages are tombstones now."""
+
+    members: Collection[M]
+    room_id: str
+    user_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class ScheduleFill:
     """After `delay` seconds, hand the state `fill_due(room_id, epoch)`."""
 
@@ -123,7 +136,15 @@ class Close(Generic[M]):
     reason: str
 
 
-Decision = Deliver[M, T] | Announce[M] | ScheduleFill | ReadRange | ReadPresence | Close[M]
+Decision = (
+    Deliver[M, T]
+    | Announce[M]
+    | AccountGone[M]
+    | ScheduleFill
+    | ReadRange
+    | ReadPresence
+    | Close[M]
+)
 
 
 # -- the state ---------------------------------------------------------------------------
@@ -425,6 +446,13 @@ class DeliveryState(Generic[M, T]):
             room.presence_asked += 1
             asked.append((room.id, room.epoch, room.presence_asked))
         return ReadPresence(tuple(asked))
+
+    # -- accounts ----------------------------------------------------------------------
+
+    def account_gone(self, user_id: int) -> list[Decision[M, T]]:
+        """`user_id`'s account was deleted (its messages erased): every room with members
+        here is told, whether or not that user wrote in it (the cheapest correct rule)."""
+        return [AccountGone(room.members, room.id, user_id) for room in self._rooms.values()]
 
     # -- sessions ----------------------------------------------------------------------
 

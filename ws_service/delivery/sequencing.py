@@ -63,8 +63,8 @@ class RoomSequence(Generic[T]):
 
     def fill(self, items: Iterable[tuple[int, T]], *, through: int) -> list[T]:
         """`items` are all that exist from `next_seq` to `through`, as read from the
-        database: release them; any number in that range they lack no longer exists (its
-        author was deleted) and is skipped."""
+        database: release them; any number in that range they lack no longer exists and is
+        skipped (a deleted account's messages stay as tombstones, so none should)."""
         released: list[T] = []
         for seq, item in items:
             released.extend(self.offer(seq, item))

@@ -13,7 +13,6 @@ from ws_service.connection.protocol import encode
 from ws_service.rooms.schemas import InviteOut, RoomListItem
 
 RemovalReason = Literal["kick", "ban", "leave"]
-PREVIEW_CHARS = 100
 
 # What a getRooms?mine item holds beyond RoomListItem (issue 13); B's item carries them.
 _CONVERSATION_DEFAULTS: dict[str, Any] = {"unread": 0, "read_seq": 0, "last_message": None}
@@ -34,10 +33,6 @@ def room_removed(room_id: str, reason: RemovalReason) -> dict[str, Any]:
 
 def invite(invitation: InviteOut) -> dict[str, Any]:
     return {"type": "invite", "invite": invitation.model_dump(mode="json")}
-
-
-def preview(content: str) -> str:
-    return content[:PREVIEW_CHARS]
 
 
 def room_activity(

@@ -51,6 +51,7 @@ from ws_service.events import frames, queries
 from ws_service.events.frames import RemovalReason
 from ws_service.messages.stream import PresenceChange, StoredBatch, chat_channel, decode
 from ws_service.presence.base import Presence
+from ws_service.rooms.unread import last_message_of, preview
 
 logger = logging.getLogger("gochat.ws.events")
 
@@ -106,13 +107,7 @@ class _Room:
     def last_message_fields(self) -> dict[str, Any] | None:
         last = self.last_message
         if isinstance(last, StoredMessage):
-            last = self.last_message = {
-                "id": last.seq,
-                "user_id": last.user_id,
-                "username": last.username,
-                "preview": frames.preview(last.content),
-                "created_at": last.created_at,
-            }
+            last = self.last_message = last_message_of(last).model_dump(mode="json")
         return last
 
 
@@ -334,9 +329,22 @@ class EventStreams:
             room = rooms.get(message.room_id)
             if room is None:
                 continue
+            if message.kind != "message":  # an edit or deletion: no new message to count
+                if message.target == room.last_id:  # of the last message: its preview changes
+                    fields = room.last_message_fields()
+                    if fields is not None:
+                        gone = message.kind == "delete"
+                        room.last_message = {
+                            **fields,
+                            "preview": "" if gone else preview(message.content),
+                            "deleted": gone,
+                        }
+                    room.activity = True
+                    self._mark_due(room)
+                continue
             room.seen += 1
             self.uncoalesced += len(room.watchers)
-            own = room.watchers.get(message.user_id)
+            own = room.watchers.get(message.user_id) if message.user_id is not None else None
             if own is not None:
                 own.own += 1
             if message.seq > room.last_id:

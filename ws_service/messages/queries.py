@@ -1,41 +1,99 @@
-"""SQL for chat messages: sequence numbers, inserts, history and ranges."""
+"""SQL for chat messages: sequence numbers, inserts, edits and deletions, history, ranges
+and scrollback.
+
+Every read joins `users` with an OUTER join: a deleted account's messages stay as
+tombstones (content erased, author NULL) and are read like any other row.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import Row, insert, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    exists,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from shared.models import Message, Room, User
-from ws_service.connection.protocol import StoredMessage
+from shared.models import Message, Room, RoomMember, User
+from ws_service.connection.protocol import RowKind, StoredMessage
 
 ClientKey = tuple[str, int, str]  # room_id, user_id, client_id
+MODERATING_ROLES = ("owner", "moderator")
 
-_COLUMNS = (
-    Message.room_id,
-    Message.seq,
-    Message.user_id,
-    User.username,
-    Message.content,
-    Message.client_id,
-    Message.created_at,
-)
+_target = aliased(Message, name="target")
 
 
-def _stored(row: Row[str, int, int | None, str, str, str | None, datetime]) -> StoredMessage:
-    # Every read joins `users`, so a deleted account's tombstones are not among the rows.
-    assert row.user_id is not None
+def _columns(content: ColumnElement[str] | Any) -> tuple[Any, ...]:
+    return (
+        Message.room_id,
+        Message.seq,
+        Message.user_id,
+        User.username,
+        content,
+        Message.client_id,
+        Message.created_at,
+        Message.kind,
+        Message.target_seq,
+        Message.edited_at,
+        Message.deleted,
+    )
+
+
+def _messages() -> Select[Any]:
+    """kind='message' rows (and their authors, if any) only."""
+    return (
+        select(*_columns(Message.content))
+        .outerjoin(User, User.id == Message.user_id)
+        .where(Message.kind == "message")
+    )
+
+
+def _rows() -> Select[Any]:
+    """Messages and events. An edit row stores no content: it carries its target's current
+    content ("" once that message is deleted), read through the primary key."""
+    content = case((Message.kind == "edit", _target.content), else_=Message.content).label(
+        "content"
+    )
+    return (
+        select(*_columns(content))
+        .outerjoin(User, User.id == Message.user_id)
+        .outerjoin(
+            _target,
+            and_(
+                Message.kind == "edit",
+                _target.room_id == Message.room_id,
+                _target.seq == Message.target_seq,
+            ),
+        )
+    )
+
+
+def _stored(row: Any) -> StoredMessage:
+    kind: RowKind = row.kind
     return StoredMessage(
         room_id=row.room_id,
         seq=row.seq,
         user_id=row.user_id,
         username=row.username,
-        content=row.content,
+        content=row.content or "",
         client_id=row.client_id,
         created_at=row.created_at,
+        kind=kind,
+        target=row.target_seq,
+        edited_at=row.edited_at,
+        deleted=bool(row.deleted),
     )
 
 
@@ -71,7 +129,8 @@ async def save_counters(db: AsyncSession, counters: Mapping[str, RoomCounters]) 
 
 
 async def insert_messages(db: AsyncSession, messages: Sequence[tuple[StoredMessage, int]]) -> None:
-    """Inserts new messages, each with its `number` (the room's message count through it)."""
+    """Inserts new rows, each with its `number` (the room's message count through it). An
+    edit's content lives in its target only (so a deletion erases it everywhere at once)."""
     if not messages:
         return
     await db.execute(
@@ -81,14 +140,76 @@ async def insert_messages(db: AsyncSession, messages: Sequence[tuple[StoredMessa
                 "room_id": m.room_id,
                 "seq": m.seq,
                 "user_id": m.user_id,
-                "content": m.content,
+                "content": m.content if m.kind == "message" else "",
                 "client_id": m.client_id,
                 "created_at": m.created_at,
                 "number": number,
+                "kind": m.kind,
+                "target_seq": m.target,
             }
             for m, number in messages
         ],
     )
+
+
+def _live_target(room_id: str, seq: int) -> tuple[ColumnElement[bool], ...]:
+    return (
+        Message.room_id == room_id,
+        Message.seq == seq,
+        Message.kind == "message",
+        Message.deleted.is_(False),
+    )
+
+
+async def edit_message(
+    db: AsyncSession, *, room_id: str, seq: int, user_id: int, content: str, at: datetime
+) -> StoredMessage | None:
+    """Replaces the content of message `seq` if `user_id` wrote it and it is not deleted;
+    the message in its new state, or None (nothing changed)."""
+    row = (
+        await db.execute(
+            update(Message)
+            .where(*_live_target(room_id, seq), Message.user_id == user_id)
+            .values(content=content, edited_at=at)
+            .returning(Message.client_id, Message.created_at)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return StoredMessage(
+        room_id=room_id,
+        seq=seq,
+        user_id=user_id,
+        username=None,  # the caller knows it
+        content=content,
+        client_id=row.client_id,
+        created_at=row.created_at,
+        edited_at=at,
+    )
+
+
+async def delete_message(db: AsyncSession, *, room_id: str, seq: int, user_id: int) -> bool:
+    """Erases message `seq` (content '' in the database, a tombstone) if `user_id` wrote it
+    or moderates the room (as of now) and it is not deleted yet. False: nothing changed."""
+    moderates = exists().where(
+        RoomMember.room_id == room_id,
+        RoomMember.user_id == user_id,
+        RoomMember.role.in_(MODERATING_ROLES),
+    )
+    result = await db.execute(
+        update(Message)
+        .where(*_live_target(room_id, seq), or_(Message.user_id == user_id, moderates))
+        .values(content="", deleted=True)
+        .returning(Message.seq)
+    )
+    return result.one_or_none() is not None
+
+
+async def is_live_message(db: AsyncSession, *, room_id: str, seq: int) -> bool:
+    """Whether `seq` is a message that is not deleted: why an edit or a deletion changed
+    nothing (no: not found; yes: not allowed)."""
+    row = (await db.execute(select(Message.seq).where(*_live_target(room_id, seq)))).first()
+    return row is not None
 
 
 async def find_by_client_keys(
@@ -98,30 +219,31 @@ async def find_by_client_keys(
     if not keys:
         return {}
     rows = await db.execute(
-        select(*_COLUMNS)
-        .join(User, User.id == Message.user_id)
-        .where(tuple_(Message.room_id, Message.user_id, Message.client_id).in_(list(keys)))
+        _messages().where(
+            tuple_(Message.room_id, Message.user_id, Message.client_id).in_(list(keys))
+        )
     )
     found: dict[ClientKey, StoredMessage] = {}
     for row in rows:
         message = _stored(row)
-        assert message.client_id is not None
+        assert message.client_id is not None and message.user_id is not None
         found[(message.room_id, message.user_id, message.client_id)] = message
     return found
 
 
 async def history(
-    db: AsyncSession, *, room_id: str, after: int, through: int, limit: int
+    db: AsyncSession, *, room_id: str, after: int | None, through: int, limit: int
 ) -> tuple[list[StoredMessage], bool]:
-    """The newest `limit` messages with `after < seq <= through`, oldest first, and whether
-    older ones in that range were left out."""
-    rows = await db.execute(
-        select(*_COLUMNS)
-        .join(User, User.id == Message.user_id)
-        .where(Message.room_id == room_id, Message.seq > after, Message.seq <= through)
-        .order_by(Message.seq.desc())
-        .limit(limit + 1)
-    )
+    """Oldest first, and whether older ones in that range were left out: with `after` (a
+    resume) the newest `limit` rows, messages and events, with `after < seq <= through`;
+    without, the newest `limit` messages up to `through`, in their current state."""
+    if after is None:
+        query = _messages().where(Message.room_id == room_id, Message.seq <= through)
+    else:
+        query = _rows().where(
+            Message.room_id == room_id, Message.seq > after, Message.seq <= through
+        )
+    rows = await db.execute(query.order_by(Message.seq.desc()).limit(limit + 1))
     newest_first = [_stored(row) for row in rows]
     truncated = len(newest_first) > limit
     return newest_first[:limit][::-1], truncated
@@ -130,11 +252,10 @@ async def history(
 async def message_range(
     db: AsyncSession, *, room_id: str, first: int, last: int | None, limit: int
 ) -> list[StoredMessage]:
-    """Messages with `first <= seq <= last` (no upper bound when `last` is None), oldest
-    first, at most `limit`."""
+    """Messages and events with `first <= seq <= last` (no upper bound when `last` is
+    None), oldest first, at most `limit`."""
     query = (
-        select(*_COLUMNS)
-        .join(User, User.id == Message.user_id)
+        _rows()
         .where(Message.room_id == room_id, Message.seq >= first)
         .order_by(Message.seq)
         .limit(limit)
@@ -142,3 +263,15 @@ async def message_range(
     if last is not None:
         query = query.where(Message.seq <= last)
     return [_stored(row) for row in await db.execute(query)]
+
+
+async def messages_before(
+    db: AsyncSession, *, room_id: str, before: int | None, limit: int
+) -> list[StoredMessage]:
+    """Scrollback: up to `limit` messages (no events) with `seq < before` (the newest when
+    `before` is None), newest first, through the primary key (room_id, seq)."""
+    query = _messages().where(Message.room_id == room_id)
+    if before is not None:
+        query = query.where(Message.seq < before)
+    rows = await db.execute(query.order_by(Message.seq.desc()).limit(limit))
+    return [_stored(row) for row in rows]

@@ -15,6 +15,11 @@ Guarantees:
   (a later half, an outage, shutdown) never turns it into "try again".
 - A `client_id` already used by the same user in the same room is not stored again; the
   caller gets the original message back, marked as a duplicate.
+- An edit or a deletion is a row of the room's sequence too (kind "edit"/"delete", the
+  next seq, `target_seq` set), stored in the same transaction that changes its target and
+  published with the messages: refused (`EventRefused`) unless its target is a message
+  that is not deleted and the sender may act on it. It is counted in `rooms.last_seq`
+  only; its `number` is the room's message count at its place.
 - Each batch is published on the chat channel after its commit, in sequence order. A batch
   the broker refused for `PUBLISH_PATIENCE_SECONDS` is carried into the next publish (and
   retried while the writer is idle), so no committed message is left unpublished for good
@@ -25,8 +30,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from types import TracebackType
+from typing import Literal
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -37,7 +44,7 @@ from shared.database import unit_of_work
 from shared.models import utcnow
 from shared.supervision import OnFailure
 from shared.tasks import cancel_and_wait
-from ws_service.connection.protocol import StoredMessage
+from ws_service.connection.protocol import PostedEvent, StoredMessage
 from ws_service.messages import queries as message_queries
 from ws_service.messages.stream import encode_stored
 
@@ -69,13 +76,30 @@ class StoreUnavailable(Exception):
     """The message was not stored: the database failed, or the service is stopping."""
 
 
+class EventRefused(Exception):
+    """An edit or deletion not stored: `not_found` (no such message, or it is deleted) or
+    `forbidden` (not the sender's message, and for a deletion no moderating role)."""
+
+    def __init__(self, code: Literal["not_found", "forbidden"], detail: str) -> None:
+        super().__init__(detail)
+        self.code: Literal["not_found", "forbidden"] = code
+        self.detail = detail
+
+
+NO_SUCH_MESSAGE = "no such message (or it was deleted)"
+NOT_YOURS_TO_EDIT = "only its author may edit a message"
+NOT_YOURS_TO_DELETE = "only its author or the room's owner or moderators may delete a message"
+
+
 @dataclass(frozen=True, slots=True)
 class Appended:
-    message: StoredMessage
+    message: StoredMessage  # for an edit or deletion: the event
     duplicate: bool  # stored earlier under the same client_id; this is the original
+    # An edit's target in its new state (None for messages and deletions).
+    target: StoredMessage | None = None
 
 
-Outcome = Appended | StoreUnavailable
+Outcome = Appended | StoreUnavailable | EventRefused
 
 
 @dataclass(slots=True)
@@ -86,6 +110,7 @@ class _Pending:
     content: str
     client_id: str | None
     done: asyncio.Future[Appended]
+    event: PostedEvent | None = None  # an edit or deletion instead of a message
     # Set once known for certain: after its commit, or once it can no longer be committed.
     outcome: Outcome | None = field(default=None)
 
@@ -156,10 +181,20 @@ class MessageStore:
         once it is committed and published (or the broker gave up), or found stored already;
         `StoreUnavailable` when it was not stored. One caller's messages are stored in the
         order submitted."""
+        return await self._enqueue(_Pending(room_id, user_id, username, content, client_id, _new()))
+
+    async def submit_event(
+        self, *, room_id: str, user_id: int, username: str, event: PostedEvent
+    ) -> asyncio.Future[Appended]:
+        """Queues an edit or deletion, as `submit`; its future fails with `EventRefused`
+        when it may not be done. Stored in order with the sender's messages."""
+        pending = _Pending(room_id, user_id, username, event.content or "", None, _new(), event)
+        return await self._enqueue(pending)
+
+    async def _enqueue(self, pending: _Pending) -> asyncio.Future[Appended]:
         if self._refusal is not None:
             raise StoreUnavailable(self._refusal)
-        done: asyncio.Future[Appended] = asyncio.get_running_loop().create_future()
-        pending = _Pending(room_id, user_id, username, content, client_id, done)
+        done = pending.done
         await self._queue.put(pending)
         if self._refusal is not None:  # stopped (or died) while it waited for room
             _settle(pending, StoreUnavailable(self._refusal))
@@ -175,6 +210,15 @@ class MessageStore:
             username=username,
             content=content,
             client_id=client_id,
+        )
+        return await done
+
+    async def append_event(
+        self, *, room_id: str, user_id: int, username: str, event: PostedEvent
+    ) -> Appended:
+        """`submit_event`, then wait for the outcome."""
+        done = await self.submit_event(
+            room_id=room_id, user_id=user_id, username=username, event=event
         )
         return await done
 
@@ -301,8 +345,9 @@ async def _store_batch(
     db: AsyncSession, batch: list[_Pending]
 ) -> tuple[list[Outcome], list[StoredMessage]]:
     """One transaction's work, in a few round trips whatever the number of rooms: find
-    repeats, lock the rooms (in id order) and read their counters, number the new messages,
-    write the counters back, insert the messages."""
+    repeats, lock the rooms (in id order) and read their counters, carry out the edits and
+    deletions (refusing those that may not be done: a round trip or two each), number the
+    new rows, write the counters back, insert the rows."""
     keys = [key for pending in batch if (key := pending.key) is not None]
     earlier = await message_queries.find_by_client_keys(db, keys)
     outcomes: list[Outcome | None] = [None] * len(batch)
@@ -324,29 +369,43 @@ async def _store_batch(
     stored: list[StoredMessage] = []
     numbers: list[int] = []
     counters = await message_queries.lock_rooms(db, room_ids=new_by_room)
-    for room_id, indexes in new_by_room.items():
+    # Under the rooms' locks: no other batch acts on these rooms' messages meanwhile.
+    targets: dict[int, StoredMessage] = {}
+    if any(pending.event is not None for pending in batch):
+        targets = await _apply_events(db, batch, outcomes, at=created_at)
+    for room_id, all_indexes in new_by_room.items():
+        indexes = [index for index in all_indexes if outcomes[index] is None]
         room = counters.get(room_id)
         if room is None:
             for index in indexes:
                 outcomes[index] = StoreUnavailable("the room does not exist")
             continue
+        count, last_message_seq = room.message_count, room.last_message_seq
         for offset, index in enumerate(indexes, start=1):
             pending = batch[index]
+            event = pending.event
+            seq = room.last_seq + offset
+            if event is None:  # events take a seq but are not counted as messages
+                count += 1
+                last_message_seq = seq
             message = StoredMessage(
                 room_id=room_id,
-                seq=room.last_seq + offset,
+                seq=seq,
                 user_id=pending.user_id,
                 username=pending.username,
                 content=pending.content,
                 client_id=pending.client_id,
                 created_at=created_at,
+                kind="message" if event is None else event.kind,
+                target=None if event is None else event.target,
             )
-            outcomes[index] = Appended(message, duplicate=False)
+            outcomes[index] = Appended(message, duplicate=False, target=targets.get(index))
             stored.append(message)
-            numbers.append(room.message_count + offset)
-        last = room.last_seq + len(indexes)
+            numbers.append(count)
         counters[room_id] = message_queries.RoomCounters(
-            last_seq=last, message_count=room.message_count + len(indexes), last_message_seq=last
+            last_seq=room.last_seq + len(indexes),
+            message_count=count,
+            last_message_seq=last_message_seq,
         )
     await message_queries.save_counters(db, counters)
     await message_queries.insert_messages(db, list(zip(stored, numbers, strict=True)))
@@ -360,6 +419,38 @@ async def _store_batch(
         )
     assert all(outcome is not None for outcome in outcomes)
     return [outcome for outcome in outcomes if outcome is not None], stored
+
+
+async def _apply_events(
+    db: AsyncSession, batch: list[_Pending], outcomes: list[Outcome | None], *, at: datetime
+) -> dict[int, StoredMessage]:
+    """Changes the targets of the batch's edits and deletions (their rooms already locked;
+    in (room, target) order, stable, so two events on one target keep their arrival order)
+    and sets a refusal as the outcome of each that may not be done. Returns each edit's
+    target in its new state, by index."""
+    targets: dict[int, StoredMessage] = {}
+    events = [(index, p, p.event) for index, p in enumerate(batch) if p.event is not None]
+    for index, pending, event in sorted(events, key=lambda item: (item[1].room_id, item[2].target)):
+        room_id, seq, user_id = pending.room_id, event.target, pending.user_id
+        if event.kind == "edit":
+            edited = await message_queries.edit_message(
+                db, room_id=room_id, seq=seq, user_id=user_id, content=pending.content, at=at
+            )
+            if edited is not None:
+                targets[index] = replace(edited, username=pending.username)
+                continue
+        elif await message_queries.delete_message(db, room_id=room_id, seq=seq, user_id=user_id):
+            continue
+        if not await message_queries.is_live_message(db, room_id=room_id, seq=seq):
+            outcomes[index] = EventRefused("not_found", NO_SUCH_MESSAGE)
+        else:
+            denied = NOT_YOURS_TO_EDIT if event.kind == "edit" else NOT_YOURS_TO_DELETE
+            outcomes[index] = EventRefused("forbidden", denied)
+    return targets
+
+
+def _new() -> asyncio.Future[Appended]:
+    return asyncio.get_running_loop().create_future()
 
 
 def _settle(pending: _Pending, outcome: Outcome) -> None:

@@ -4,8 +4,8 @@ Every instance publishes, after each commit, the messages it stored (one broker 
 commit, in sequence order), and the join/leave of users whose presence changed across the
 whole service, and who is typing (`TypingEvent`: transient, never stored, delivered
 outside the sequence machinery). Every instance, the publisher included, delivers from this
-channel, so all of them deliver the same thing. A message is carried as its client frame's
-fields and decoded back into a `StoredMessage`.
+channel, so all of them deliver the same thing. A stored row (a message, or an edit or
+deletion event) is carried with all of its fields and decoded back into a `StoredMessage`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from datetime import datetime
 
 import orjson
 
-from ws_service.connection.protocol import PresenceKind, StoredMessage, encode, message_fields
+from ws_service.connection.protocol import PresenceKind, StoredMessage, encode
 
 
 def chat_channel(namespace: str) -> str:
@@ -25,7 +25,7 @@ def chat_channel(namespace: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class StoredBatch:
-    """Stored messages of one commit, in sequence order per room."""
+    """Stored rows (messages and events) of one commit, in sequence order per room."""
 
     messages: list[StoredMessage]
 
@@ -51,7 +51,23 @@ StreamEvent = StoredBatch | PresenceChange | TypingEvent
 
 
 def encode_stored(messages: Sequence[StoredMessage]) -> bytes:
-    return encode({"messages": [message_fields(m) for m in messages]})
+    return encode({"messages": [_fields(m) for m in messages]})
+
+
+def _fields(m: StoredMessage) -> dict[str, object]:
+    return {
+        "room_id": m.room_id,
+        "id": m.seq,
+        "kind": m.kind,
+        "user_id": m.user_id,
+        "username": m.username,
+        "content": m.content,
+        "client_id": m.client_id,
+        "created_at": m.created_at,
+        "target": m.target,
+        "edited_at": m.edited_at,
+        "deleted": m.deleted,
+    }
 
 
 def encode_presence(change: PresenceChange) -> bytes:
@@ -100,18 +116,24 @@ def decode(data: bytes) -> StreamEvent | None:
 
 
 def _stored(fields: dict[str, object]) -> StoredMessage:
-    """The inverse of `message_fields`; TypeError or ValueError for a field of the wrong kind."""
-    room_id, seq, user_id = fields["room_id"], fields["id"], fields["user_id"]
-    username, content, client_id = fields["username"], fields["content"], fields["client_id"]
-    created_at = fields["created_at"]
+    """The inverse of `_fields`; TypeError or ValueError for a field of the wrong kind."""
+    room_id, seq, kind = fields["room_id"], fields["id"], fields["kind"]
+    user_id, username = fields["user_id"], fields["username"]
+    content, client_id = fields["content"], fields["client_id"]
+    created_at, target = fields["created_at"], fields["target"]
+    edited_at, deleted = fields["edited_at"], fields["deleted"]
     if not (
         isinstance(room_id, str)
         and isinstance(seq, int)
-        and isinstance(user_id, int)
-        and isinstance(username, str)
+        and (kind == "message" or kind == "edit" or kind == "delete")
+        and (user_id is None or isinstance(user_id, int))
+        and (username is None or isinstance(username, str))
         and isinstance(content, str)
         and (client_id is None or isinstance(client_id, str))
         and isinstance(created_at, str)
+        and (target is None or isinstance(target, int))
+        and (edited_at is None or isinstance(edited_at, str))
+        and isinstance(deleted, bool)
     ):
         raise TypeError("a stored message with a field of the wrong type")
     return StoredMessage(
@@ -122,4 +144,8 @@ def _stored(fields: dict[str, object]) -> StoredMessage:
         content=content,
         client_id=client_id,
         created_at=datetime.fromisoformat(created_at),
+        kind=kind,
+        target=target,
+        edited_at=None if edited_at is None else datetime.fromisoformat(edited_at),
+        deleted=deleted,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ws_service.connection.protocol import StoredMessage
 from ws_service.rooms.queries import MINE_COUNT_CAP
 from ws_service.rooms.schemas import LastMessage
 
@@ -33,6 +34,18 @@ def preview(content: str) -> str:
     """The first PREVIEW_CHARS characters on one line: every run of whitespace (line breaks
     included) becomes one space."""
     return " ".join(content.split())[:PREVIEW_CHARS]
+
+
+def last_message_of(message: StoredMessage) -> LastMessage:
+    """A message just stored (or read), as a room's last message."""
+    return LastMessage(
+        id=message.seq,
+        user_id=message.user_id,
+        username=message.username,
+        preview="" if message.deleted else preview(message.content),
+        created_at=message.created_at,
+        deleted=message.deleted,
+    )
 
 
 def last_message(row: Any) -> LastMessage | None:

@@ -140,6 +140,19 @@ async def test_scrollback_of_a_private_room_is_404_to_outsiders(
     assert (await client.get(url, headers=alice.headers)).status_code == 200
 
 
+async def test_scrollback_is_403_to_someone_banned_from_the_room(
+    client: httpx.AsyncClient, dev_server: ThreadServer, alice: Account, bob: Account
+) -> None:
+    api = Api(client, dev_server.url)
+    room_id = await api.create(alice, private=False)
+    url = f"{CHAT}/rooms/{room_id}/messages"
+    assert (await client.get(url, headers=bob.headers)).status_code == 200  # public
+    assert (await api.ban(alice, room_id, bob.id)).status_code == 200
+    refused = await client.get(url, headers=bob.headers)
+    assert refused.status_code == 403
+    assert refused.json() == {"detail": "you are banned from this room"}
+
+
 # -- edit and delete over the socket -------------------------------------------------------
 
 

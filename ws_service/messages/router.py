@@ -13,7 +13,7 @@ from shared.pagination import MAX_ID
 from ws_service.deps import ChatDep
 from ws_service.messages import service
 from ws_service.messages.schemas import EditIn, MessageOut
-from ws_service.rooms.router import NOT_FOUND, RoomIdPath
+from ws_service.rooms.router import RoomIdPath
 
 router = APIRouter(prefix="/ws", tags=["messages"])
 
@@ -34,7 +34,12 @@ CHANGE = error_responses(
 @router.get(
     "/rooms/{room_id}/messages",
     response_model=list[MessageOut],
-    responses=NOT_FOUND,
+    responses=error_responses(
+        403,
+        404,
+        _403="you are banned from the room",
+        _404="no such room (or a private one you are not in)",
+    ),
     description="Scrollback: the newest `limit` messages older than `before` (the newest "
     "without it), oldest first, in their current state (edits applied, deleted ones as "
     'tombstones). Older pages: the `Link: <…>; rel="next"` header.',

@@ -22,8 +22,9 @@ async def scrollback(
 ) -> tuple[list[MessageOut], int | None]:
     """A page of messages older than `before` (the newest without it), oldest first, and
     the `before` of the next (older) page, None when there is none. 404 for a room the
-    user may not see."""
-    await reach(db, room_id=room_id, user_id=user.id)
+    user may not see, 403 for one banned from it (they may not join it either)."""
+    if (await reach(db, room_id=room_id, user_id=user.id)).banned:
+        raise Forbidden(BANNED)
     newest_first = await queries.messages_before(
         db, room_id=room_id, before=before, limit=limit + 1
     )

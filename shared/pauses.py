@@ -5,7 +5,11 @@ object and stalls the loop for as long as it takes; a stall shows up as every cl
 latency at once. These two histograms say how long the loop was late and which collections
 caused it. Objects alive once the service has started (modules, settings, the app) are moved
 out of the collector's sight with `gc.freeze()`, so full collections walk only what was
-made since.
+made since; so are, after every FREEZE_GROWTH new ones, the objects of long-lived things the
+service counts (the chat service: its sockets), so a crowd of connections does not make
+every later full collection walk all of them. A frozen object that dies is still freed by
+its reference count; only a reference cycle through frozen objects waits until the crowd has
+halved, when everything is handed back to the collector.
 """
 
 from __future__ import annotations
@@ -13,15 +17,17 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from shared.tasks import cancel_and_wait
 
 PAUSE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 LAG_PROBE_SECONDS = 0.1
+FREEZE_GROWTH = 500  # long-lived things (sockets) made since the last freeze
 
 
 class PauseMetrics:
@@ -39,6 +45,12 @@ class PauseMetrics:
             buckets=PAUSE_BUCKETS,
             registry=registry,
         )
+        self.gc_freezes = Counter(
+            "gochat_gc_freezes",
+            "Times the objects alive were moved out of the collector's sight after a crowd of "
+            "new connections.",
+            registry=registry,
+        )
 
 
 class PauseMonitor:
@@ -46,9 +58,21 @@ class PauseMonitor:
     collections' pauses, and the freeze of what start-up left alive (undone on exit, so a
     process that builds many apps, like the tests, does not keep their garbage forever)."""
 
-    def __init__(self, metrics: PauseMetrics, *, freeze: bool = True) -> None:
+    def __init__(
+        self,
+        metrics: PauseMetrics,
+        *,
+        freeze: bool = True,
+        population: Callable[[], int] | None = None,
+        freeze_growth: int = FREEZE_GROWTH,
+    ) -> None:
+        """`population`: how many long-lived things (sockets) the service holds now; their
+        objects are frozen after every `freeze_growth` new ones (with `freeze` on)."""
         self._metrics = metrics
         self._freeze = freeze
+        self._population = population if freeze else None
+        self._freeze_growth = freeze_growth
+        self._frozen_population = 0
         self._gc_started = 0.0
         self._probe: asyncio.Task[None] | None = None
 
@@ -87,3 +111,23 @@ class PauseMonitor:
             await asyncio.sleep(LAG_PROBE_SECONDS)
             late = time.perf_counter() - started - LAG_PROBE_SECONDS
             self._metrics.loop_lag.observe(max(late, 0.0))
+            if self._population is not None:
+                self.follow_population(self._population())
+
+    def follow_population(self, now: int) -> None:
+        """Freezes what is alive once `freeze_growth` long-lived things were added since the
+        last freeze (after a young collection, so their short-lived garbage is not kept).
+        Once they have halved, one full collection over everything finds the cycles left by
+        those that went, and what is still alive is frozen again: one pause, over half the
+        crowd, instead of one at every full collection."""
+        if now >= self._frozen_population + self._freeze_growth:
+            gc.collect(1)
+            gc.freeze()
+            self._frozen_population = now
+            self._metrics.gc_freezes.inc()
+        elif now < self._frozen_population // 2:
+            gc.unfreeze()
+            gc.collect()
+            gc.freeze()
+            self._frozen_population = now
+            self._metrics.gc_freezes.inc()

@@ -83,7 +83,12 @@ def build_service_app(
                 await stack.enter_async_context(service_lifespan(app, rt))
                 # Entered last, so closed first: tasks ended by the shutdown are no failure.
                 stack.callback(supervisor.close)
-            await stack.enter_async_context(PauseMonitor(app.state.metrics.pauses))
+            await stack.enter_async_context(
+                PauseMonitor(
+                    app.state.metrics.pauses,
+                    population=getattr(app.state, "long_lived_population", None),
+                )
+            )
             yield
 
     app = FastAPI(

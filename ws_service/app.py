@@ -23,6 +23,8 @@ async def chat_lifespan(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
     supervisor: Supervisor = app.state.supervisor
     async with open_chat(runtime, metrics=app.state.chat_metrics, supervisor=supervisor) as chat:
         app.state.chat = chat
+        # Sockets live long: their objects are frozen out of the collector's sight in crowds.
+        app.state.long_lived_population = lambda: chat.hub.connections + chat.events.people
         yield
 
 

@@ -161,11 +161,30 @@ export const setRole = (roomId, userId, role) =>
 export const kick = (roomId, userId) => request("DELETE", `${roomPath(roomId)}/members/${encodeURIComponent(userId)}`);
 export const ban = (roomId, userId) => request("POST", `${roomPath(roomId)}/bans/${encodeURIComponent(userId)}`);
 export const leaveRoom = (roomId) => request("POST", `${roomPath(roomId)}/leave`);
+/** A page of a room's messages older than `before` (oldest first) as {items, next_before}:
+ * `next_before` is null when there is nothing older. */
+export async function olderMessages(roomId, before, limit = 50) {
+  const { body, headers } = await exchange("GET", `${roomPath(roomId)}/messages`, { query: { before, limit } });
+  const link = headers.get("Link");
+  const match = link && link.match(/<([^>]*)>\s*;\s*rel="?next"?/);
+  const next = match ? new URL(match[1], location.href).searchParams.get("before") : null;
+  return { items: body, next_before: next === null ? null : Number(next) };
+}
+export const editMessage = (roomId, seq, content) =>
+  request("PATCH", `${roomPath(roomId)}/messages/${encodeURIComponent(seq)}`, { json: { content } });
+export const deleteMessage = (roomId, seq) =>
+  request("DELETE", `${roomPath(roomId)}/messages/${encodeURIComponent(seq)}`);
+export const markRead = (roomId, upTo) => request("POST", `${roomPath(roomId)}/read`, { query: { upTo } });
 export const roomClients = (roomId) => request("GET", `${CHAT}/ws/getClients/${encodeURIComponent(roomId)}`);
+
+const socketScheme = () => (location.protocol === "https:" ? "wss:" : "ws:");
+
+/** The person's live stream (`/ws/events`) on this origin. */
+export const eventsSocketUrl = () => `${socketScheme()}//${location.host}${CHAT}/ws/events`;
 
 /** The room's websocket address on this origin: the browser sends the cookie and the Origin. */
 export function roomSocketUrl(roomId, after) {
-  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const scheme = socketScheme();
   const query = after === null || after === undefined ? "" : `?after=${after}`;
   return `${scheme}//${location.host}${CHAT}/ws/joinRoom/${encodeURIComponent(roomId)}${query}`;
 }

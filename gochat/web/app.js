@@ -3,7 +3,9 @@
 
 import * as api from "./api.js";
 import { enterRoom, enterRooms, leaveRoom, setUpChat } from "./chat.js";
+import { startConversations, stopConversations } from "./conversations.js";
 import { $, announce, busy, confirmDialog, formatDate, showFieldErrors } from "./dom.js";
+import { clearAllDrafts } from "./drafts.js";
 import {
   enterNotifications,
   refreshUnread,
@@ -16,6 +18,7 @@ import { session } from "./session.js";
 import { enterTag, setUpTags } from "./tags.js";
 import { enterThread, setUpThread } from "./thread.js";
 import { enterTimeline, resetTimeline, setUpTimeline } from "./timeline.js";
+import { setTitle } from "./title.js";
 
 // [pattern, view id, title, enter(match) -> (false when the thing does not exist), public?]
 const ROUTES = [
@@ -32,6 +35,8 @@ const ROUTES = [
   [/^#\/account$/, "account", "Account", () => enterAccount()],
 ];
 const HOME = "#/timeline";
+const MISSING_TITLE = "Page not found";
+const MISSING_TEXT = "There is nothing at this address.";
 
 let afterLogin = HOME; // where a signed-out visitor was going
 let currentView = null;
@@ -50,7 +55,7 @@ function showView(id, title) {
     if (link.dataset.nav === section) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
-  document.title = `${title} · GoChat`;
+  setTitle(title);
   currentView = id;
   // After a navigation, move focus to the new view's heading so screen readers announce it
   // and Tab continues from there. On the first load the browser's own focus start is right.
@@ -63,6 +68,9 @@ async function route() {
   const hash = location.hash || (session.user ? HOME : "#/login");
   const match = ROUTES.map((r) => [r, hash.match(r[0])]).find(([, m]) => m);
   if (currentView === "room") leaveRoom();
+  // A view's enter() may say more about what is missing.
+  $("missing-title").textContent = MISSING_TITLE;
+  $("missing-text").textContent = MISSING_TEXT;
   if (!match) {
     showView("missing", "Page not found");
     return;
@@ -82,7 +90,7 @@ async function route() {
   if (session.user && id !== "notifications") refreshUnread();
   if (enter) {
     const found = await enter(groups);
-    if (found === false) showView("missing", "Not found");
+    if (found === false) showView("missing", $("missing-title").textContent);
   }
 }
 
@@ -95,11 +103,13 @@ function signedIn(user) {
   $("main-nav").hidden = false;
   showNotice("");
   startNotifications();
+  startConversations();
 }
 
 function signedOut(message) {
   leaveRoom();
   stopNotifications();
+  stopConversations();
   session.user = null;
   $("session").hidden = true;
   $("main-nav").hidden = true;
@@ -194,6 +204,7 @@ async function logOut() {
   } catch {
     // Already ended (401) or unreachable: either way this page forgets the user.
   }
+  clearAllDrafts(); // what was typed on this device goes with the person who typed it
   signedOut("You have logged out.");
 }
 
@@ -223,6 +234,7 @@ async function deleteAccount() {
     $("account-error").textContent = error.message;
     return;
   }
+  clearAllDrafts();
   signedOut("Your account has been deleted.");
 }
 
@@ -250,6 +262,12 @@ function setUp() {
   setUpNotifications();
   setUpChat();
   window.addEventListener("hashchange", route);
+  // A link to the page already shown changes no hash: load the view again (a fresh timeline).
+  document.addEventListener("click", (event) => {
+    const link = event.target instanceof Element ? event.target.closest("a[href^='#/']") : null;
+    if (!link || event.defaultPrevented || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    if (link.getAttribute("href") === location.hash) route();
+  });
 }
 
 async function start() {

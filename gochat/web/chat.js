@@ -2,9 +2,14 @@
 // online; creating a room; a room's live view with its members, roles and moderation.
 
 import * as api from "./api.js";
-import { $, announce, busy, charCount, confirmDialog, el, timeElement } from "./dom.js";
+import { onPersonEvent, refreshConversations, roomRead, setOpenRoom } from "./conversations.js";
+import { desktopState, mentionPattern, notifyDesktop, toggleDesktop } from "./desktop.js";
+import { $, announce, autoGrow, busy, charCount, confirmDialog, el, enterSubmits } from "./dom.js";
+import { clearDraft, loadDraft, saveDraft } from "./drafts.js";
 import { MAX_MESSAGE_LENGTH, RoomConnection } from "./room-connection.js";
+import { MessageList } from "./room-messages.js";
 import { session } from "./session.js";
+import { setTitle } from "./title.js";
 
 const knownRooms = new Map(); // id -> room, to title a room without another request
 let roomsCursor = null;
@@ -47,24 +52,18 @@ function renderInvite(invite) {
   return el("li", {}, el("span", { text: `${invite.room_name}${from}` }), accept, decline);
 }
 
-/** Invitations, then the caller's rooms: direct conversations apart from the others. */
+/** Open invitations, and my conversations afresh (the person's stream keeps them live). */
 async function loadMine() {
+  refreshConversations();
   let inbox;
-  let mine;
   try {
-    [inbox, mine] = await Promise.all([api.invites(), api.rooms(null, { mine: true })]);
+    inbox = await api.invites();
   } catch (error) {
-    $("my-rooms-status").textContent = error.message;
+    $("rooms-status").textContent = error.message;
     return;
   }
   $("invites").replaceChildren(...inbox.items.map(renderInvite));
   $("invites-section").hidden = inbox.items.length === 0;
-  const direct = mine.items.filter((room) => room.kind === "direct");
-  const others = mine.items.filter((room) => room.kind !== "direct");
-  $("dms").replaceChildren(...direct.map(renderRoom));
-  $("dms-status").hidden = direct.length > 0;
-  $("my-rooms").replaceChildren(...others.map(renderRoom));
-  $("my-rooms-status").textContent = others.length ? "" : "You are in no room yet.";
 }
 
 async function loadRooms({ more }) {
@@ -114,28 +113,55 @@ async function createRoom(event) {
 
 // ---- one room ----
 
-/** The room being shown: its connection, members and rendered messages. */
+const TYPING_SEND_EVERY_MS = 3_000; // the server forwards at most one per 2 s anyway
+const TYPING_SHOWN_MS = 6_000;
+const READ_DELAY_MS = 800;
+const OLDER_NEAR_TOP_PX = 150;
+
+/** The room being shown: its connection, members, messages, typing and read marker. */
 class RoomView {
-  constructor(roomId) {
+  constructor(roomId, room) {
     this.roomId = roomId;
+    this.detail = room; // {name, kind, role, …} once known
     this.members = new Map(); // user_id -> username
     this.presenceBuffer = null; // join/leave frames that arrive while a snapshot loads
     this.everLive = false; // connected at least once (later connections are resumptions)
     this.backlog = 0; // others' messages caught up on while reconnecting
-    this.messages = $("messages");
+    this.stateful = false; // the server sends edited_at/deleted: edits, deletions, scrollback
+    this.olderBefore = null; // the id to load older messages before; null: none or unknown
+    this.loadingOlder = false;
+    this.typers = new Map(); // user_id -> {username, timer}
+    this.readSent = 0; // the read marker as last reported
+    this.readTimer = null;
+    this.readSupported = true;
+    this.mentionMe = mentionPattern(session.user.username);
+    this.list = new MessageList($("messages"), $("jump-latest"), {
+      me: session.user,
+      mentionMe: this.mentionMe,
+      allowed: (message) => this.allowed(message),
+      onEdit: (message, item) => this.startEdit(message, item),
+      onDelete: (message, item) => this.remove(message, item),
+      onBottom: () => this.scheduleRead(),
+    });
+    this.onScroll = () => {
+      if ($("messages").scrollTop < OLDER_NEAR_TOP_PX) this.loadOlder();
+    };
+    this.onVisible = () => this.scheduleRead();
     this.connection = new RoomConnection(roomId, {
       userId: session.user.id,
       onState: (state, info) => this.showState(state, info),
       onMessage: (message, info) => this.showMessage(message, info),
+      onEvent: (frame) => this.applyEvent(frame),
       onReady: (frame) => this.ready(frame),
       onPresence: (frame) => this.presence(frame),
+      onSignal: (frame) => this.signal(frame),
       onServerError: (frame, info) => this.serverError(frame, info),
       diagnose: () => this.diagnose(),
     });
   }
 
   start() {
-    this.messages.replaceChildren();
+    $("messages").replaceChildren();
     $("members").replaceChildren();
     $("room-members").replaceChildren();
     $("moderation-error").textContent = "";
@@ -146,11 +172,21 @@ class RoomView {
     $("message-error").textContent = "";
     $("messages-live").replaceChildren();
     $("messages-empty").hidden = true;
+    $("typing").textContent = "";
+    setComposerEnabled(true);
+    $("messages").addEventListener("scroll", this.onScroll, { passive: true });
+    document.addEventListener("visibilitychange", this.onVisible);
     this.connection.start();
   }
 
   stop() {
     this.connection.stop();
+    this.list.destroy();
+    $("messages").removeEventListener("scroll", this.onScroll);
+    document.removeEventListener("visibilitychange", this.onVisible);
+    clearTimeout(this.readTimer);
+    for (const { timer } of this.typers.values()) clearTimeout(timer);
+    this.typers.clear();
   }
 
   // ---- members, roles and moderation (every rule is the server's; buttons only hide what
@@ -166,11 +202,13 @@ class RoomView {
       $("moderation-error").textContent = error.status === 404 ? "" : error.message;
       return;
     }
+    const roleChanged = !this.detail || this.detail.role !== detail.role;
     this.detail = detail;
     const mine = detail.role;
     $("invite-form").hidden = !(detail.kind === "private" && (mine === "owner" || mine === "moderator"));
     $("leave-membership").hidden = !mine;
     list.replaceChildren(...page.items.map((member) => this.renderMember(member, mine)));
+    if (roleChanged) this.list.refreshActions();
   }
 
   renderMember(member, mine) {
@@ -228,13 +266,153 @@ class RoomView {
 
   send(content) {
     const clientId = this.connection.send(content);
-    const pending = this.renderMessage(
-      { username: session.user.username, content, created_at: null },
-      { own: true, pending: true },
-    );
-    pending.dataset.clientId = clientId;
-    this.stickToBottom(() => this.messages.append(pending));
+    this.list.addPending(content, clientId);
     $("messages-empty").hidden = true;
+  }
+
+  typing() {
+    this.connection.sendTyping(TYPING_SEND_EVERY_MS);
+  }
+
+  // ---- edit and delete (the server decides; it answers 403/404 for what it refuses) ----
+
+  allowed(message) {
+    const own = message.user_id === session.user.id;
+    const role = this.detail && this.detail.role;
+    const moderator = this.detail && this.detail.kind !== "direct" && (role === "owner" || role === "moderator");
+    return { edit: this.stateful && own, remove: this.stateful && (own || moderator) };
+  }
+
+  startEdit(message, item) {
+    if (item.classList.contains("editing")) return;
+    const content = item.querySelector(".content");
+    const errorId = `edit-error-${message.id}`;
+    const box = el("textarea", { className: "edit-box", rows: "2", "aria-label": "Edit message", "aria-describedby": errorId });
+    box.value = message.content;
+    const error = el("p", { className: "form-error", id: errorId, role: "alert" });
+    const form = el(
+      "form",
+      { className: "edit-form", novalidate: true },
+      box,
+      el(
+        "div",
+        { className: "inline-row" },
+        el("button", { type: "submit", className: "small", text: "Save" }),
+        el("button", { type: "button", className: "secondary small", text: "Cancel", onClick: () => finish() }),
+      ),
+      error,
+    );
+    const finish = () => {
+      item.classList.remove("editing");
+      form.replaceWith(content);
+      item.focus();
+    };
+    box.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") {
+        event.preventDefault();
+        finish();
+      }
+    });
+    enterSubmits(box, form);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const text = box.value.trim();
+      if (!text || charCount(text) > MAX_MESSAGE_LENGTH) {
+        error.textContent = text ? `A message can be at most ${MAX_MESSAGE_LENGTH.toLocaleString()} characters.` : "A message cannot be empty; delete it instead.";
+        return;
+      }
+      if (text === message.content) {
+        finish();
+        return;
+      }
+      await busy(form, async () => {
+        try {
+          const saved = await api.editMessage(this.roomId, message.id, text);
+          this.list.update({ ...message, ...saved, id: message.id, type: "message" });
+          announce("Message edited.");
+        } catch (failure) {
+          error.textContent = failure.message;
+        }
+      });
+    });
+    item.classList.add("editing");
+    content.replaceWith(form);
+    const fit = autoGrow(box);
+    fit();
+    box.focus();
+  }
+
+  async remove(message, item) {
+    const own = message.user_id === session.user.id;
+    const confirmed = await confirmDialog({
+      title: "Delete this message?",
+      text: own
+        ? "Everyone in the room will see “message deleted” instead. This cannot be undone."
+        : `${message.username}'s message will show as “message deleted” for everyone. This cannot be undone.`,
+      confirmLabel: "Delete message",
+    });
+    if (!confirmed) return;
+    try {
+      await api.deleteMessage(this.roomId, message.id);
+    } catch (error) {
+      if (error.status !== 404) {
+        $("message-error").textContent = `Could not delete the message. ${error.message}`;
+        return;
+      }
+    }
+    this.list.applyDelete(message.id);
+    announce("Message deleted.");
+    if (!item.isConnected) $("messages").focus();
+  }
+
+  // ---- older messages ----
+
+  async loadOlder() {
+    if (this.loadingOlder || !this.olderBefore || !this.stateful) return;
+    this.loadingOlder = true;
+    const view = this;
+    try {
+      const page = await api.olderMessages(this.roomId, this.olderBefore);
+      if (currentRoom !== view) return;
+      const added = this.list.prependOlder(page.items);
+      this.olderBefore = page.next_before;
+      if (added) announce(`${added} earlier ${added === 1 ? "message" : "messages"} loaded.`);
+      if (!this.olderBefore && this.list.size) this.showStart();
+    } catch (error) {
+      if (error.status === 404 || error.status === 405) this.olderBefore = null; // an older server
+    } finally {
+      this.loadingOlder = false;
+    }
+    // Still at the top (a short page, a tall screen): keep going.
+    if (this.olderBefore && $("messages").scrollTop < OLDER_NEAR_TOP_PX) this.loadOlder();
+  }
+
+  showStart() {
+    if (!$("messages").querySelector("li.room-start")) {
+      $("messages").prepend(el("li", { className: "system room-start", text: "This is the start of the room." }));
+    }
+  }
+
+  // ---- read marker ----
+
+  /** Report what I have seen: the newest id, once the list is at the bottom and the tab is
+   * visible. Forward only, a little after the last change. */
+  scheduleRead() {
+    if (!this.readSupported || document.visibilityState !== "visible" || !this.list.atBottom()) return;
+    const upTo = this.connection.lastId;
+    if (!upTo || upTo <= this.readSent) return;
+    clearTimeout(this.readTimer);
+    this.readTimer = setTimeout(async () => {
+      if (currentRoom !== this || upTo <= this.readSent) return;
+      this.readSent = upTo;
+      try {
+        await api.markRead(this.roomId, upTo);
+        roomRead(this.roomId, upTo);
+      } catch (error) {
+        if (error.status === 404 || error.status === 405) this.readSupported = false;
+        else this.readSent = 0; // try again with the next message
+      }
+    }, READ_DELAY_MS);
   }
 
   // ---- connection callbacks ----
@@ -260,6 +438,7 @@ class RoomView {
         text.textContent += ` If this persists, check that ${location.origin} is in GOCHAT_ALLOWED_ORIGINS.`;
       }
     } else if (state === "ended") {
+      setComposerEnabled(false);
       if (info.reason === "session") session.end("Your session has ended. Please log in again.");
       else if (info.reason === "removed" || info.reason === "left") {
         text.textContent =
@@ -274,7 +453,7 @@ class RoomView {
         $("leave-membership").hidden = true;
       } else text.textContent = "This room does not exist, or you are not one of its members.";
     }
-    for (const item of this.messages.querySelectorAll("li.pending .status")) {
+    for (const item of $("messages").querySelectorAll("li.pending .status")) {
       item.textContent = state === "live" ? "Sending…" : "Waiting for the connection…";
     }
   }
@@ -284,31 +463,81 @@ class RoomView {
       announce(`${this.backlog} new ${this.backlog === 1 ? "message" : "messages"} while you were away.`);
     }
     this.backlog = 0;
-    if (frame.truncated) {
-      this.messages.append(el("li", { className: "system", text: "Some older messages were skipped." }));
+    if (frame.truncated) this.list.addNote("Some older messages were skipped.");
+    const oldest = this.list.oldestId();
+    if (this.olderBefore === null && !this.loadingOlder) {
+      this.olderBefore = oldest !== null && oldest > 1 ? oldest : null;
+      if (oldest === 1) this.showStart();
     }
-    $("messages-empty").hidden = this.messages.children.length > 0;
+    $("messages-empty").hidden = this.list.size > 0;
+    if (!this.everLive) this.list.scrollToBottom();
     this.loadMembers();
     this.loadRoomMembers();
+    this.scheduleRead();
   }
 
   showMessage(message, { live, own }) {
-    const pending = message.client_id
-      ? this.messages.querySelector(`li.pending[data-client-id="${CSS.escape(message.client_id)}"]`)
-      : null;
-    const item = this.renderMessage(message, { own, pending: false });
-    this.stickToBottom(() => {
-      if (pending) pending.remove();
-      // Confirmed messages go before the ones still waiting to be sent.
-      this.messages.insertBefore(item, this.messages.querySelector("li.pending"));
-    });
+    if ("deleted" in message && !this.stateful) {
+      this.stateful = true; // a server with edits and deletions: offer them
+      this.list.refreshActions();
+    }
+    this.list.add(message, { live });
     $("messages-empty").hidden = true;
+    this.stopTyping(message.user_id);
     if (!live && this.everLive && !own) this.backlog += 1; // caught up after a reconnect
-    if (live && !own) {
+    if (live && !own && !message.deleted) {
       const region = $("messages-live");
       region.append(el("p", { text: `${message.username}: ${message.content}` }));
       while (region.children.length > 5) region.firstElementChild.remove();
+      this.notify(message);
     }
+    if (live) this.scheduleRead();
+  }
+
+  /** A desktop notification for a direct message or a mention of me (if turned on and the
+   * tab is hidden). */
+  notify(message) {
+    const direct = this.detail && this.detail.kind === "direct";
+    if (!direct && message.content.search(this.mentionMe) === -1) return;
+    const where = direct ? message.username : `${message.username} in ${this.detail ? this.detail.name : this.roomId}`;
+    notifyDesktop({ title: where, body: message.content, tag: `room-${this.roomId}`, hash: `#/chat/${encodeURIComponent(this.roomId)}` });
+  }
+
+  applyEvent(frame) {
+    if (frame.type === "edit") this.list.applyEdit(frame);
+    else if (frame.type === "delete") this.list.applyDelete(frame.target);
+    this.scheduleRead();
+  }
+
+  signal(frame) {
+    if (frame.type === "account_gone") {
+      this.list.accountGone(frame.user_id);
+      this.members.delete(frame.user_id);
+      this.renderMembers();
+      this.stopTyping(frame.user_id);
+    } else if (frame.type === "typing" && frame.user_id !== session.user.id) {
+      this.stopTyping(frame.user_id);
+      const timer = setTimeout(() => this.stopTyping(frame.user_id), TYPING_SHOWN_MS);
+      this.typers.set(frame.user_id, { username: frame.username, timer });
+      this.renderTyping();
+    }
+  }
+
+  stopTyping(userId) {
+    const typer = this.typers.get(userId);
+    if (!typer) return;
+    clearTimeout(typer.timer);
+    this.typers.delete(userId);
+    this.renderTyping();
+  }
+
+  renderTyping() {
+    const names = [...this.typers.values()].map((typer) => typer.username);
+    let text = "";
+    if (names.length === 1) text = `${names[0]} is typing…`;
+    else if (names.length === 2) text = `${names[0]} and ${names[1]} are typing…`;
+    else if (names.length > 2) text = `${names.length} people are typing…`;
+    $("typing").textContent = text;
   }
 
   async loadMembers() {
@@ -371,10 +600,13 @@ class RoomView {
     const reason = String(frame.detail || frame.code || "refused by the server").replace(/\.$/, "");
     box.textContent = `Not sent: ${reason}.`;
     if (failed) {
-      const pending = this.messages.querySelector(`li.pending[data-client-id="${CSS.escape(failed.clientId)}"]`);
-      if (pending) pending.remove();
+      this.list.dropPending(failed.clientId);
       const input = $("message-input");
-      if (!input.value) input.value = failed.content; // give the text back to fix and resend
+      if (!input.value) {
+        input.value = failed.content; // give the text back to fix and resend
+        saveDraft(session.user.id, this.roomId, input.value);
+        fitComposer();
+      }
     }
   }
 
@@ -389,35 +621,15 @@ class RoomView {
     }
     return "refused";
   }
-
-  // ---- rendering ----
-
-  renderMessage(message, { own, pending }) {
-    const classes = ["message", own ? "own" : "", pending ? "pending" : ""].filter(Boolean).join(" ");
-    return el(
-      "li",
-      { className: classes, dataset: message.id ? { messageId: message.id } : {} },
-      el(
-        "p",
-        { className: "meta" },
-        el("span", { className: "author", text: message.username }),
-        " ",
-        message.created_at ? timeElement(message.created_at, "time") : el("span", { className: "status", text: "Sending…" }),
-      ),
-      el("p", { className: "content", text: message.content }),
-    );
-  }
-
-  /** Keep the newest message in view if the reader was already at the bottom. */
-  stickToBottom(change) {
-    const list = this.messages;
-    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
-    change();
-    if (atBottom) list.scrollTop = list.scrollHeight;
-  }
 }
 
 let currentRoom = null;
+let fitComposer = () => {};
+
+function setComposerEnabled(enabled) {
+  $("message-input").disabled = !enabled;
+  $("message-form").querySelector("button[type=submit]").disabled = !enabled;
+}
 
 function submitMessage(event) {
   event.preventDefault();
@@ -437,7 +649,16 @@ function submitMessage(event) {
   }
   currentRoom.send(content);
   input.value = "";
+  clearDraft(session.user.id, currentRoom.roomId);
+  fitComposer();
   input.focus();
+}
+
+function composerInput() {
+  if (!currentRoom) return;
+  const text = $("message-input").value;
+  saveDraft(session.user.id, currentRoom.roomId, text);
+  if (text.trim()) currentRoom.typing();
 }
 
 async function submitInvite(event) {
@@ -483,6 +704,13 @@ async function leaveMembership() {
   }
 }
 
+function showDesktopState() {
+  const state = desktopState();
+  $("desktop-toggle").textContent = state.label;
+  $("desktop-toggle").disabled = state.disabled;
+  $("desktop-status").textContent = state.status;
+}
+
 export function setUpChat() {
   $("invite-form").addEventListener("submit", submitInvite);
   $("leave-membership").addEventListener("click", leaveMembership);
@@ -492,11 +720,23 @@ export function setUpChat() {
   });
   $("rooms-more").addEventListener("click", () => loadRooms({ more: true }));
   $("message-form").addEventListener("submit", submitMessage);
+  $("message-input").addEventListener("input", composerInput);
+  enterSubmits($("message-input"), $("message-form"));
+  fitComposer = autoGrow($("message-input"));
   $("reconnect-now").addEventListener("click", () => currentRoom && currentRoom.connection.retryNow());
+  // A new invitation while the chat page is open shows up in its list.
+  onPersonEvent("invite", () => {
+    if (!$("view-chat").hidden) loadMine();
+  });
+  $("desktop-toggle").addEventListener("click", async () => {
+    await toggleDesktop();
+    showDesktopState();
+  });
 }
 
 export function enterRooms() {
   $("room-error").textContent = "";
+  showDesktopState();
   loadMine();
   loadRooms({ more: false });
 }
@@ -510,23 +750,39 @@ export async function openDirect(user) {
 
 let roomVisit = 0;
 
+/** Resolves false when there is no such room for this person (the router says "not found"). */
 export async function enterRoom(roomId) {
   leaveRoom();
   const visit = ++roomVisit;
-  let room = knownRooms.get(roomId);
-  if (!room) {
-    try {
-      room = await api.room(roomId); // any kind, as the caller may see it
-    } catch {
-      room = null; // the connection tells what is wrong
+  // Nothing to write into until the room is known to exist.
+  $("room-title").textContent = "";
+  $("messages").replaceChildren();
+  $("message-input").value = "";
+  setComposerEnabled(false);
+  let room = knownRooms.get(roomId) || null;
+  try {
+    // Any kind, as the caller may see it; also when listed, for the caller's role now.
+    room = await api.room(roomId);
+    knownRooms.set(roomId, room);
+  } catch (error) {
+    if (visit !== roomVisit) return true;
+    if (error.status === 404 || error.status === 422) {
+      $("missing-title").textContent = "Room not found";
+      $("missing-text").textContent = "This room does not exist, or you are not one of its members.";
+      return false;
     }
-    if (visit !== roomVisit) return; // the user went elsewhere meanwhile
+    // Unreachable or failing: the connection retries and tells what is wrong.
   }
-  const name = room ? room.name : roomId;
+  if (visit !== roomVisit) return true; // the user went elsewhere meanwhile
+  const name = room ? room.name : "Chat room";
   $("room-title").textContent = name;
-  document.title = `${name} · GoChat`;
-  currentRoom = new RoomView(roomId);
+  setTitle(name);
+  currentRoom = new RoomView(roomId, room);
   currentRoom.start();
+  setOpenRoom(roomId);
+  $("message-input").value = loadDraft(session.user.id, roomId);
+  fitComposer();
+  return true;
 }
 
 export function leaveRoom() {
@@ -534,5 +790,6 @@ export function leaveRoom() {
   if (currentRoom) {
     currentRoom.stop();
     currentRoom = null;
+    setOpenRoom(null);
   }
 }

@@ -1,7 +1,7 @@
 // A paged list of posts (the home feed, a profile's posts): keyset "load more", delete own.
 
 import * as api from "./api.js";
-import { announce, confirmDialog, el, timeElement } from "./dom.js";
+import { announce, confirmDialog, el, externalLink, findLinks, timeElement } from "./dom.js";
 import { session } from "./session.js";
 
 export const MAX_POST_LENGTH = 500;
@@ -9,19 +9,30 @@ export const MAX_POST_LENGTH = 500;
 // The server's rule for `#tag` (letters of any script, digits, `_`; not inside a word).
 const TAG = /(?<![\p{L}\p{N}_#&])#([\p{L}\p{N}_]{1,100})(?![\p{L}\p{N}_])/gu;
 
-/** Plain text and links for a post's content: `@mentions` the server recognised (offsets in
- * code points) to the profile, `#tags` to the tag page. Text only ever goes in as text. */
+/** Plain text and links for a post's content: web addresses (http and https only) to a new
+ * tab, `@mentions` the server recognised (offsets in code points) to the profile, `#tags` to
+ * the tag page. Text only ever goes in as text. */
 export function contentNodes(post) {
   const chars = [...post.content];
-  const marks = (post.mentions || []).map((m) => ({
-    start: m.start,
-    end: m.end,
-    node: () => el("a", { href: `#/users/${m.user_id}`, className: "mention", text: chars.slice(m.start, m.end).join("") }),
-  }));
-  // Tags: find them on the code-point string so offsets agree with the mentions'.
   const text = chars.join("");
+  const points = (index) => [...text.slice(0, index)].length; // UTF-16 offset -> code points
+  // Addresses first: a mention or a tag inside one is part of the address.
+  const marks = findLinks(text).map((link) => {
+    const start = points(link.start);
+    const end = points(link.end);
+    return { start, end, node: () => externalLink(link.href, chars.slice(start, end).join("")) };
+  });
+  for (const m of post.mentions || []) {
+    if (marks.some((mark) => m.start < mark.end && mark.start < m.end)) continue;
+    marks.push({
+      start: m.start,
+      end: m.end,
+      node: () => el("a", { href: `#/users/${m.user_id}`, className: "mention", text: chars.slice(m.start, m.end).join("") }),
+    });
+  }
+  // Tags: find them on the code-point string so offsets agree with the mentions'.
   for (const match of text.matchAll(TAG)) {
-    const start = [...text.slice(0, match.index)].length;
+    const start = points(match.index);
     const end = start + [...match[0]].length;
     if (marks.some((m) => start < m.end && m.start < end)) continue;
     marks.push({

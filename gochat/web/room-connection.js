@@ -3,9 +3,10 @@
 // No DOM here; the room view subscribes to the callbacks.
 //
 // Guarantees the view relies on:
-// - onMessage sees each message id once, in increasing order (ids are the room's gapless
-//   sequence; a gap seen live means frames were lost, so the connection resyncs from the last
-//   id instead of showing a hole).
+// - onMessage and onEvent (an edit or a deletion) see each id once, in increasing order (ids
+//   are the room's gapless sequence, which edits and deletions share with messages; a gap seen
+//   live means frames were lost, so the connection resyncs from the last id instead of
+//   showing a hole).
 // - Own messages carry a client_id. They are sent one at a time: the next leaves only when the
 //   server has echoed the previous one (or refused it with an error frame), so an error frame
 //   always belongs to the message in flight. Unanswered messages are resent with the same
@@ -44,7 +45,10 @@ export class RoomConnection {
    *        (reason: "session", "removed", "left", "missing")
    * @param {(message: object, info: {live: boolean, own: boolean}) => void} options.onMessage
    * @param {(frame: object) => void} options.onReady  history sent; live from now on
+   * @param {(frame: object, info: {live: boolean}) => void} options.onEvent  edit/delete frames
    * @param {(frame: object) => void} options.onPresence  join/leave frames
+   * @param {(frame: object) => void} options.onSignal  frames outside the sequence: typing,
+   *        account_gone
    * @param {(frame: object, info: {failed: object|null, retrying: boolean}) => void} options.onServerError
    * @param {() => Promise<string>} options.diagnose  after a failed handshake: "session" or
    *        "missing" (stop), "refused" (the API answers but the socket is refused), "unreachable"
@@ -64,6 +68,8 @@ export class RoomConnection {
     this.resyncedAt = 0;
     this.timers = new Set();
     this.retryTimer = null;
+    this.typingSupported = true; // until a server answers a typing frame with bad_frame
+    this.typingSentAt = 0;
     this.onOnline = () => this.retryNow();
     window.addEventListener("online", this.onOnline);
   }
@@ -92,6 +98,15 @@ export class RoomConnection {
     this.outbox.push(entry);
     this.pump();
     return entry.clientId;
+  }
+
+  /** Tell the room I am typing: at most one frame every `everyMs`, and only on a live
+   * connection (never stored, never resent). */
+  sendTyping(everyMs) {
+    if (!this.typingSupported || !this.socket || !this.synced || this.socket.readyState !== WebSocket.OPEN) return;
+    if (Date.now() - this.typingSentAt < everyMs) return;
+    this.typingSentAt = Date.now();
+    this.socket.send(JSON.stringify({ type: "typing" }));
   }
 
   /** Skip the backoff wait (the "Reconnect now" button, the browser coming back online). */
@@ -150,7 +165,9 @@ export class RoomConnection {
   handleFrame(socket, frame, readyTimer) {
     switch (frame.type) {
       case "message":
-        this.handleMessage(socket, frame);
+      case "edit":
+      case "delete":
+        this.handleSequenced(socket, frame);
         break;
       case "ready":
         clearTimeout(readyTimer);
@@ -168,6 +185,10 @@ export class RoomConnection {
       case "leave":
         this.options.onPresence(frame);
         break;
+      case "typing":
+      case "account_gone":
+        this.options.onSignal(frame);
+        break;
       case "error":
         this.handleError(frame);
         break;
@@ -176,7 +197,7 @@ export class RoomConnection {
     }
   }
 
-  handleMessage(socket, frame) {
+  handleSequenced(socket, frame) {
     const id = Number(frame.id);
     if (this.lastId !== null && id <= this.lastId) return; // already shown (resume overlap)
     if (this.synced && this.lastId !== null && id > this.lastId + 1 && Date.now() - this.resyncedAt > RESYNC_GUARD_MS) {
@@ -188,6 +209,10 @@ export class RoomConnection {
       return;
     }
     this.lastId = id;
+    if (frame.type !== "message") {
+      this.options.onEvent(frame, { live: this.synced });
+      return;
+    }
     const own = frame.user_id === this.options.userId;
     if (own && frame.client_id) {
       const index = this.outbox.findIndex((entry) => entry.clientId === frame.client_id);
@@ -202,6 +227,12 @@ export class RoomConnection {
 
   handleError(frame) {
     const entry = this.inFlight;
+    if (!entry) {
+      // Not about a message (none is in flight): about a typing frame. A server that does not
+      // know them says bad_frame; then this connection stops sending them.
+      if (frame.code === "bad_frame" && this.typingSentAt) this.typingSupported = false;
+      return;
+    }
     this.clearInFlight();
     if (entry && RETRYABLE_ERRORS.has(frame.code)) {
       // Not stored, through no fault of the message: keep it first in line, try again shortly.

@@ -2,7 +2,7 @@
 // replies oldest first with "Load more replies". Deleted posts show as tombstones.
 
 import * as api from "./api.js";
-import { $, announce, busy, charCount, el } from "./dom.js";
+import { $, announce, busy, charCount, el, enterSubmits } from "./dom.js";
 import { MAX_POST_LENGTH, postArticle } from "./posts.js";
 import { session } from "./session.js";
 
@@ -89,8 +89,6 @@ async function submitReply(event) {
 
 export function setUpThread() {
   $("reply-form").addEventListener("submit", submitReply);
-  $("reply-content").addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) $("reply-form").requestSubmit();
-  });
+  enterSubmits($("reply-content"), $("reply-form"));
   $("thread-more").addEventListener("click", () => loadReplies({ more: true }).catch((e) => announce(e.message)));
 }

@@ -1,11 +1,28 @@
-// The timeline: the post box with its 500-character counter, and the home feed.
+// The timeline: the post box with its 500-character counter, the home feed, and a live
+// "N new posts" button when people I follow post (from the person's stream).
 
 import * as api from "./api.js";
-import { $, announce, busy, charCount } from "./dom.js";
+import { onPersonEvent } from "./conversations.js";
+import { $, announce, busy, charCount, enterSubmits } from "./dom.js";
 import { MAX_POST_LENGTH, PostList } from "./posts.js";
+import { session } from "./session.js";
 
 let feed = null;
 let liveCounterTimer = null;
+let newPosts = 0; // posts by people I follow since the feed was loaded
+
+function showNewPosts() {
+  const button = $("new-posts");
+  button.hidden = newPosts === 0;
+  button.textContent = `${newPosts} new ${newPosts === 1 ? "post" : "posts"} – show`;
+}
+
+async function loadNewPosts() {
+  newPosts = 0;
+  showNewPosts();
+  await feed.reset();
+  $("feed-title").focus();
+}
 
 function counterText(length) {
   const left = MAX_POST_LENGTH - length;
@@ -63,15 +80,21 @@ export function setUpTimeline() {
     (cursor) => api.feed(cursor),
   );
   $("post-content").addEventListener("input", updateCounter);
-  $("post-content").addEventListener("keydown", (event) => {
-    // Ctrl/Cmd+Enter posts; plain Enter is a new line.
-    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) $("post-form").requestSubmit();
-  });
+  enterSubmits($("post-content"), $("post-form")); // Shift+Enter is a new line
   $("post-form").addEventListener("submit", submitPost);
+  $("new-posts").addEventListener("click", loadNewPosts);
+  onPersonEvent("post", (frame) => {
+    if (session.user && frame.author_id === session.user.id) return;
+    newPosts += 1;
+    showNewPosts();
+    if (newPosts === 1 && !$("view-timeline").hidden) announce("New posts in your feed.");
+  });
   updateCounter();
 }
 
 export function enterTimeline() {
+  newPosts = 0;
+  showNewPosts();
   feed.reset();
 }
 
@@ -80,4 +103,6 @@ export function resetTimeline() {
   $("post-error").textContent = "";
   updateCounter();
   $("feed").replaceChildren();
+  newPosts = 0;
+  showNewPosts();
 }

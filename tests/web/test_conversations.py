@@ -40,7 +40,7 @@ async def test_a_direct_conversation_and_a_private_room_with_a_kick(
     await alice.send("just between us")
     await expect(alice.message("just between us")).to_have_count(1)
     await bob.go("Chat")
-    dms = bob.page.locator("#dms")
+    dms = bob.page.locator("#conversations")
     await expect(dms.get_by_role("link", name=alice.username)).to_be_visible()
     await assert_accessible(bob.page, "rooms with direct messages")
     await dms.get_by_role("link", name=alice.username).click()
@@ -85,13 +85,15 @@ async def test_a_direct_conversation_and_a_private_room_with_a_kick(
     await expect(bob.page.locator("#connection-text")).to_have_text(
         f"You were removed from #{room} by {alice.username}."
     )
-    # Coming back, the room no longer exists for him.
+    # Coming back, the room no longer exists for him: "not found", with nothing to write in.
     await bob.go("Chat")
-    await expect(bob.page.locator("#my-rooms")).not_to_contain_text(room)
+    await expect(bob.page.locator("#conversations")).not_to_contain_text(room)
     await bob.page.goto(alice.page.url)
-    await expect(bob.page.locator("#connection-text")).to_have_text(
+    await expect(bob.page.get_by_role("heading", name="Room not found")).to_be_visible()
+    await expect(bob.page.locator("#missing-text")).to_have_text(
         "This room does not exist, or you are not one of its members."
     )
+    await expect(bob.page.get_by_role("textbox", name="Message")).to_be_hidden()
     await alice.close()
     await bob.close()
 

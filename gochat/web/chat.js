@@ -471,6 +471,8 @@ class RoomView {
     }
     $("messages-empty").hidden = this.list.size > 0;
     if (!this.everLive) this.list.scrollToBottom();
+    // History shorter than the list's height: nothing to scroll, so fetch older ones now.
+    if ($("messages").scrollTop < OLDER_NEAR_TOP_PX) this.loadOlder();
     this.loadMembers();
     this.loadRoomMembers();
     this.scheduleRead();

@@ -3,6 +3,7 @@
 // the page whole again, so nothing is replayed here. No DOM: subscribers get the frames.
 
 import { eventsSocketUrl } from "./api.js";
+import { backoffDelay, onJsonFrames } from "./sockets.js";
 
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
@@ -53,14 +54,7 @@ export class EventStream {
     this.retryTimer = null;
     const socket = new WebSocket(eventsSocketUrl());
     this.socket = socket;
-    socket.addEventListener("message", (event) => {
-      if (this.socket !== socket) return;
-      let frame;
-      try {
-        frame = JSON.parse(event.data);
-      } catch {
-        return;
-      }
+    onJsonFrames(socket, () => this.socket === socket, (frame) => {
       if (frame.type === "snapshot") this.attempt = 0;
       this.onFrame(frame);
     });
@@ -73,9 +67,9 @@ export class EventStream {
         return;
       }
       // Refused (a server without the stream answers 404), lost or restarting: try later.
-      const base = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** this.attempt);
+      const delayMs = backoffDelay(this.attempt, BACKOFF_FIRST_MS, BACKOFF_MAX_MS);
       this.attempt += 1;
-      this.retryTimer = setTimeout(() => this.open(), Math.round(base / 2 + (Math.random() * base) / 2));
+      this.retryTimer = setTimeout(() => this.open(), delayMs);
     });
   }
 }

@@ -13,6 +13,7 @@
 //   client_id after a reconnect, and the server stores a client_id only once.
 
 import { roomSocketUrl } from "./api.js";
+import { backoffDelay, onJsonFrames } from "./sockets.js";
 
 const BACKOFF_FIRST_MS = 300;
 const BACKOFF_MAX_MS = 10_000;
@@ -141,16 +142,7 @@ export class RoomConnection {
     socket.addEventListener("open", () => {
       opened = true;
     });
-    socket.addEventListener("message", (event) => {
-      if (this.socket !== socket) return;
-      let frame;
-      try {
-        frame = JSON.parse(event.data);
-      } catch {
-        return;
-      }
-      this.handleFrame(socket, frame, readyTimer);
-    });
+    onJsonFrames(socket, () => this.socket === socket, (frame) => this.handleFrame(socket, frame, readyTimer));
     socket.addEventListener("close", (event) => {
       clearTimeout(readyTimer);
       this.timers.delete(readyTimer);
@@ -314,8 +306,7 @@ export class RoomConnection {
 
   scheduleReconnect(reason) {
     if (this.stopped) return;
-    const base = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** this.attempt);
-    const delayMs = Math.round(base / 2 + (Math.random() * base) / 2);
+    const delayMs = backoffDelay(this.attempt, BACKOFF_FIRST_MS, BACKOFF_MAX_MS);
     this.attempt += 1;
     this.options.onState("reconnecting", { attempt: this.attempt, delayMs, reason });
     clearTimeout(this.retryTimer);

@@ -44,6 +44,8 @@ class Person:
         page.on("pageerror", lambda error: person.script_errors.append(str(error)))
         page.on("websocket", lambda socket: person.socket_urls.append(socket.url))
         await page.goto(base_url + "/")
+        # The app has started (its modules loaded, the session checked) when a view shows.
+        await expect(page.get_by_role("heading", name="Log in")).to_be_visible()
         return person
 
     async def sign_up(self) -> None:
@@ -95,9 +97,40 @@ class Person:
         assert value is not None
         return int(value)
 
+    async def api_post(self, path: str, data: object | None = None) -> dict[str, object]:
+        """POST to the API with this person's cookie (and the page's Origin): the JSON body."""
+        response = await self.context.request.post(
+            f"{self.base_url}{path}", data=data, headers={"Origin": self.base_url}
+        )
+        assert response.status in (200, 201), await response.text()
+        body = await response.json()
+        assert isinstance(body, dict)
+        return body
+
+    async def join(self, room_id: str) -> None:
+        """Open a room by its address and wait until it is live."""
+        await self.page.goto(f"{self.base_url}/#/chat/{room_id}")
+        await expect(self.connection).to_have_attribute("data-state", "live")
+
+    async def create_room(self, name: str) -> str:
+        """Create a public room through the API and open it: its id."""
+        room = await self.api_post("/chat/ws/createRoom", {"name": name})
+        await self.join(str(room["id"]))
+        await expect(self.page.get_by_role("heading", name=name, level=1)).to_be_visible()
+        return str(room["id"])
+
     async def close(self) -> None:
         await self.context.close()
         assert not self.script_errors, f"script errors in the page: {self.script_errors}"
+
+
+async def alice_and_bob(browser: Browser, base_url: str) -> tuple[Person, Person]:
+    """Two people signed up, each in their own browser context."""
+    alice = await Person.open(browser, base_url, "alice")
+    bob = await Person.open(browser, base_url, "bob")
+    await alice.sign_up()
+    await bob.sign_up()
+    return alice, bob
 
 
 async def assert_accessible(page: Page, view: str) -> None:

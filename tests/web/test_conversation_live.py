@@ -10,8 +10,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.support.servers import ProcessServer
-from tests.web.pages import Person, assert_accessible
-from tests.web.test_conversation_state import api_post, create_room
+from tests.web.pages import Person, alice_and_bob, assert_accessible
 
 pytestmark = pytest.mark.slow
 
@@ -62,23 +61,15 @@ async def shown_ids(page: Page) -> list[int]:
     return [int(value) for value in values]
 
 
-async def join(person: Person, room_id: str) -> None:
-    await person.page.goto(f"{person.base_url}/#/chat/{room_id}")
-    await expect(person.connection).to_have_attribute("data-state", "live")
-
-
 async def test_scrolling_up_loads_earlier_messages_in_place_while_new_ones_arrive(
     browser: Browser, web_server: ProcessServer
 ) -> None:
     url = web_server.url
-    alice = await Person.open(browser, url, "alice")
-    bob = await Person.open(browser, url, "bob")
-    await alice.sign_up()
-    await bob.sign_up()
-    room_id = await create_room(bob, f"Long {bob.username}")
+    alice, bob = await alice_and_bob(browser, url)
+    room_id = await bob.create_room(f"Long {bob.username}")
     await send_many(bob, room_id, 130, "m")
 
-    await join(alice, room_id)
+    await alice.join(room_id)
     page = alice.page
     await expect(alice.message("m 129")).to_have_count(1)
     assert len(await shown_ids(page)) == 50
@@ -122,13 +113,10 @@ async def test_unread_badges_count_others_messages_and_reading_clears_them_every
     browser: Browser, web_server: ProcessServer
 ) -> None:
     url = web_server.url
-    alice = await Person.open(browser, url, "alice")
-    bob = await Person.open(browser, url, "bob")
-    await alice.sign_up()
-    await bob.sign_up()
+    alice, bob = await alice_and_bob(browser, url)
     name = f"Busy {bob.username}"
-    room_id = await create_room(bob, name)
-    await join(alice, room_id)
+    room_id = await bob.create_room(name)
+    await alice.join(room_id)
     await alice.send("mine does not count")
     await alice.go("Chat")
     second_tab = await alice.context.new_page()
@@ -161,12 +149,9 @@ async def test_edit_and_delete_own_messages_and_a_moderator_deletes_another(
     browser: Browser, web_server: ProcessServer
 ) -> None:
     url = web_server.url
-    alice = await Person.open(browser, url, "alice")
-    bob = await Person.open(browser, url, "bob")
-    await alice.sign_up()
-    await bob.sign_up()
-    room_id = await create_room(alice, f"Edits {alice.username}")
-    await join(bob, room_id)
+    alice, bob = await alice_and_bob(browser, url)
+    room_id = await alice.create_room(f"Edits {alice.username}")
+    await bob.join(room_id)
 
     await bob.send("helo")
     await expect(alice.message("helo")).to_have_count(1)
@@ -220,12 +205,9 @@ async def test_a_deleted_accounts_messages_turn_into_tombstones_in_an_open_room(
     browser: Browser, web_server: ProcessServer
 ) -> None:
     url = web_server.url
-    alice = await Person.open(browser, url, "alice")
-    bob = await Person.open(browser, url, "bob")
-    await alice.sign_up()
-    await bob.sign_up()
-    room_id = await create_room(alice, f"Gone {alice.username}")
-    await join(bob, room_id)
+    alice, bob = await alice_and_bob(browser, url)
+    room_id = await alice.create_room(f"Gone {alice.username}")
+    await bob.join(room_id)
     await bob.send("remember me")
     await expect(alice.message("remember me")).to_have_count(1)
     response = await bob.context.request.delete(f"{url}/users/delete", headers={"Origin": url})
@@ -241,12 +223,9 @@ async def test_typing_shows_under_the_room_until_the_message_arrives(
     browser: Browser, web_server: ProcessServer
 ) -> None:
     url = web_server.url
-    alice = await Person.open(browser, url, "alice")
-    bob = await Person.open(browser, url, "bob")
-    await alice.sign_up()
-    await bob.sign_up()
-    room_id = await create_room(alice, f"Typing {alice.username}")
-    await join(bob, room_id)
+    alice, bob = await alice_and_bob(browser, url)
+    room_id = await alice.create_room(f"Typing {alice.username}")
+    await bob.join(room_id)
     await bob.page.get_by_role("textbox", name="Message").press_sequentially("almost do")
     await expect(alice.page.locator("#typing")).to_have_text(f"{bob.username} is typing…")
     await expect(bob.page.locator("#typing")).to_have_text("")  # not my own
@@ -261,14 +240,11 @@ async def test_the_timeline_says_live_when_someone_i_follow_posts(
     browser: Browser, web_server: ProcessServer
 ) -> None:
     url = web_server.url
-    alice = await Person.open(browser, url, "alice")
-    bob = await Person.open(browser, url, "bob")
-    await alice.sign_up()
-    await bob.sign_up()
+    alice, bob = await alice_and_bob(browser, url)
     me = await (await bob.context.request.get(f"{url}/auth/me")).json()
-    await api_post(alice, f"/users/follow?toFollowId={me['id']}")
+    await alice.api_post(f"/users/follow?toFollowId={me['id']}")
     await alice.go("Timeline")
-    await api_post(bob, "/users/posts", {"content": "fresh from bob"})
+    await bob.api_post("/users/posts", {"content": "fresh from bob"})
     banner = alice.page.get_by_role("button", name=re.compile("1 new post"))
     await expect(banner).to_be_visible()
     await expect(alice.feed_post("fresh from bob")).to_have_count(0)

@@ -12,41 +12,18 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from tests.support.servers import ProcessServer
-from tests.web.pages import Person, assert_accessible
+from tests.web.pages import Person, alice_and_bob, assert_accessible
 
 pytestmark = pytest.mark.slow
-
-
-async def api_post(person: Person, path: str, data: object | None = None) -> dict[str, object]:
-    response = await person.context.request.post(
-        f"{person.base_url}{path}", data=data, headers={"Origin": person.base_url}
-    )
-    assert response.status in (200, 201), await response.text()
-    body = await response.json()
-    assert isinstance(body, dict)
-    return body
-
-
-async def create_room(person: Person, name: str) -> str:
-    """Create a room through the API and open it in the page."""
-    room = await api_post(person, "/chat/ws/createRoom", {"name": name})
-    await person.page.goto(f"{person.base_url}/#/chat/{room['id']}")
-    await expect(person.page.get_by_role("heading", name=name, level=1)).to_be_visible()
-    await expect(person.connection).to_have_attribute("data-state", "live")
-    return str(room["id"])
 
 
 async def test_links_are_safe_and_mentions_of_me_stand_out(
     browser: Browser, web_server: ProcessServer
 ) -> None:
     url = web_server.url
-    alice = await Person.open(browser, url, "alice")
-    bob = await Person.open(browser, url, "bob")
-    await alice.sign_up()
-    await bob.sign_up()
-    room_id = await create_room(alice, f"Links {alice.username}")
-    await bob.page.goto(f"{url}/#/chat/{room_id}")
-    await expect(bob.connection).to_have_attribute("data-state", "live")
+    alice, bob = await alice_and_bob(browser, url)
+    room_id = await alice.create_room(f"Links {alice.username}")
+    await bob.join(room_id)
 
     text = (
         "see https://example.com/a_(b)?q=1. or javascript:alert(1) "
@@ -89,7 +66,7 @@ async def test_the_composer_takes_lines_and_keeps_a_draft_per_room_across_a_relo
     alice = await Person.open(browser, url, "alice")
     await alice.sign_up()
     page = alice.page
-    first = await create_room(alice, f"Drafts {alice.username}")
+    first = await alice.create_room(f"Drafts {alice.username}")
     box = page.get_by_role("textbox", name="Message")
 
     # Shift+Enter is a new line; Enter sends the whole message.
@@ -107,7 +84,7 @@ async def test_the_composer_takes_lines_and_keeps_a_draft_per_room_across_a_relo
     await page.reload()
     await expect(alice.connection).to_have_attribute("data-state", "live")
     await expect(page.get_by_role("textbox", name="Message")).to_have_value("half a thought")
-    second = await create_room(alice, f"Other {alice.username}")
+    second = await alice.create_room(f"Other {alice.username}")
     await expect(page.get_by_role("textbox", name="Message")).to_have_value("")
     await page.goto(f"{url}/#/chat/{first}")
     await expect(page.get_by_role("textbox", name="Message")).to_have_value("half a thought")
@@ -143,7 +120,7 @@ async def test_a_missing_room_is_not_found_and_a_far_room_has_its_name(
     # More than a page of rooms (the list shows 100): the last one still shows its name.
     last = ""
     for n in range(101):
-        room = await api_post(alice, "/chat/ws/createRoom", {"name": f"Far {n} {alice.username}"})
+        room = await alice.api_post("/chat/ws/createRoom", {"name": f"Far {n} {alice.username}"})
         last = str(room["id"])
     await page.goto(f"{url}/#/chat/{last}")
     await expect(page.get_by_role("heading", name=f"Far 100 {alice.username}")).to_be_visible()
@@ -158,7 +135,7 @@ async def test_the_timeline_link_refreshes_the_timeline(
     alice = await Person.open(browser, url, "alice")
     await alice.sign_up()
     await alice.go("Timeline")
-    await api_post(alice, "/users/posts", {"content": "written elsewhere"})
+    await alice.api_post("/users/posts", {"content": "written elsewhere"})
     await expect(alice.feed_post("written elsewhere")).to_have_count(0)
     await alice.go("Timeline")  # already on it
     await expect(alice.feed_post("written elsewhere")).to_have_count(1)
@@ -171,7 +148,7 @@ async def test_times_have_no_leading_zero_and_days_are_separated(
     url = web_server.url
     alice = await Person.open(browser, url, "alice")
     await alice.sign_up()
-    room_id = await create_room(alice, f"Times {alice.username}")
+    room_id = await alice.create_room(f"Times {alice.username}")
     await alice.send("today's message")
     await expect(alice.message("today's message")).to_have_count(1)
     time = alice.page.locator("#messages li.message time").first
@@ -220,9 +197,8 @@ async def test_desktop_notifications_are_opt_in_and_shown_for_a_mention_in_a_hid
     await alice.page.reload()
     await alice.sign_up()
     await bob.sign_up()
-    room_id = await create_room(alice, f"Bell {alice.username}")
-    await bob.page.goto(f"{url}/#/chat/{room_id}")
-    await expect(bob.connection).to_have_attribute("data-state", "live")
+    room_id = await alice.create_room(f"Bell {alice.username}")
+    await bob.join(room_id)
 
     # Not asked for until Alice presses the button; nothing shown before.
     await alice.page.evaluate("() => { window.__hidden = true; }")

@@ -10,7 +10,7 @@ from playwright.async_api import Browser, expect
 
 from tests.support.servers import ProcessServer
 from tests.support.users import register
-from tests.web.pages import PASSWORD, Person, assert_accessible
+from tests.web.pages import PASSWORD, Person, alice_and_bob, assert_accessible
 
 pytestmark = pytest.mark.slow
 
@@ -27,10 +27,7 @@ async def test_a_direct_conversation_and_a_private_room_with_a_kick(
     browser: Browser, web_server: ProcessServer
 ) -> None:
     url = web_server.url
-    alice = await Person.open(browser, url, "alice")
-    bob = await Person.open(browser, url, "bob")
-    await alice.sign_up()
-    await bob.sign_up()
+    alice, bob = await alice_and_bob(browser, url)
 
     # Alice writes to Bob from his profile; the conversation is named after the other person.
     await open_profile(alice, bob)
@@ -118,10 +115,7 @@ async def block_many(base_url: str, person: Person, count: int) -> None:
 async def test_mute_and_block_from_a_profile(browser: Browser, web_server: ProcessServer) -> None:
     """The buttons follow what the profile says, however many people Alice blocked before."""
     url = web_server.url
-    alice = await Person.open(browser, url, "alice")
-    bob = await Person.open(browser, url, "bob")
-    await alice.sign_up()
-    await bob.sign_up()
+    alice, bob = await alice_and_bob(browser, url)
     await block_many(url, alice, 101)
     await bob.post(f"a post by {bob.username}")
     await open_profile(alice, bob)

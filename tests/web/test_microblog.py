@@ -10,7 +10,7 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from tests.support.servers import ProcessServer
-from tests.web.pages import Person, assert_accessible
+from tests.web.pages import Person, alice_and_bob, assert_accessible
 
 pytestmark = pytest.mark.slow
 
@@ -33,10 +33,7 @@ async def test_mention_tag_like_repost_reply_and_notifications(
     browser: Browser, web_server: ProcessServer
 ) -> None:
     url = web_server.url
-    alice = await Person.open(browser, url, "alice")
-    bob = await Person.open(browser, url, "bob")
-    await alice.sign_up()
-    await bob.sign_up()
+    alice, bob = await alice_and_bob(browser, url)
     alice_id, bob_id = await user_id(alice), await user_id(bob)
     await follow(bob, alice_id)
     await follow(alice, bob_id)

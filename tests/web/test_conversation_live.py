@@ -11,6 +11,7 @@ from playwright.async_api import Browser, Page, expect
 
 from tests.support.servers import ProcessServer
 from tests.web.pages import Person, alice_and_bob, assert_accessible
+from tests.web.test_conversation_state import NOTIFICATION_SPY
 
 pytestmark = pytest.mark.slow
 
@@ -140,6 +141,10 @@ async def test_unread_badges_count_others_messages_and_reading_clears_them_every
     await expect(alice.page).not_to_have_title(re.compile(r"^\("))
     await expect(other_item.locator(".badge")).to_have_count(0)  # read on the other tab too
     await expect(second_tab).not_to_have_title(re.compile(r"^\("))
+    # Online counts are live too: Bob leaves the room, and the other tab sees Alice alone.
+    await expect(other_item).to_contain_text("2 online")
+    await bob.go("Timeline")
+    await expect(other_item).to_contain_text("1 online")
     await second_tab.close()
     await alice.close()
     await bob.close()
@@ -251,5 +256,30 @@ async def test_the_timeline_says_live_when_someone_i_follow_posts(
     await banner.click()
     await expect(alice.feed_post("fresh from bob")).to_have_count(1)
     await expect(banner).to_be_hidden()
+    await alice.close()
+    await bob.close()
+
+
+async def test_a_direct_message_notifies_a_hidden_tab_that_is_elsewhere(
+    browser: Browser, web_server: ProcessServer
+) -> None:
+    url = web_server.url
+    alice, bob = await alice_and_bob(browser, url)
+    await alice.context.add_init_script(NOTIFICATION_SPY)
+    await alice.page.reload()
+    await alice.go("Chat")
+    await alice.page.get_by_role("button", name="Turn on desktop notifications").click()
+    await expect(alice.page.locator("#desktop-status")).to_have_text(
+        "On for direct messages and mentions."
+    )
+    await alice.go("Timeline")
+    await alice.page.evaluate("() => { window.__hidden = true; }")
+    me = await (await alice.context.request.get(f"{url}/auth/me")).json()
+    room = await bob.api_post(f"/chat/ws/dm?userId={me['id']}")
+    await bob.join(str(room["id"]))
+    await bob.send("are you there?")
+    await expect.poll(lambda: alice.page.evaluate("() => window.__notes")).to_equal(
+        [{"title": bob.username, "body": "are you there?"}]
+    )
     await alice.close()
     await bob.close()

@@ -278,8 +278,8 @@ async def test_a_direct_message_notifies_a_hidden_tab_that_is_elsewhere(
     room = await bob.api_post(f"/chat/ws/dm?userId={me['id']}")
     await bob.join(str(room["id"]))
     await bob.send("are you there?")
-    await expect.poll(lambda: alice.page.evaluate("() => window.__notes")).to_equal(
-        [{"title": bob.username, "body": "are you there?"}]
-    )
+    await alice.page.wait_for_function("() => window.__notes.length > 0")
+    notes = await alice.page.evaluate("() => window.__notes")
+    assert notes == [{"title": bob.username, "body": "are you there?"}]
     await alice.close()
     await bob.close()

@@ -2,7 +2,7 @@
 // online; creating a room; a room's live view with its members, roles and moderation.
 
 import * as api from "./api.js";
-import { onPersonEvent, refreshConversations, roomRead, setOpenRoom } from "./conversations.js";
+import { noteSeen, onPersonEvent, refreshConversations, roomRead, setOpenRoom } from "./conversations.js";
 import { desktopState, mentionPattern, notifyDesktop, toggleDesktop } from "./desktop.js";
 import { $, announce, autoGrow, busy, charCount, confirmDialog, el, enterSubmits } from "./dom.js";
 import { clearDraft, loadDraft, saveDraft } from "./drafts.js";
@@ -484,6 +484,7 @@ class RoomView {
       this.list.refreshActions();
     }
     this.list.add(message, { live });
+    noteSeen(this.roomId, message.id);
     $("messages-empty").hidden = true;
     this.stopTyping(message.user_id);
     if (!live && this.everLive && !own) this.backlog += 1; // caught up after a reconnect

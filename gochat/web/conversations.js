@@ -16,6 +16,9 @@ const MAX_UNREAD = 999; // the server counts exactly up to here; above it says 1
 
 const rooms = new Map(); // id -> getRooms?mine item, kept current
 const listeners = new Map(); // frame type -> Set of handlers (post, invite, follower…)
+// room id -> the newest message id this page has already shown or listed: a desktop
+// notification is only ever for a message newer than that (never one read in the open room).
+const known = new Map();
 let openRoomId = null;
 let stream = null;
 let renderQueued = false;
@@ -96,9 +99,17 @@ function queueRender() {
 
 // ---- state ----
 
+/** A message of `roomId` this page has seen (listed, or shown in the open room). */
+export function noteSeen(roomId, messageId) {
+  if (messageId > (known.get(roomId) || 0)) known.set(roomId, messageId);
+}
+
 function replaceAll(items) {
   rooms.clear();
-  for (const room of items) rooms.set(room.id, room);
+  for (const room of items) {
+    rooms.set(room.id, room);
+    if (room.last_message) noteSeen(room.id, room.last_message.id);
+  }
   queueRender();
 }
 
@@ -153,14 +164,17 @@ function handle(frame) {
       const changed = { ...room, unread: frame.unread, last_id: frame.last_id };
       if (frame.last_message) changed.last_message = frame.last_message;
       rooms.set(room.id, changed);
-      if (frame.last_message && (!room.last_message || frame.last_message.id !== room.last_message.id)) {
-        notifyActivity(changed, frame.last_message);
+      const last = frame.last_message;
+      if (last && last.id > (known.get(room.id) || 0)) {
+        noteSeen(room.id, last.id);
+        notifyActivity(changed, last);
       }
       queueRender();
       break;
     }
     case "room_added":
       rooms.set(frame.room.id, frame.room);
+      if (frame.room.last_message) noteSeen(frame.room.id, frame.room.last_message.id);
       queueRender();
       break;
     case "room_removed":
@@ -211,6 +225,7 @@ export function stopConversations() {
   if (stream) stream.stop();
   stream = null;
   rooms.clear();
+  known.clear();
   openRoomId = null;
   render();
 }

@@ -67,7 +67,10 @@ function renderConversation(room) {
       ? el(
           "p",
           { className: "preview muted" },
-          el("span", { className: "preview-text", text: `${last.username ?? "deleted account"}: ${last.preview}` }),
+          el("span", {
+            className: "preview-text",
+            text: `${last.username ?? "deleted account"}: ${last.deleted ? "message deleted" : last.preview}`,
+          }),
           " ",
           timeElement(last.created_at, "smart"),
         )
@@ -138,7 +141,7 @@ export function roomRead(roomId, upTo) {
 }
 
 function notifyActivity(room, last) {
-  if (!last || last.user_id === session.user.id || room.id === openRoomId) return;
+  if (!last || last.deleted || last.user_id === session.user.id || room.id === openRoomId) return;
   const direct = room.kind === "direct";
   if (!direct && String(last.preview).search(mentionMe) === -1) return;
   notifyDesktop({

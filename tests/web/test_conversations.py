@@ -160,10 +160,7 @@ async def test_leaving_a_room_ends_it_in_the_other_tab_too(
     """Bob has a public room open in two tabs and leaves it from one: the other says so and
     does not reconnect (which would make him a member again)."""
     url = web_server.url
-    alice = await Person.open(browser, url, "alice")
-    bob = await Person.open(browser, url, "bob")
-    await alice.sign_up()
-    await bob.sign_up()
+    alice, bob = await alice_and_bob(browser, url)
     room = f"Lounge {alice.username}"
     await alice.go("Chat")
     await alice.page.get_by_role("textbox", name="New room name").fill(room)
@@ -190,6 +187,6 @@ async def test_leaving_a_room_ends_it_in_the_other_tab_too(
     await other_tab.wait_for_timeout(1_500)  # a reconnect would have happened by now
     await expect(other_tab.locator("#connection")).to_have_attribute("data-state", "ended")
     await bob.go("Chat")
-    await expect(bob.page.locator("#my-rooms")).not_to_contain_text(room)
+    await expect(bob.page.locator("#conversations")).not_to_contain_text(room)
     await alice.close()
     await bob.close()

@@ -5,6 +5,7 @@ deleted account's messages as tombstones, typing, and the timeline's live "new p
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, expect
@@ -111,7 +112,7 @@ async def test_scrolling_up_loads_earlier_messages_in_place_while_new_ones_arriv
 
 
 async def test_unread_badges_count_others_messages_and_reading_clears_them_everywhere(
-    browser: Browser, web_server: ProcessServer
+    browser: Browser, web_server: ProcessServer, artifacts: Path
 ) -> None:
     url = web_server.url
     alice, bob = await alice_and_bob(browser, url)
@@ -135,6 +136,7 @@ async def test_unread_badges_count_others_messages_and_reading_clears_them_every
     # The busiest room is first.
     await expect(alice.page.locator("#conversations > li").first).to_contain_text(name)
     await assert_accessible(alice.page, "conversations with unread badges")
+    await alice.page.screenshot(path=artifacts / "web-conversations.png")
 
     await item.get_by_role("link", name=re.compile(name)).click()
     await expect(alice.message("news 2")).to_have_count(1)
@@ -151,7 +153,7 @@ async def test_unread_badges_count_others_messages_and_reading_clears_them_every
 
 
 async def test_edit_and_delete_own_messages_and_a_moderator_deletes_another(
-    browser: Browser, web_server: ProcessServer
+    browser: Browser, web_server: ProcessServer, artifacts: Path
 ) -> None:
     url = web_server.url
     alice, bob = await alice_and_bob(browser, url)
@@ -202,6 +204,7 @@ async def test_edit_and_delete_own_messages_and_a_moderator_deletes_another(
     await expect(bob.message("hello")).to_have_count(1)
     await expect(bob.page.locator("#messages li.tombstone")).to_have_count(2)
     await assert_accessible(bob.page, "room with edits and tombstones")
+    await bob.page.screenshot(path=artifacts / "web-chat-edits.png")
     await alice.close()
     await bob.close()
 

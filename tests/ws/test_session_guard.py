@@ -123,3 +123,33 @@ async def test_open_sockets_of_expired_sessions_are_closed_by_the_periodic_check
             )
         await eventually(lambda: expiring_sink.closed_with == 4401)
         assert other_sink.closed_with is None
+
+
+async def test_a_socket_whose_removal_committed_during_its_handshake_is_closed_on_registering(
+    client: httpx.AsyncClient,
+    alice: Account,
+    bob: Account,
+    room_id: str,
+    broker: MemoryBroker,
+    sessionmaker: Sessionmaker,
+    namespace: str,
+) -> None:
+    """Issue 12: admission let Bob in; then a kick (private room) or a ban (public room)
+    committed and was announced before the hub knew his socket. The re-check after
+    registration closes it with 4403; Alice's sockets stay."""
+    created = await client.post(
+        "/chat/ws/createRoom", json={"name": "secret", "private": True}, headers=alice.headers
+    )
+    private_id = created.json()["id"]
+    banned = await client.post(f"/chat/ws/rooms/{room_id}/bans/{bob.id}", headers=alice.headers)
+    assert banned.status_code == 200, banned.text
+    async with guarded_hub(broker, namespace, sessionmaker) as hub:
+        owner, owner_sink = client_of(alice, private_id, session_of(alice.token))
+        await hub.join(owner, stored_last_seq=0)
+        late_sinks = []
+        for room in (private_id, room_id):  # not a member / banned
+            late, late_sink = client_of(bob, room, session_of(bob.token))
+            await hub.join(late, stored_last_seq=0)
+            late_sinks.append(late_sink)
+        await eventually(lambda: all(sink.closed_with == 4403 for sink in late_sinks))
+        assert owner_sink.closed_with is None

@@ -9,7 +9,9 @@ Three ways a session's end reaches its sockets:
   from then on, which the hub tells every open room (`account_gone`);
 - a re-check of each new connection's session just after it registered with the hub: a
   logout committed during the handshake (after admission read the session, before the hub
-  knew the socket) published its event to a hub that had nothing to close;
+  knew the socket) published its event to a hub that had nothing to close; a room socket's
+  place in its room is re-checked in the same transaction (a kick, ban or leave committed
+  during its handshake: closed with 4403);
 - a periodic re-check of every open socket's session (`ws_session_check_seconds`), one query
   for all of them (`shared.sessions.live_session_ids`): tokens expire while their sockets
   are open, and an event may be lost (the control stream's reset triggers a re-check too).
@@ -36,10 +38,13 @@ from shared.supervision import OnFailure, start_supervised
 from shared.tasks import cancel_and_wait
 from ws_service.connection.close_codes import CLOSE_LEFT, CLOSE_REMOVED
 from ws_service.delivery.hub import RoomHub
-from ws_service.delivery.subscriber import Outlet
+from ws_service.delivery.subscriber import Outlet, Subscriber
 from ws_service.events.frames import RemovalReason
 from ws_service.events.streams import EventStreams
+from ws_service.rooms import queries as room_queries
 
+# The close reason of a socket found shut out of its room just after it registered.
+REMOVED = "removed from the room"
 # How an event stream names each removal announced on the control channel.
 REMOVAL_REASONS: dict[RoomRemovalKind, RemovalReason] = {
     "room_kick": "kick",
@@ -74,6 +79,9 @@ class SessionGuard:
         self._check_seconds = check_seconds
         self._on_failure = on_failure
         self._new: set[uuid.UUID] = set()  # sessions of connections not re-checked yet
+        # (room, user) of room sockets not re-checked yet: a kick, ban or leave committed
+        # during their handshake was announced to a hub that did not know them yet.
+        self._new_members: set[tuple[str, int]] = set()
         self._check_all = False
         self._wake = asyncio.Event()
         self._stack = AsyncExitStack()
@@ -117,6 +125,8 @@ class SessionGuard:
         """A connection just registered: its session is re-checked (with the others that
         registered meanwhile, in one query)."""
         self._new.add(client.session_id)
+        if isinstance(client, Subscriber):
+            self._new_members.add((client.room_id, client.user_id))
         self._wake.set()
 
     async def _read_control(self, subscription: Subscription) -> None:
@@ -175,21 +185,28 @@ class SessionGuard:
                     sessions |= self._events.session_ids()
             else:
                 sessions = set(self._new)
+            members, self._new_members = self._new_members, set()
             self._new.clear()
-            if not sessions:
+            if not sessions and not members:
                 continue
             try:
                 async with unit_of_work(self._sessionmaker) as db:
                     live = await live_session_ids(db, sessions)
+                    refused = await room_queries.shut_out(db, pairs=members)
             except Exception as exc:
                 logger.warning("re-checking %d sessions failed (%s); retrying", len(sessions), exc)
                 if full:
                     self._check_all = True
                 else:
                     self._new |= sessions
+                self._new_members |= members
                 await asyncio.sleep(RETRY_SECONDS)
                 self._wake.set()
                 continue
+            for room_id, user_id in refused:
+                await self._hub.remove_member(
+                    room_id=room_id, user_id=user_id, code=CLOSE_REMOVED, reason=REMOVED
+                )
             ended = frozenset(sessions - live)
             if ended:
                 await self._end_sessions(session_ids=ended)

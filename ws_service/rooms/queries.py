@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, literal_column, select, update
+from sqlalchemy import delete, func, literal_column, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -509,3 +509,37 @@ async def advance_marker(db: AsyncSession, *, room_id: str, user_id: int, up_to:
         .values(read_seq=up_to, read_number=func.coalesce(number, 0))
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+async def shut_out(db: AsyncSession, *, pairs: Collection[tuple[str, int]]) -> set[tuple[str, int]]:
+    """Of these (room, user) pairs, those the room refuses now: a ban, or no membership of a
+    private or direct room. Three primary-key reads, however many pairs."""
+    if not pairs:
+        return set()
+    wanted = list(pairs)
+    rooms = {room_id for room_id, _ in wanted}
+    kinds = {
+        row[0]: row[1]
+        for row in await db.execute(select(Room.id, Room.kind).where(Room.id.in_(rooms)))
+    }
+    members = {
+        (row[0], row[1])
+        for row in await db.execute(
+            select(RoomMember.room_id, RoomMember.user_id).where(
+                tuple_(RoomMember.room_id, RoomMember.user_id).in_(wanted)
+            )
+        )
+    }
+    banned = {
+        (row[0], row[1])
+        for row in await db.execute(
+            select(RoomBan.room_id, RoomBan.user_id).where(
+                tuple_(RoomBan.room_id, RoomBan.user_id).in_(wanted)
+            )
+        )
+    }
+    return {
+        pair
+        for pair in wanted
+        if pair in banned or (kinds.get(pair[0], "public") != "public" and pair not in members)
+    }

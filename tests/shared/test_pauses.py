@@ -4,6 +4,7 @@ grow, and handed back, once, when they have halved."""
 from __future__ import annotations
 
 import gc
+import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -29,21 +30,26 @@ class Connection:
 def test_a_growing_crowd_is_frozen_in_steps_and_handed_back_once_halved(unfrozen: None) -> None:
     metrics = PauseMetrics(CollectorRegistry())
     monitor = PauseMonitor(metrics, freeze_growth=100)
+
+    def freezes() -> float:
+        return metrics.gc_freezes._value.get()
+
     crowd = [Connection() for _ in range(99)]
     monitor.follow_population(len(crowd))
-    assert gc.get_freeze_count() == 0  # not grown enough yet
+    assert freezes() == 0  # not grown enough yet
 
-    crowd += [Connection() for _ in range(1)]
+    crowd.append(Connection())
     monitor.follow_population(len(crowd))
-    frozen = gc.get_freeze_count()
-    assert frozen >= 100  # the crowd, among everything else alive
-    assert metrics.gc_freezes._value.get() == 1
+    assert freezes() == 1
+    assert gc.get_freeze_count() >= len(crowd)  # the crowd, among everything else alive
 
     monitor.follow_population(150)  # grown by less than 100 since: nothing to do
-    assert gc.get_freeze_count() == frozen
+    assert freezes() == 1
 
-    del crowd[40:]  # down to 40 of the 100 frozen: their cycles are garbage, out of sight
-    monitor.follow_population(40)
-    assert metrics.gc_freezes._value.get() == 2
-    # The full collection over everything found the 60 cycles: fewer objects frozen now.
-    assert gc.get_freeze_count() <= frozen - 60
+    gone = [weakref.ref(connection) for connection in crowd[40:]]
+    del crowd[40:]  # their cycles are garbage now, frozen out of the collector's sight
+    monitor.follow_population(len(crowd))
+    assert freezes() == 2
+    # The one full collection over everything found them; the rest is alive and frozen.
+    assert all(ref() is None for ref in gone)
+    assert all(connection.me is connection for connection in crowd)

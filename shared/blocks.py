@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select, union_all
+from sqlalchemy import ColumnElement, Select, and_, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.models import UserBlock
@@ -26,7 +26,7 @@ async def blocked_either_way(db: AsyncSession, *, user_id: int, other_id: int) -
     return found is not None
 
 
-def blocked_either_way_ids(user_id: int) -> Select[Any]:
+def blocked_either_way_ids(user_id: int | ColumnElement[int]) -> Select[Any]:
     """The ids of everyone `user_id` blocked or was blocked by (the primary key and
     `ix_user_blocks_blocked_id_blocker_id`)."""
     return select(

@@ -16,6 +16,7 @@ from sqlalchemy import (
     ColumnElement,
     Subquery,
     and_,
+    bindparam,
     case,
     delete,
     func,
@@ -48,7 +49,7 @@ MAX_ANCESTORS = 100
 Authors = Callable[[Any], ColumnElement[bool]]
 
 
-def _shown_columns(*, viewer_id: int) -> list[Any]:
+def _shown_columns(*, viewer_id: int | ColumnElement[int]) -> list[Any]:
     """What `PostOut` shows of `Post`: two primary-key probes per row answer liked and
     reposted. They are counts (0 or 1), not EXISTS: PostgreSQL may turn an EXISTS into a
     hash of everything the viewer ever liked, which grows with them; a count stays a probe."""
@@ -90,7 +91,7 @@ def post_columns(*, viewer_id: int) -> AnySelect:
     )
 
 
-def event_items(*, viewer_id: int, events: Subquery) -> AnySelect:
+def event_items(*, viewer_id: int | ColumnElement[int], events: Subquery) -> AnySelect:
     """The posts the events `events.c.id` show, newest event first: each event's row by
     primary key, the post it shows by primary key (itself, or the one it reposts)."""
     return (
@@ -247,23 +248,26 @@ async def author_posts(
     return (await db.execute(statement)).all()
 
 
+# Built once (every page of posts runs it); the ids are expanded into the IN list at execution.
+_MENTIONS_OF = (
+    select(
+        PostMention.post_id,
+        PostMention.char_start.label("start"),
+        PostMention.char_end.label("end"),
+        PostMention.user_id,
+        User.username,
+    )
+    .join(User, User.id == PostMention.user_id)
+    .where(PostMention.post_id.in_(bindparam("mentioned_post_ids", expanding=True)))
+    .order_by(PostMention.post_id, PostMention.char_start)
+)
+
+
 async def mentions_of(db: AsyncSession, *, post_ids: Sequence[int]) -> Sequence[AnyRow]:
     """The mentions of a page of posts in one query (the primary key of `post_mentions`)."""
     if not post_ids:
         return []
-    statement = (
-        select(
-            PostMention.post_id,
-            PostMention.char_start.label("start"),
-            PostMention.char_end.label("end"),
-            PostMention.user_id,
-            User.username,
-        )
-        .join(User, User.id == PostMention.user_id)
-        .where(PostMention.post_id.in_(set(post_ids)))
-        .order_by(PostMention.post_id, PostMention.char_start)
-    )
-    return (await db.execute(statement)).all()
+    return (await db.execute(_MENTIONS_OF, {"mentioned_post_ids": sorted(set(post_ids))})).all()
 
 
 def _thread_nodes() -> Subquery:

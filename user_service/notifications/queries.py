@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    BindParameter,
     Integer,
     bindparam,
     case,
@@ -39,23 +40,27 @@ async def insert_notifications(db: AsyncSession, rows: Sequence[dict[str, object
         await db.execute(insert(Notification), [{**row, "created_at": now} for row in rows])
 
 
+_ACTOR = bindparam("actor_id", type_=BigInteger)
+_CONCERNED: BindParameter[list[int]] = bindparam("concerned_ids", expanding=True)
+_SILENCED_BY = union(
+    select(UserMute.muter_id).where(UserMute.muted_id == _ACTOR, UserMute.muter_id.in_(_CONCERNED)),
+    select(UserBlock.blocker_id).where(
+        UserBlock.blocked_id == _ACTOR, UserBlock.blocker_id.in_(_CONCERNED)
+    ),
+    select(UserBlock.blocked_id).where(
+        UserBlock.blocker_id == _ACTOR, UserBlock.blocked_id.in_(_CONCERNED)
+    ),
+)
+
+
 async def silenced_by(db: AsyncSession, *, actor_id: int, user_ids: Sequence[int]) -> set[int]:
     """Which of `user_ids` hear nothing from `actor_id`: they muted the actor, or a block
     stands between them either way (primary-key and `ix_user_blocks_blocked_id_blocker_id`
-    probes, one round trip)."""
+    probes, one round trip; the statement is built once, every like and follow runs it)."""
     if not user_ids:
         return set()
-    ids = list(user_ids)
-    statement = union(
-        select(UserMute.muter_id).where(UserMute.muted_id == actor_id, UserMute.muter_id.in_(ids)),
-        select(UserBlock.blocker_id).where(
-            UserBlock.blocked_id == actor_id, UserBlock.blocker_id.in_(ids)
-        ),
-        select(UserBlock.blocked_id).where(
-            UserBlock.blocker_id == actor_id, UserBlock.blocked_id.in_(ids)
-        ),
-    )
-    return set((await db.scalars(statement)).all())
+    values = {_ACTOR.key: actor_id, _CONCERNED.key: list(user_ids)}
+    return set((await db.scalars(_SILENCED_BY, values)).all())
 
 
 async def delete_notification(

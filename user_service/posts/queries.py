@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Subquery,
     and_,
@@ -82,7 +83,7 @@ def _shown_columns(*, viewer_id: int | ColumnElement[int]) -> list[Any]:
     ]
 
 
-def post_columns(*, viewer_id: int) -> AnySelect:
+def post_columns(*, viewer_id: int | ColumnElement[int]) -> AnySelect:
     """Posts (never reposts) as `PostOut` shows them, the author's name by primary key."""
     return (
         select(*_shown_columns(viewer_id=viewer_id), Post.id.label("event_id"))
@@ -191,16 +192,21 @@ async def users_named(db: AsyncSession, *, names: Sequence[str]) -> dict[str, tu
     return {lowered: (user_id, username) for lowered, user_id, username in rows.all()}
 
 
+# Built once (every like, repost and reply runs both); the ids are bound at execution.
+_POST_ID = bindparam("post_id", type_=BigInteger)
+_VIEWER_ID = bindparam("viewer_id", type_=BigInteger)
+_FIND_POST = post_columns(viewer_id=_VIEWER_ID).where(Post.id == _POST_ID)
+_FIND_AUTHOR_ID = select(Post.author_id).where(Post.id == _POST_ID, Post.repost_of_id.is_(None))
+
+
 async def find_post(db: AsyncSession, *, post_id: int, viewer_id: int) -> AnyRow | None:
-    statement = post_columns(viewer_id=viewer_id).where(Post.id == post_id)
-    return (await db.execute(statement)).one_or_none()
+    values = {_POST_ID.key: post_id, _VIEWER_ID.key: viewer_id}
+    return (await db.execute(_FIND_POST, values)).one_or_none()
 
 
 async def find_author_id(db: AsyncSession, *, post_id: int) -> int | None:
     """The author of a post (not a repost); None when there is no such post."""
-    author_id: int | None = await db.scalar(
-        select(Post.author_id).where(Post.id == post_id, Post.repost_of_id.is_(None))
-    )
+    author_id: int | None = await db.scalar(_FIND_AUTHOR_ID, {_POST_ID.key: post_id})
     return author_id
 
 

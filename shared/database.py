@@ -180,5 +180,17 @@ def insert_unless_present(
     """`INSERT ... ON CONFLICT (key) DO NOTHING` in the session's dialect, so concurrent
     identical inserts neither fail nor duplicate; add `.returning(...)` to learn whether this
     one inserted (no row: it was already there)."""
-    insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return insert_unless_present_in(db.get_bind().dialect.name, model, values, key=key)
+
+
+def insert_unless_present_in(
+    dialect: str,
+    model: type[Any],
+    values: dict[str, Any],
+    *,
+    key: list[InstrumentedAttribute[Any]],
+) -> Any:
+    """`insert_unless_present` for a dialect named ahead of any session, for a statement
+    built once with bound parameters as `values`."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return insert(model).values(**values).on_conflict_do_nothing(index_elements=key)

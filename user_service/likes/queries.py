@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import BigInteger, Integer, bindparam, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.database import insert_unless_present_in
 from shared.models import Post, PostLike, User, utcnow
 from shared.pagination import AnyRow, AnySelect
 
@@ -20,11 +20,13 @@ _USER_ID = bindparam("like_user_id", type_=BigInteger)
 _NOW = bindparam("like_created_at", type_=PostLike.created_at.type)
 _DELTA = bindparam("like_delta", type_=Integer)
 _INSERTS = {
-    name: insert(PostLike)
-    .values(post_id=_POST_ID, user_id=_USER_ID, created_at=_NOW)
-    .on_conflict_do_nothing(index_elements=[PostLike.post_id, PostLike.user_id])
-    .returning(PostLike.post_id)
-    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+    dialect: insert_unless_present_in(
+        dialect,
+        PostLike,
+        {"post_id": _POST_ID, "user_id": _USER_ID, "created_at": _NOW},
+        key=[PostLike.post_id, PostLike.user_id],
+    ).returning(PostLike.post_id)
+    for dialect in ("postgresql", "sqlite")
 }
 _DELETE = (
     delete(PostLike)

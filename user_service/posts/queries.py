@@ -303,11 +303,17 @@ async def ancestor_ids(db: AsyncSession, *, parent_id: int) -> list[int]:
     return list(rows.scalars())
 
 
+_POSTS_BY_ID = post_columns(viewer_id=_VIEWER_ID).where(
+    Post.id.in_(bindparam("post_ids", expanding=True))
+)
+
+
 async def posts_by_id(db: AsyncSession, *, post_ids: Sequence[int], viewer_id: int) -> list[AnyRow]:
+    """Built once (every notifications page and thread runs it); the ids expand at execution."""
     if not post_ids:
         return []
-    statement = post_columns(viewer_id=viewer_id).where(Post.id.in_(set(post_ids)))
-    return list((await db.execute(statement)).all())
+    values = {"post_ids": sorted(set(post_ids)), _VIEWER_ID.key: viewer_id}
+    return list((await db.execute(_POSTS_BY_ID, values)).all())
 
 
 async def tombstones_by_id(db: AsyncSession, *, post_ids: Sequence[int]) -> list[AnyRow]:

@@ -122,8 +122,8 @@ def workloads(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
         return [{"method": "GET", "path": path, "headers": who.headers}]
 
     return {
-        "follow": {"requests": follow_requests, "concurrency": 32},
-        "like": {"requests": like_requests, "concurrency": 32},
+        "follow": {"requests": follow_requests, "concurrency": 32, "rate": 50},
+        "like": {"requests": like_requests, "concurrency": 32, "rate": 50},
         "feed_busy": {"requests": get("/feed", busy), "concurrency": 8, "rate": 50},
         "feed_quiet": {"requests": get("/feed", quiet), "concurrency": 8, "rate": 50},
         "notifications": {
@@ -131,7 +131,11 @@ def workloads(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "concurrency": 8,
             "rate": 50,
         },
-        "unread": {"requests": get("/notifications/unread", notified), "concurrency": 8},
+        "unread": {
+            "requests": get("/notifications/unread", notified),
+            "concurrency": 8,
+            "rate": 50,
+        },
     }
 
 
@@ -207,6 +211,7 @@ def run(
                 f"p50 {r['p50_ms']} p99 {r['p99_ms']}  {r['statuses']}"
             )
             if "rate" in w:
+                cpu0 = cpu_seconds(pid)
                 opened = run_loadgen(
                     "http.mjs",
                     {
@@ -218,8 +223,11 @@ def run(
                     },
                     work,
                 )["workloads"][0]
+                # Every request of the open loop is served, its warm-up second's too.
+                per_request = 1000 * (cpu_seconds(pid) - cpu0) / (w["rate"] * (seconds + 1))
                 line += (
-                    f"\n{'':14s} open {w['rate']} req/s: p50 {opened['p50_ms']} "
+                    f"\n{'':14s} open {w['rate']} req/s: CPU {per_request:6.3f} ms/req"
+                    f" p50 {opened['p50_ms']} "
                     f"p90 {opened['p90_ms']} p99 {opened['p99_ms']} max {opened['max_ms']}"
                     f"  {opened['statuses']}"
                 )

@@ -178,33 +178,19 @@ def run(
         for name, w in workloads(state).items():
             if only and name not in only:
                 continue
-            base = {"requests": w["requests"], "warmupS": 0}
+
+            def load(
+                duration: float, w: dict[str, Any] = w, name: str = name, **workload: Any
+            ) -> dict[str, Any]:
+                spec = {"requests": w["requests"], "warmupS": 0, "name": name, **workload}
+                plan = {"baseUrl": server.url, "durationS": duration, "workloads": [spec]}
+                return dict(run_loadgen("http.mjs", plan, work)["workloads"][0])
+
             # Warm-up: connections in the pool, statements compiled and cached.
-            run_loadgen(
-                "http.mjs",
-                {
-                    "baseUrl": server.url,
-                    "durationS": 2,
-                    "workloads": [
-                        {**base, "name": "warm", "kind": "closed", "concurrency": w["concurrency"]}
-                    ],
-                },
-                work,
-            )
+            load(2, kind="closed", concurrency=w["concurrency"])
             cpu0 = cpu_seconds(pid)
-            result = run_loadgen(
-                "http.mjs",
-                {
-                    "baseUrl": server.url,
-                    "durationS": seconds,
-                    "workloads": [
-                        {**base, "name": name, "kind": "closed", "concurrency": w["concurrency"]}
-                    ],
-                },
-                work,
-            )
+            r = load(seconds, kind="closed", concurrency=w["concurrency"])
             cpu = cpu_seconds(pid) - cpu0
-            r = result["workloads"][0]
             line = (
                 f"{name:14s} closed c={w['concurrency']}: {r['rps']:7.1f} req/s  "
                 f"CPU {1000 * cpu / max(1, r['requests']):6.3f} ms/req  "
@@ -212,17 +198,7 @@ def run(
             )
             if "rate" in w:
                 cpu0 = cpu_seconds(pid)
-                opened = run_loadgen(
-                    "http.mjs",
-                    {
-                        "baseUrl": server.url,
-                        "durationS": seconds,
-                        "workloads": [
-                            {**base, "name": name, "kind": "open", "rate": w["rate"], "warmupS": 1}
-                        ],
-                    },
-                    work,
-                )["workloads"][0]
+                opened = load(seconds, kind="open", rate=w["rate"], warmupS=1)
                 # Every request of the open loop is served, its warm-up second's too.
                 per_request = 1000 * (cpu_seconds(pid) - cpu0) / (w["rate"] * (seconds + 1))
                 line += (

@@ -48,51 +48,63 @@ def setup(state_path: Path, *, posts: int, notifications: int) -> None:
     url = make_url(server_url()).set(database=name).render_as_string(hide_password=False)
     keys_dir = state_path.parent / f"{name}-keys"
     write_key_pair(keys_dir, generate_key_pair())
-    upgrade_to_head(url)
-    db = BenchDatabase(url=url, keys_dir=keys_dir)
-    accounts = db.create_accounts(200, prefix="bench")
-    n = 1000
-    busy, quiet_reader, *authors = db.create_accounts(3 * n + 2, prefix="feed")
-    quiet, followed, others = authors[:n], authors[n : 2 * n], authors[2 * n :]
-    started = time.monotonic()
-    db.seed_feed(
-        reader_id=quiet_reader.id,
-        followed=[a.id for a in quiet],
-        authors=[a.id for a in quiet],
-        posts=10 * n,
-    )
-    db.seed_feed(
-        reader_id=busy.id,
-        followed=[a.id for a in followed],
-        authors=[a.id for a in followed + others],
-        posts=posts,
-    )
-    db.seed_reactions(
-        reader_id=busy.id, followed=[a.id for a in followed], reposts=20_000, likes=5_000
-    )
-    notified, *actors = db.create_accounts(51, prefix="notified")
-    db.seed_notifications(user_id=notified.id, actors=[a.id for a in actors], count=notifications)
-    likers = accounts[:32]
-    author = accounts[32]
-    db.run(
-        "INSERT INTO posts (author_id, content, created_at) "
-        "SELECT $1, 'likeable ' || g, now() FROM generate_series(1, $2) g",
-        author.id,
-        10 * len(likers),
-    )
-    like_posts = db.fetch_ids("SELECT id FROM posts WHERE author_id = $1 ORDER BY id", author.id)
-    print(f"seeded in {time.monotonic() - started:.0f} s", flush=True)
-    state = {
-        "url": url,
-        "name": name,
-        "keys_dir": str(keys_dir),
-        "accounts": [dataclasses.asdict(a) for a in accounts],
-        "busy": dataclasses.asdict(busy),
-        "quiet": dataclasses.asdict(quiet_reader),
-        "notified": dataclasses.asdict(notified),
-        "like_posts": like_posts,
-    }
-    state_path.write_text(json.dumps(state))
+    try:
+        upgrade_to_head(url)
+        db = BenchDatabase(url=url, keys_dir=keys_dir)
+        accounts = db.create_accounts(200, prefix="bench")
+        n = 1000
+        busy, quiet_reader, *authors = db.create_accounts(3 * n + 2, prefix="feed")
+        quiet, followed, others = authors[:n], authors[n : 2 * n], authors[2 * n :]
+        started = time.monotonic()
+        db.seed_feed(
+            reader_id=quiet_reader.id,
+            followed=[a.id for a in quiet],
+            authors=[a.id for a in quiet],
+            posts=10 * n,
+        )
+        db.seed_feed(
+            reader_id=busy.id,
+            followed=[a.id for a in followed],
+            authors=[a.id for a in followed + others],
+            posts=posts,
+        )
+        db.seed_reactions(
+            reader_id=busy.id,
+            followed=[a.id for a in followed],
+            # The bench's 20,000 and 5,000 at 1,000,000 posts; as many in proportion below it.
+            reposts=min(20_000, posts // 50),
+            likes=min(5_000, posts // 200),
+        )
+        notified, *actors = db.create_accounts(51, prefix="notified")
+        db.seed_notifications(
+            user_id=notified.id, actors=[a.id for a in actors], count=notifications
+        )
+        likers = accounts[:32]
+        author = accounts[32]
+        db.run(
+            "INSERT INTO posts (author_id, content, created_at) "
+            "SELECT $1, 'likeable ' || g, now() FROM generate_series(1, $2) g",
+            author.id,
+            10 * len(likers),
+        )
+        like_posts = db.fetch_ids(
+            "SELECT id FROM posts WHERE author_id = $1 ORDER BY id", author.id
+        )
+        print(f"seeded in {time.monotonic() - started:.0f} s", flush=True)
+        state = {
+            "url": url,
+            "name": name,
+            "keys_dir": str(keys_dir),
+            "accounts": [dataclasses.asdict(a) for a in accounts],
+            "busy": dataclasses.asdict(busy),
+            "quiet": dataclasses.asdict(quiet_reader),
+            "notified": dataclasses.asdict(notified),
+            "like_posts": like_posts,
+        }
+        state_path.write_text(json.dumps(state))
+    except BaseException:
+        asyncio.run(_execute(plain_dsn(server_url()), f'DROP DATABASE "{name}" WITH (FORCE)'))
+        raise
 
 
 def _account(raw: dict[str, Any]) -> Account:

@@ -8,7 +8,8 @@ database in the background, says so at `/readyz`, and answers 503 instead of 500
 - `install_outage_handling` turns a lost database or Redis connection in a request (or a
   websocket handshake, before the upgrade) into `503 {"detail": ...}` with `Retry-After`: an
   outage costs the requests in flight, never the process. Connections come back by
-  themselves (`pool_pre_ping`, redis-py's retry).
+  themselves (idle pooled connections are pinged before use, see `shared.database`; a
+  connection lost in use invalidates the pool; redis-py retries).
 """
 
 from __future__ import annotations

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -38,19 +39,59 @@ def create_engine(settings: Settings) -> AsyncEngine:
         )
         _tune_sqlite(engine)
         return engine
-    # pool_pre_ping replaces connections that died with a restarted server; a connect that
-    # gets no answer gives up after a few seconds (asyncpg waits a minute by default).
-    # JIT is off: every query here is a short index walk, but the planner's cost for a
-    # LATERAL per-author feed page passes PostgreSQL's JIT threshold, and compiling it took
-    # 3 s against 45 ms of execution (measured on 1,000,000 posts).
-    return create_async_engine(
+    # A connect that gets no answer gives up after a few seconds (asyncpg waits a minute by
+    # default). Connections that died with a restarted server are found by
+    # `_ping_idle_connections` rather than `pool_pre_ping`, which costs three round trips
+    # (BEGIN, a ping, ROLLBACK) on every checkout. JIT is off: every query here is a short
+    # index walk, but the planner's cost for a LATERAL per-author feed page passes
+    # PostgreSQL's JIT threshold, and compiling it took 3 s against 45 ms of execution
+    # (measured on 1,000,000 posts).
+    engine = create_async_engine(
         url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
-        pool_pre_ping=True,
         pool_recycle=1800,
         connect_args={"timeout": 5, "server_settings": {"jit": "off"}},
     )
+    _ping_idle_connections(engine)
+    return engine
+
+
+# A pooled connection idle longer than this is pinged before use; one back from a request
+# sooner is used as it is.
+PING_IF_IDLE_SECONDS = 1.0
+_RETURNED_AT = "gochat_returned_at"
+
+
+def _ping_idle_connections(engine: AsyncEngine) -> None:
+    """`pool_pre_ping`, for connections that sat idle in the pool only.
+
+    A server restart takes longer than `PING_IF_IDLE_SECONDS`, so a connection it killed
+    while nobody used it is idle by then, fails its ping, and the pool is refreshed before
+    a request sees it (as `pool_pre_ping` would). Connections in use when it died fail their
+    query instead; SQLAlchemy then invalidates the whole pool and the request gets the 503
+    of `shared.availability`, as it did with `pool_pre_ping`. Under load, connections go
+    back and out within milliseconds and pay no round trip."""
+    pool = engine.sync_engine.pool
+
+    @event.listens_for(pool, "connect")
+    def _fresh(_dbapi_connection: Any, record: Any) -> None:
+        record.info.pop(_RETURNED_AT, None)
+
+    @event.listens_for(pool, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _check(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned_at = record.info.get(_RETURNED_AT)
+        if returned_at is None or time.monotonic() - returned_at < PING_IF_IDLE_SECONDS:
+            return
+        try:
+            dbapi_connection.ping()
+        except Exception as error:
+            # As a failed pre-ping: this connection and every older one are replaced.
+            raise exc.InvalidatePoolError() from error
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:
@@ -78,6 +119,30 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     # expire_on_commit=False: objects stay readable after the dependency commits.
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for requests that only read: on PostgreSQL each statement runs on its own
+    (autocommit), which saves the BEGIN and COMMIT round trips of a transaction that reads
+    and sees nothing a READ COMMITTED transaction would not (each of its statements takes a
+    fresh snapshot too). SQLite keeps its transactions (its lock is local, not a round trip)."""
+    if engine.dialect.name != "postgresql":
+        return create_sessionmaker(engine)
+    reader = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    @event.listens_for(reader.sync_engine, "before_cursor_execute")
+    def _refuse_writes(
+        _conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool
+    ) -> None:
+        # Outside a transaction two writes would not be atomic: a GET that writes is a bug.
+        if context is not None and (context.isinsert or context.isupdate or context.isdelete):
+            raise ReadOnlyViolation(f"a read-only request tried to write: {statement[:80]}")
+
+    return create_sessionmaker(reader)
+
+
+class ReadOnlyViolation(RuntimeError):
+    """A statement that writes, run by a session of `create_read_sessionmaker`."""
 
 
 @asynccontextmanager
@@ -115,5 +180,17 @@ def insert_unless_present(
     """`INSERT ... ON CONFLICT (key) DO NOTHING` in the session's dialect, so concurrent
     identical inserts neither fail nor duplicate; add `.returning(...)` to learn whether this
     one inserted (no row: it was already there)."""
-    insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return insert_unless_present_in(db.get_bind().dialect.name, model, values, key=key)
+
+
+def insert_unless_present_in(
+    dialect: str,
+    model: type[Any],
+    values: dict[str, Any],
+    *,
+    key: list[InstrumentedAttribute[Any]],
+) -> Any:
+    """`insert_unless_present` for a dialect named ahead of any session, for a statement
+    built once with bound parameters as `values`."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return insert(model).values(**values).on_conflict_do_nothing(index_elements=key)

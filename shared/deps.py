@@ -25,16 +25,33 @@ def get_runtime(connection: HTTPConnection) -> Runtime:
     return runtime
 
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+async def _runtime_dependency(connection: HTTPConnection) -> Runtime:
+    """`get_runtime` as a dependency: FastAPI runs a plain `def` dependency in a worker
+    thread, which cost more than a tenth of a small request's CPU."""
+    return get_runtime(connection)
 
 
-async def get_db(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+RuntimeDep = Annotated[Runtime, Depends(_runtime_dependency)]
+
+
+# `app.state` flag of a service whose GET, HEAD and OPTIONS requests only read
+# (`build_service_app(reads_outside_transactions=True)`).
+READS_OUTSIDE_TRANSACTIONS = "reads_outside_transactions"
+
+
+async def get_db(request: Request, runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
     """The request's unit of work: committed before the response is sent, or rolled back;
-    the live events its service functions queued are published after the commit.
+    the live events its service functions queued are published after the commit. A
+    safe-method request of a service that only reads in them runs without a transaction
+    (`shared.database.create_read_sessionmaker`).
 
     503 while the database gate is closed (the database has not been reached yet)."""
     runtime.database.require()
-    async with unit_of_work(runtime.sessionmaker) as session:
+    reads = request.method in SAFE_METHODS and getattr(
+        request.app.state, READS_OUTSIDE_TRANSACTIONS, False
+    )
+    maker = runtime.read_sessionmaker if reads else runtime.sessionmaker
+    async with unit_of_work(maker) as session:
         yield session
     await publish_committed(runtime.broker, runtime.settings.redis_namespace, session)
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from shared.availability import check_readiness, install_outage_handling
 from shared.body_limit import BodyLimitMiddleware
-from shared.deps import RuntimeDep
+from shared.deps import READS_OUTSIDE_TRANSACTIONS, RuntimeDep
 from shared.errors import install_error_handling
 from shared.metrics import HttpMetricsMiddleware, ServiceMetrics
 from shared.openapi import install_exact_openapi
@@ -62,11 +62,14 @@ def build_service_app(
     service_lifespan: ServiceLifespan | None = None,
     own_runtime: bool = True,
     stop_process: StopProcess = stop_this_process,
+    reads_outside_transactions: bool = False,
 ) -> FastAPI:
     """A service app that opens its own runtime for its lifetime, or, with
     `own_runtime=False`, uses the one its host put in `app.state.runtime` before entering its
     lifespan (the all-in-one dev server shares one runtime between the three apps).
-    `stop_process` is what the supervisor does when a core task ends (tests pass their own)."""
+    `stop_process` is what the supervisor does when a core task ends (tests pass their own).
+    `reads_outside_transactions`: the service's GET, HEAD and OPTIONS requests never write,
+    so they may run without a transaction (see `shared.deps.get_db`)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -98,6 +101,7 @@ def build_service_app(
         redoc_url=docs_page(settings, "/redoc"),
     )
     app.state.settings = settings
+    setattr(app.state, READS_OUTSIDE_TRANSACTIONS, reads_outside_transactions)
     app.state.metrics = metrics = ServiceMetrics()
     # Innermost of the three, so a 413 still gets its request id and is counted.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

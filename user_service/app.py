@@ -33,4 +33,6 @@ def create_app(settings: Settings | None = None, *, own_runtime: bool = True) ->
             blocks,
         ],
         own_runtime=own_runtime,
+        # Every GET here only reads (tests/user/test_read_requests.py holds them to it).
+        reads_outside_transactions=True,
     )

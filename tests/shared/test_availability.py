@@ -16,11 +16,14 @@ import httpx
 import orjson
 import pytest
 from fastapi import APIRouter
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from websockets.exceptions import InvalidStatus
 
 from auth_service.app import create_app as create_auth_app
-from shared import availability
+from shared import availability, database
+from shared.database import create_engine
 from shared.schema import upgrade_to_head
 from shared.service_app import build_service_app
 from shared.settings import Settings
@@ -276,3 +279,26 @@ async def test_a_database_outage_during_a_websocket_handshake_is_503_not_403(
                 await until_ready(ws)
         finally:
             server.stop()
+
+
+async def test_an_idle_connection_killed_by_the_server_is_replaced_before_use(
+    postgres_url: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pooled connections are pinged only after sitting idle (not on every checkout, which
+    cost three round trips); one the server ended meanwhile never reaches a request."""
+    engine = create_engine(make_settings(postgres_url, data_dir))
+    try:
+        async with engine.connect() as conn:
+            pid = await conn.scalar(text("SELECT pg_backend_pid()"))
+        monkeypatch.setattr(database, "PING_IF_IDLE_SECONDS", 0.0)
+        dsn = make_url(postgres_url).set(drivername="postgresql")
+        killer = await asyncpg.connect(dsn.render_as_string(hide_password=False))
+        try:
+            assert await killer.fetchval("SELECT pg_terminate_backend($1)", pid)
+        finally:
+            await killer.close()
+        async with engine.connect() as conn:
+            assert await conn.scalar(text("SELECT 1")) == 1
+            assert await conn.scalar(text("SELECT pg_backend_pid()")) != pid
+    finally:
+        await engine.dispose()

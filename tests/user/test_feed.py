@@ -68,6 +68,11 @@ async def test_feed_finds_followed_posts_older_than_the_recent_window(
     expected = [recent["id"], *(p["id"] for p in reversed(old))]
     for limit in (1, 2, 20):
         assert await feed_ids(client, reader, limit=limit) == expected, limit
+    # The reader now goes straight to the per-author plan for a while: new posts still lead.
+    fresh = [await write_post(client, quiet, f"back again {i}") for i in range(3)]
+    expected = [*(p["id"] for p in reversed(fresh)), *expected]
+    for limit in (1, 20):
+        assert await feed_ids(client, reader, limit=limit) == expected, limit
 
 
 async def test_walking_the_feed_while_posts_arrive_skips_and_repeats_nothing(

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, insert, literal, select, update
+from sqlalchemy import BigInteger, bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from shared.models import Message, Post, PostLike, PostTombstone, User, UTCDateTime, utcnow
 
+_USER_EXISTS = select(User.id).where(User.id == bindparam("user_id", type_=BigInteger))
+
 
 async def user_exists(db: AsyncSession, *, user_id: int) -> bool:
-    """One primary-key lookup."""
-    return await db.scalar(select(User.id).where(User.id == user_id)) is not None
+    """One primary-key lookup (the statement built once: every follow runs it)."""
+    return await db.scalar(_USER_EXISTS, {"user_id": user_id}) is not None
 
 
 async def delete_user(db: AsyncSession, *, user_id: int) -> bool:

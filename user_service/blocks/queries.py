@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import delete, select, union_all
+from sqlalchemy import ColumnElement, delete, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -81,12 +81,12 @@ async def pair_list(
     return (await db.execute(statement)).all()
 
 
-def muted_ids(user_id: int) -> Any:
+def muted_ids(user_id: int | ColumnElement[int]) -> Any:
     """Whom `user_id` muted (the primary key)."""
     return select(UserMute.muted_id).where(UserMute.muter_id == user_id)
 
 
-def hidden_authors(user_id: int) -> AnySelect:
+def hidden_authors(user_id: int | ColumnElement[int]) -> AnySelect:
     """Authors whose posts `user_id` does not want in their lists (the feed, tag pages,
     others' reposts, replies in a thread): everyone they muted, and anyone a block stands
     between, either way. Primary-key and `ix_user_blocks_blocked_id_blocker_id` reads."""

@@ -3,16 +3,37 @@ follow"; `ix_user_followers_following_id_follower_id` serves "who follows X"."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import BigInteger, and_, bindparam, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.database import insert_unless_present
+from shared.database import insert_unless_present_in
 from shared.models import User, UserFollower, utcnow
 from shared.pagination import AnyRow, AnySelect
+
+# The statements of a follow and an unfollow, built once with bound parameters.
+_FOLLOWER = bindparam("follower_id", type_=BigInteger)
+_FOLLOWING = bindparam("following_id", type_=BigInteger)
+_CREATED_AT = bindparam("created_at", type_=UserFollower.created_at.type)
+_DELETE_FOLLOW = (
+    delete(UserFollower)
+    .where(UserFollower.follower_id == _FOLLOWER, UserFollower.following_id == _FOLLOWING)
+    .returning(UserFollower.follower_id)
+)
+
+
+@functools.cache
+def _insert_follow(dialect: str) -> Any:
+    return insert_unless_present_in(
+        dialect,
+        UserFollower,
+        {"follower_id": _FOLLOWER, "following_id": _FOLLOWING, "created_at": _CREATED_AT},
+        key=[UserFollower.follower_id, UserFollower.following_id],
+    ).returning(UserFollower.created_at)
 
 
 async def insert_follow(
@@ -20,13 +41,10 @@ async def insert_follow(
 ) -> datetime | None:
     """Inserts the follow unless it exists (`ON CONFLICT DO NOTHING`, so concurrent identical
     follows neither fail nor duplicate). Its `created_at`, or None when it was already there."""
-    statement = insert_unless_present(
-        db,
-        UserFollower,
-        {"follower_id": follower_id, "following_id": following_id, "created_at": utcnow()},
-        key=[UserFollower.follower_id, UserFollower.following_id],
-    ).returning(UserFollower.created_at)
-    created_at: datetime | None = await db.scalar(statement)
+    values = {_FOLLOWER.key: follower_id, _FOLLOWING.key: following_id, _CREATED_AT.key: utcnow()}
+    created_at: datetime | None = await db.scalar(
+        _insert_follow(db.get_bind().dialect.name), values
+    )
     return created_at
 
 
@@ -43,12 +61,8 @@ async def follow_created_at(
 
 async def delete_follow(db: AsyncSession, *, follower_id: int, following_id: int) -> bool:
     """True when this call deleted the follow."""
-    result = await db.execute(
-        delete(UserFollower)
-        .where(UserFollower.follower_id == follower_id, UserFollower.following_id == following_id)
-        .returning(UserFollower.follower_id)
-    )
-    return result.one_or_none() is not None
+    values = {_FOLLOWER.key: follower_id, _FOLLOWING.key: following_id}
+    return (await db.execute(_DELETE_FOLLOW, values)).one_or_none() is not None
 
 
 async def delete_follows_between(db: AsyncSession, *, user_id: int, other_id: int) -> None:

@@ -1,11 +1,27 @@
 """SQL on `notifications`: `ix_notifications_user_id_id` serves a person's inbox newest
-first and the count above their read mark (`users.notifications_read_id`)."""
+first and the count above their read mark (`users.notifications_read_id`).
+
+The inbox and unread statements are built once with bound parameters (every page view asks
+both; building them cost about as much CPU as running them)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import case, delete, func, insert, select, union, update
+from sqlalchemy import (
+    BigInteger,
+    BindParameter,
+    Integer,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    union,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -24,23 +40,27 @@ async def insert_notifications(db: AsyncSession, rows: Sequence[dict[str, object
         await db.execute(insert(Notification), [{**row, "created_at": now} for row in rows])
 
 
+_ACTOR = bindparam("actor_id", type_=BigInteger)
+_CONCERNED: BindParameter[list[int]] = bindparam("concerned_ids", expanding=True)
+_SILENCED_BY = union(
+    select(UserMute.muter_id).where(UserMute.muted_id == _ACTOR, UserMute.muter_id.in_(_CONCERNED)),
+    select(UserBlock.blocker_id).where(
+        UserBlock.blocked_id == _ACTOR, UserBlock.blocker_id.in_(_CONCERNED)
+    ),
+    select(UserBlock.blocked_id).where(
+        UserBlock.blocker_id == _ACTOR, UserBlock.blocked_id.in_(_CONCERNED)
+    ),
+)
+
+
 async def silenced_by(db: AsyncSession, *, actor_id: int, user_ids: Sequence[int]) -> set[int]:
     """Which of `user_ids` hear nothing from `actor_id`: they muted the actor, or a block
     stands between them either way (primary-key and `ix_user_blocks_blocked_id_blocker_id`
-    probes, one round trip)."""
+    probes, one round trip; the statement is built once, every like and follow runs it)."""
     if not user_ids:
         return set()
-    ids = list(user_ids)
-    statement = union(
-        select(UserMute.muter_id).where(UserMute.muted_id == actor_id, UserMute.muter_id.in_(ids)),
-        select(UserBlock.blocker_id).where(
-            UserBlock.blocked_id == actor_id, UserBlock.blocker_id.in_(ids)
-        ),
-        select(UserBlock.blocked_id).where(
-            UserBlock.blocker_id == actor_id, UserBlock.blocked_id.in_(ids)
-        ),
-    )
-    return set((await db.scalars(statement)).all())
+    values = {_ACTOR.key: actor_id, _CONCERNED.key: list(user_ids)}
+    return set((await db.scalars(_SILENCED_BY, values)).all())
 
 
 async def delete_notification(
@@ -60,6 +80,11 @@ async def delete_notification(
 def inbox_statement(*, user_id: int, before: int | None, limit: int) -> AnySelect:
     """A person's notifications older than `before`, newest first: a backward range scan of
     `ix_notifications_user_id_id`, the actor and the reader's read mark by primary key."""
+    return _inbox(user_id=user_id, before=before, rows=limit + 1)
+
+
+def _inbox(*, user_id: Any, before: Any | None, rows: Any) -> AnySelect:
+    """`inbox_statement` with `rows` (`limit + 1`) given, which may be bound parameters."""
     statement = (
         select(
             Notification.id,
@@ -76,18 +101,33 @@ def inbox_statement(*, user_id: int, before: int | None, limit: int) -> AnySelec
     )
     if before is not None:
         statement = statement.where(Notification.id < before)
-    return statement.order_by(Notification.id.desc()).limit(limit + 1)
+    return statement.order_by(Notification.id.desc()).limit(rows)
+
+
+_USER = bindparam("inbox_user_id", type_=BigInteger)
+_BEFORE = bindparam("inbox_before", type_=BigInteger)
+_ROWS = bindparam("inbox_rows", type_=Integer)
+_FIRST_PAGE = _inbox(user_id=_USER, before=None, rows=_ROWS)
+_NEXT_PAGE = _inbox(user_id=_USER, before=_BEFORE, rows=_ROWS)
 
 
 async def inbox(
     db: AsyncSession, *, user_id: int, before: int | None, limit: int
 ) -> Sequence[AnyRow]:
-    statement = inbox_statement(user_id=user_id, before=before, limit=limit)
-    return (await db.execute(statement)).all()
+    if before is None:
+        statement, values = _FIRST_PAGE, {_USER.key: user_id, _ROWS.key: limit + 1}
+    else:
+        statement = _NEXT_PAGE
+        values = {_USER.key: user_id, _BEFORE.key: before, _ROWS.key: limit + 1}
+    return (await db.execute(statement, values)).all()
+
+
+_CAP = bindparam("unread_cap", type_=Integer)
+_UNREAD = unread_statement(user_id=_USER, cap=_CAP)
 
 
 async def unread(db: AsyncSession, *, user_id: int, cap: int) -> int:
-    return int(await db.scalar(unread_statement(user_id=user_id, cap=cap)) or 0)
+    return int(await db.scalar(_UNREAD, {_USER.key: user_id, _CAP.key: cap}) or 0)
 
 
 async def newest_id(db: AsyncSession, *, user_id: int) -> int:

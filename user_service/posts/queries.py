@@ -13,9 +13,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Subquery,
     and_,
+    bindparam,
     case,
     delete,
     func,
@@ -48,7 +50,7 @@ MAX_ANCESTORS = 100
 Authors = Callable[[Any], ColumnElement[bool]]
 
 
-def _shown_columns(*, viewer_id: int) -> list[Any]:
+def _shown_columns(*, viewer_id: int | ColumnElement[int]) -> list[Any]:
     """What `PostOut` shows of `Post`: two primary-key probes per row answer liked and
     reposted. They are counts (0 or 1), not EXISTS: PostgreSQL may turn an EXISTS into a
     hash of everything the viewer ever liked, which grows with them; a count stays a probe."""
@@ -81,7 +83,7 @@ def _shown_columns(*, viewer_id: int) -> list[Any]:
     ]
 
 
-def post_columns(*, viewer_id: int) -> AnySelect:
+def post_columns(*, viewer_id: int | ColumnElement[int]) -> AnySelect:
     """Posts (never reposts) as `PostOut` shows them, the author's name by primary key."""
     return (
         select(*_shown_columns(viewer_id=viewer_id), Post.id.label("event_id"))
@@ -90,7 +92,7 @@ def post_columns(*, viewer_id: int) -> AnySelect:
     )
 
 
-def event_items(*, viewer_id: int, events: Subquery) -> AnySelect:
+def event_items(*, viewer_id: int | ColumnElement[int], events: Subquery) -> AnySelect:
     """The posts the events `events.c.id` show, newest event first: each event's row by
     primary key, the post it shows by primary key (itself, or the one it reposts)."""
     return (
@@ -190,16 +192,21 @@ async def users_named(db: AsyncSession, *, names: Sequence[str]) -> dict[str, tu
     return {lowered: (user_id, username) for lowered, user_id, username in rows.all()}
 
 
+# Built once (every like, repost and reply runs both); the ids are bound at execution.
+_POST_ID = bindparam("post_id", type_=BigInteger)
+_VIEWER_ID = bindparam("viewer_id", type_=BigInteger)
+_FIND_POST = post_columns(viewer_id=_VIEWER_ID).where(Post.id == _POST_ID)
+_FIND_AUTHOR_ID = select(Post.author_id).where(Post.id == _POST_ID, Post.repost_of_id.is_(None))
+
+
 async def find_post(db: AsyncSession, *, post_id: int, viewer_id: int) -> AnyRow | None:
-    statement = post_columns(viewer_id=viewer_id).where(Post.id == post_id)
-    return (await db.execute(statement)).one_or_none()
+    values = {_POST_ID.key: post_id, _VIEWER_ID.key: viewer_id}
+    return (await db.execute(_FIND_POST, values)).one_or_none()
 
 
 async def find_author_id(db: AsyncSession, *, post_id: int) -> int | None:
     """The author of a post (not a repost); None when there is no such post."""
-    author_id: int | None = await db.scalar(
-        select(Post.author_id).where(Post.id == post_id, Post.repost_of_id.is_(None))
-    )
+    author_id: int | None = await db.scalar(_FIND_AUTHOR_ID, {_POST_ID.key: post_id})
     return author_id
 
 
@@ -247,23 +254,26 @@ async def author_posts(
     return (await db.execute(statement)).all()
 
 
+# Built once (every page of posts runs it); the ids are expanded into the IN list at execution.
+_MENTIONS_OF = (
+    select(
+        PostMention.post_id,
+        PostMention.char_start.label("start"),
+        PostMention.char_end.label("end"),
+        PostMention.user_id,
+        User.username,
+    )
+    .join(User, User.id == PostMention.user_id)
+    .where(PostMention.post_id.in_(bindparam("mentioned_post_ids", expanding=True)))
+    .order_by(PostMention.post_id, PostMention.char_start)
+)
+
+
 async def mentions_of(db: AsyncSession, *, post_ids: Sequence[int]) -> Sequence[AnyRow]:
     """The mentions of a page of posts in one query (the primary key of `post_mentions`)."""
     if not post_ids:
         return []
-    statement = (
-        select(
-            PostMention.post_id,
-            PostMention.char_start.label("start"),
-            PostMention.char_end.label("end"),
-            PostMention.user_id,
-            User.username,
-        )
-        .join(User, User.id == PostMention.user_id)
-        .where(PostMention.post_id.in_(set(post_ids)))
-        .order_by(PostMention.post_id, PostMention.char_start)
-    )
-    return (await db.execute(statement)).all()
+    return (await db.execute(_MENTIONS_OF, {"mentioned_post_ids": sorted(set(post_ids))})).all()
 
 
 def _thread_nodes() -> Subquery:
@@ -293,11 +303,17 @@ async def ancestor_ids(db: AsyncSession, *, parent_id: int) -> list[int]:
     return list(rows.scalars())
 
 
+_POSTS_BY_ID = post_columns(viewer_id=_VIEWER_ID).where(
+    Post.id.in_(bindparam("post_ids", expanding=True))
+)
+
+
 async def posts_by_id(db: AsyncSession, *, post_ids: Sequence[int], viewer_id: int) -> list[AnyRow]:
+    """Built once (every notifications page and thread runs it); the ids expand at execution."""
     if not post_ids:
         return []
-    statement = post_columns(viewer_id=viewer_id).where(Post.id.in_(set(post_ids)))
-    return list((await db.execute(statement)).all())
+    values = {"post_ids": sorted(set(post_ids)), _VIEWER_ID.key: viewer_id}
+    return list((await db.execute(_POSTS_BY_ID, values)).all())
 
 
 async def tombstones_by_id(db: AsyncSession, *, post_ids: Sequence[int]) -> list[AnyRow]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.database import create_engine, create_sessionmaker
 from shared.runtime import Runtime
 from shared.settings import Settings
 from shared.supervision import Supervisor
@@ -64,7 +65,7 @@ async def open_chat(
     async with AsyncExitStack() as stack:
         store = await stack.enter_async_context(
             MessageStore(
-                runtime.sessionmaker,
+                await _writer_sessionmaker(runtime, stack),
                 runtime.broker,
                 channel,
                 queue_size=settings.ws_store_queue_size,
@@ -132,3 +133,17 @@ async def open_chat(
                 handshake_burst=settings.ws_handshake_burst,
             ),
         )
+
+
+async def _writer_sessionmaker(
+    runtime: Runtime, stack: AsyncExitStack
+) -> async_sessionmaker[AsyncSession]:
+    """The message writer's own connections on PostgreSQL (it needs one at a time): a storm
+    of handshakes, each holding a pooled connection while it is admitted, must not keep
+    stored messages waiting for the shared pool (it did: pool timeouts failed whole
+    batches). SQLite has one connection per process, which the writer shares."""
+    if runtime.engine.dialect.name == "sqlite":
+        return runtime.sessionmaker
+    engine = create_engine(runtime.settings.model_copy(update={"database_pool_size": 1}))
+    stack.push_async_callback(engine.dispose)
+    return create_sessionmaker(engine)

@@ -11,6 +11,7 @@ from typing import Any, Literal
 import httpx
 import orjson
 import pytest
+from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,14 +20,18 @@ from sqlalchemy.orm import Session
 from shared.broker import Broker, MemoryBroker, RedisBroker, Subscription
 from shared.database import create_engine, create_sessionmaker, unit_of_work
 from shared.models import Message, Room
+from shared.runtime import Runtime
 from shared.settings import Settings
+from shared.supervision import Supervisor
 from tests.conftest import make_settings
 from tests.support.proxy import CuttableProxy, cuttable
 from tests.support.users import Account
 from tests.ws.chat_client import create_room
+from ws_service.chat import open_chat
 from ws_service.connection.protocol import PostedEvent
 from ws_service.messages import store as store_module
 from ws_service.messages.store import Appended, EventRefused, MessageStore, StoreUnavailable
+from ws_service.metrics import ChatMetrics
 
 Sessionmaker = async_sessionmaker[AsyncSession]
 
@@ -448,3 +453,23 @@ async def test_edits_and_deletions_in_a_batch_take_seqs_but_are_not_counted_as_m
     assert (rows[(rooms[0], 1)].content, rows[(rooms[0], 1)].deleted) == ("", True)
     assert rows[(rooms[1], 2)].deleted and rows[(rooms[1], 3)].number == 2
     assert counters == {rooms[0]: (5, 3, 4), rooms[1]: (3, 2, 2)}
+
+
+async def test_the_writer_stores_while_the_shared_pool_is_exhausted(
+    client: httpx.AsyncClient, alice: Account, settings: Settings, postgres_url: str
+) -> None:
+    """A storm of handshakes holds the shared pool; the message writer has connections of
+    its own (PostgreSQL), so messages are still stored meanwhile."""
+    room_id = await create_room(client, alice)
+    tight = settings.model_copy(update={"database_pool_size": 1})
+    async with Runtime.open(tight) as runtime:
+        metrics = ChatMetrics(CollectorRegistry())
+        async with open_chat(runtime, metrics=metrics, supervisor=Supervisor()) as chat:
+            held = [await runtime.engine.connect() for _ in range(2)]  # 1 + 1 overflow
+            try:
+                async with asyncio.timeout(10):
+                    stored = await send(chat.store, room_id, alice, "still stored")
+            finally:
+                for connection in held:
+                    await connection.close()
+    assert not stored.duplicate and stored.message.seq == 1

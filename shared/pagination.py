@@ -17,6 +17,7 @@ import orjson
 from fastapi import Query
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Row, Select, literal_column
+from starlette.datastructures import URL
 
 from shared.errors import GoChatError
 from shared.text import text_problem
@@ -112,3 +113,11 @@ Limit = Annotated[int, Query(ge=1, le=100, description="items per page")]
 Cursor = Annotated[
     str | None, Query(max_length=512, description="`next_cursor` of the previous page")
 ]
+
+
+def next_link(url: URL, **params: CursorValue) -> str:
+    """A `Link` header value for the next page: a query-only reference, resolved by the
+    client against the URL it asked for, so it stays right behind a gateway that serves the
+    service under a prefix (`/chat`) on another host and port than the service sees."""
+    query = url.include_query_params(**params).query
+    return f'<?{query}>; rel="next"'

@@ -24,6 +24,7 @@ from tests.ws.chat_client import (
     create_room,
     join,
     messages,
+    next_page,
     send_message,
     until_ready,
 )
@@ -100,6 +101,39 @@ async def test_sign_up_log_in_follow_and_post_through_the_gateway(
     assert logged["path"] == "/users/feed" and logged["status"] == 200
     user_log = (stack.logs / "user.log").read_text()
     assert f'"request_id":"{request_id}"' in user_log
+
+
+async def test_next_page_links_lead_to_the_next_page_through_the_gateway(
+    stack: Stack, gateway: httpx.AsyncClient
+) -> None:
+    """The chat service sits under `/chat` on the gateway's port, which it never sees: its
+    `Link` headers (scrollback, getRooms) still lead a client to the next page."""
+    alice = await register(gateway, "alice")
+    rooms = {await create_room(gateway, alice) for _ in range(3)}
+    room_id = min(rooms)
+    async with join(stack.url, room_id, alice) as ws:
+        await until_ready(ws)
+        for n in range(3):
+            await send_message(ws, f"m{n}")
+        await messages(ws, 3)
+
+    seen: list[int] = []
+    url: str | None = f"/chat/ws/rooms/{room_id}/messages?limit=1"
+    while url is not None:
+        page = await gateway.get(url, headers=alice.headers)
+        assert page.status_code == 200, (url, page.text)
+        seen = [m["id"] for m in page.json()] + seen
+        url = next_page(page)
+    assert seen == [1, 2, 3]
+
+    listed: list[str] = []
+    url = "/chat/ws/getRooms?mine=true&limit=1"
+    while url is not None:
+        page = await gateway.get(url, headers=alice.headers)
+        assert page.status_code == 200, (url, page.text)
+        listed += [room["id"] for room in page.json()]
+        url = next_page(page)
+    assert set(listed) == rooms and len(listed) == 3
 
 
 async def test_every_instance_is_ready_and_exports_its_metrics(

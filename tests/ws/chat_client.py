@@ -111,6 +111,12 @@ async def close_code(ws: ClientConnection, timeout: float = TIMEOUT) -> int | No
     return ws.close_code
 
 
+def next_page(response: httpx.Response) -> str | None:
+    """The URL of the next page, from the `Link` header, which is relative to the request's."""
+    link = response.links.get("next", {}).get("url")
+    return None if link is None else str(response.url.join(link))
+
+
 async def online_in(
     client: httpx.AsyncClient, account: Account, room_id: str, *, prefix: str = "/chat"
 ) -> int:
@@ -122,7 +128,7 @@ async def online_in(
         for room in response.json():
             if room["id"] == room_id:
                 return int(room["online"])
-        url = response.links.get("next", {}).get("url")
+        url = next_page(response)
     raise AssertionError(f"room {room_id} is not listed")
 
 

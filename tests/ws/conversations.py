@@ -10,7 +10,7 @@ import httpx
 from websockets.exceptions import InvalidStatus
 
 from tests.support.users import Account, unique_name
-from tests.ws.chat_client import join, until_ready
+from tests.ws.chat_client import join, next_page, until_ready
 
 CHAT = "/chat/ws"
 
@@ -44,7 +44,7 @@ class Api:
             response = await self.http.get(url or "", params=params, headers=who.headers)
             assert response.status_code == 200, response.text
             found.extend(response.json())
-            url = response.links.get("next", {}).get("url")
+            url = next_page(response)
             params = {}
             if url is None:
                 return found

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from shared.deps import CurrentUser, DbSession
 from shared.openapi import error_responses
-from shared.pagination import MAX_ID
+from shared.pagination import MAX_ID, next_link
 from ws_service.deps import ChatDep
 from ws_service.messages import service
 from ws_service.messages.schemas import EditIn, MessageOut
@@ -57,8 +57,7 @@ async def messages(
         db, user=user, room_id=room_id, before=before, limit=limit
     )
     if next_before is not None:
-        next_url = request.url.include_query_params(before=next_before, limit=limit)
-        response.headers["Link"] = f'<{next_url}>; rel="next"'
+        response.headers["Link"] = next_link(request.url, before=next_before, limit=limit)
     return page
 
 

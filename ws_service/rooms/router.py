@@ -9,7 +9,7 @@ from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response
 
 from shared.deps import CurrentUser, DbSession, RuntimeDep
 from shared.openapi import error_responses
-from shared.pagination import MAX_ID, Cursor
+from shared.pagination import MAX_ID, Cursor, next_link
 from shared.text import PLAIN_TEXT
 from ws_service.deps import ChatDep
 from ws_service.rooms import reading, service
@@ -73,8 +73,7 @@ async def get_rooms(
         db, chat.presence, user=user, mine=mine, limit=limit, cursor=cursor
     )
     if next_cursor is not None:
-        next_url = request.url.include_query_params(limit=limit, cursor=next_cursor)
-        response.headers["Link"] = f'<{next_url}>; rel="next"'
+        response.headers["Link"] = next_link(request.url, limit=limit, cursor=next_cursor)
     return rooms
 
 

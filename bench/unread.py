@@ -22,7 +22,7 @@ from bench.database import BenchDatabase
 from bench.processes import cpu_seconds, pinned_server
 from bench.scenarios import Context, Result, _http, _serve
 from gochat.processes import running
-from ws_service.rooms.queries import my_rooms_by_activity_statement
+from ws_service.rooms.queries import my_rooms_by_activity_bound
 
 READER_ROOMS = 100
 AUTHORS = 20
@@ -101,9 +101,11 @@ async def _seed(dsn: str, *, reader_id: int, authors: list[int], rooms: int, mes
 def statement_alone(db: BenchDatabase, *, reader_id: int, runs: int) -> Result:
     """The first page's statement by itself, `runs` times on one connection (its p50 and
     p99 in ms, round trip included), then its EXPLAIN (ANALYZE, BUFFERS), warm."""
-    statement = my_rooms_by_activity_statement(user_id=reader_id, before=None, limit=PAGE)
+    statement, parameters = my_rooms_by_activity_bound(user_id=reader_id, before=None, limit=PAGE)
     sql = str(
-        statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+        statement.params(parameters).compile(
+            dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
+        )
     )
 
     async def run() -> Result:

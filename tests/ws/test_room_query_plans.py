@@ -21,7 +21,7 @@ from tests.user.test_query_plans import explain
 from ws_service.rooms.queries import (
     invites_statement,
     members_statement,
-    my_rooms_by_activity_statement,
+    my_rooms_by_activity_bound,
     public_rooms_statement,
 )
 
@@ -137,8 +137,10 @@ async def test_my_rooms_with_unread_counts_are_read_through_indexes(
     """Memberships by the user's index, rooms and last messages by primary key, my messages
     after the marker by (room_id, user_id, seq): no table is read whole."""
     for before in (None, (datetime.now(UTC), seed.room_id)):
-        statement = my_rooms_by_activity_statement(user_id=seed.user_id, before=before, limit=100)
-        plans = await explain(conn, statement)
+        statement, parameters = my_rooms_by_activity_bound(
+            user_id=seed.user_id, before=before, limit=100
+        )
+        plans = await explain(conn, statement.params(parameters))
         assert_index_served(
             plans,
             indexes={

@@ -10,17 +10,37 @@ message) and `ix_messages_room_id_user_id_seq` (my messages after my read marker
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, literal_column, select, tuple_, update
+from sqlalchemy import (
+    BigInteger,
+    String,
+    bindparam,
+    delete,
+    func,
+    literal_column,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from shared.database import insert_unless_present
-from shared.models import Message, Room, RoomBan, RoomInvite, RoomMember, User, utcnow
+from shared.models import (
+    Message,
+    Room,
+    RoomBan,
+    RoomInvite,
+    RoomMember,
+    User,
+    UTCDateTime,
+    utcnow,
+)
 from shared.pagination import page_rows
 
 AnyRow = Any  # rows of ad-hoc selects
@@ -354,7 +374,7 @@ _AUTHOR = aliased(User, name="author")
 _MEMBER = aliased(RoomMember, name="member")
 
 
-def _mine_after(*, room_id: Any, user_id: int, read_seq: Any) -> Any:
+def _mine_after(*, room_id: Any, user_id: Any, read_seq: Any) -> Any:
     """How many of `user_id`'s messages (not edit/delete events) follow `read_seq`, up to
     MINE_COUNT_CAP: a bounded range of the (room_id, user_id, seq) index."""
     mine = (
@@ -399,17 +419,20 @@ def _activity(last_message: Any) -> Any:
     return func.coalesce(last_message.created_at, Room.created_at)
 
 
-def my_rooms_by_activity_statement(
-    *,
-    user_id: int,
-    before: tuple[datetime, str] | None,
-    limit: int,
-    room_ids: Collection[str] | None = None,
-) -> Any:
-    """The user's rooms (or only those of `room_ids`), newest activity first (ties by id,
-    descending), each with the caller's role and marker, the last message and its author,
-    and the caller's own messages after the marker: at most `limit + 1` rows in one
-    statement.
+# The parameters of the cached "my rooms" statements.
+_READER = bindparam("my_rooms_reader", type_=BigInteger)
+_BEFORE_AT = bindparam("my_rooms_before_at", type_=UTCDateTime)
+_BEFORE_ID = bindparam("my_rooms_before_id", type_=String)
+_AMONG: Any = bindparam("my_rooms_among", expanding=True)
+
+
+@functools.lru_cache(maxsize=64)  # page sizes in use (100, the snapshot's 500...) x 4 shapes
+def my_rooms_by_activity_statement(*, after_cursor: bool, among: bool, limit: int) -> Any:
+    """The reader's rooms (or only those named), newest activity first (ties by id,
+    descending), each with the reader's role and marker, the last message and its author,
+    and the reader's own messages after the marker: one statement, built once per shape
+    with bound parameters (building it cost ~1 ms a request); the page's LIMIT stays in the
+    SQL text (`page_rows`).
 
     The page is cut first from `ix_room_members_user_id_room_id` joined to each room and its
     last message by primary key (every membership is looked at: activity is not indexed per
@@ -426,19 +449,21 @@ def my_rooms_by_activity_statement(
         )
         .join(Room, Room.id == RoomMember.room_id)
         .outerjoin(last, (last.room_id == Room.id) & (last.seq == Room.last_message_seq))
-        .where(RoomMember.user_id == user_id)
+        .where(RoomMember.user_id == _READER)
     )
-    if room_ids is not None:
-        page = page.where(RoomMember.room_id.in_(room_ids))
-    if before is not None:
-        at, room_id = before
-        page = page.where((active_at < at) | ((active_at == at) & (RoomMember.room_id < room_id)))
+    if among:
+        page = page.where(RoomMember.room_id.in_(_AMONG))
+    if after_cursor:
+        page = page.where(
+            (active_at < _BEFORE_AT)
+            | ((active_at == _BEFORE_AT) & (RoomMember.room_id < _BEFORE_ID))
+        )
     cut = (
         page.order_by(active_at.desc(), RoomMember.room_id.desc())
         .limit(page_rows(limit))
         .subquery("page")
     )
-    mine = _mine_after(room_id=cut.c.room_id, user_id=user_id, read_seq=cut.c.read_seq)
+    mine = _mine_after(room_id=cut.c.room_id, user_id=_READER, read_seq=cut.c.read_seq)
     return _with_last_message(
         select(
             Room,
@@ -452,6 +477,25 @@ def my_rooms_by_activity_statement(
     ).order_by(cut.c.active_at.desc(), cut.c.room_id.desc())
 
 
+def my_rooms_by_activity_bound(
+    *,
+    user_id: int,
+    before: tuple[datetime, str] | None,
+    limit: int,
+    room_ids: Collection[str] | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """The cached statement for this page's shape, and its parameters."""
+    statement = my_rooms_by_activity_statement(
+        after_cursor=before is not None, among=room_ids is not None, limit=limit
+    )
+    parameters: dict[str, Any] = {"my_rooms_reader": user_id}
+    if before is not None:
+        parameters["my_rooms_before_at"], parameters["my_rooms_before_id"] = before
+    if room_ids is not None:
+        parameters["my_rooms_among"] = list(room_ids)
+    return statement, parameters
+
+
 async def my_rooms_by_activity(
     db: AsyncSession,
     *,
@@ -460,10 +504,11 @@ async def my_rooms_by_activity(
     limit: int,
     room_ids: Collection[str] | None = None,
 ) -> Sequence[AnyRow]:
-    statement = my_rooms_by_activity_statement(
+    """At most `limit + 1` rows (see `my_rooms_by_activity_statement`)."""
+    statement, parameters = my_rooms_by_activity_bound(
         user_id=user_id, before=before, limit=limit, room_ids=room_ids
     )
-    return (await db.execute(statement)).all()
+    return (await db.execute(statement, parameters)).all()
 
 
 def room_reading_statement(*, room_id: str, user_id: int) -> Any:

@@ -241,8 +241,10 @@ async def _my_room_items(
     rooms = [row[0] for row in rows]
     online = await presence.online_counts([room.id for room in rooms])
     names = await _names(db, rooms, user_id)
+    # Built without validation: every field comes from the database or from our own rules,
+    # and validating 100 items cost ~2 ms a page.
     return [
-        MyRoomItem(
+        MyRoomItem.model_construct(
             **_room_fields(row[0], name=names[row[0].id], user_id=user_id),
             online=online.get(row[0].id, 0),
             member=True,

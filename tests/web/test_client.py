@@ -121,7 +121,8 @@ async def test_two_people_follow_post_and_chat_through_a_server_restart(
         else:
             route.connect_to_server()
 
-    await alice.page.route_web_socket(re.compile(r"/chat/ws/joinRoom/"), gate)
+    # Her live stream too: its activity frames must not tell her page of Bob's messages early.
+    await alice.page.route_web_socket(re.compile(r"/chat/ws/(joinRoom/|events)"), gate)
     await alice.context.set_offline(True)
     await asyncio.to_thread(web_server.stop)
     await expect(alice.connection).to_have_attribute("data-state", "reconnecting")

@@ -769,6 +769,41 @@ def _targets_15(results: dict[str, Any]) -> list[str]:
                 "met" if ok else "missed",
             ]
         )
+    idle = results.get("idle") or {}
+    ours_idle = (idle.get("gochat") or {}).get("kib_per_socket")
+    if ours_idle is not None:
+        hub_idle = (idle.get("starlette") or {}).get("kib_per_socket")
+        rows.append(
+            [
+                "idle: ≤ 20 KiB per idle authenticated socket at 10,000 sockets",
+                f"{ours_idle} KiB" + (f" (hub {hub_idle} KiB)" if hub_idle is not None else ""),
+                "met" if ours_idle <= 20 else "missed",
+            ]
+        )
+    follow = results.get("follow")
+    if follow:
+        rps = follow["workloads"][0]["rps"]
+        rows.append(
+            [
+                "HTTP: follow+unfollow ≥ 2,000 req/s on one user-service process",
+                f"{_fmt(rps)} req/s",
+                "met" if rps is not None and rps >= 2000 else "missed",
+            ]
+        )
+    feed = results.get("feed")
+    if feed:
+        for key in ("busy", "quiet"):
+            closed = feed.get(f"{key}_closed")
+            if not closed:
+                continue
+            rps = closed["workloads"][0]["rps"]
+            rows.append(
+                [
+                    f"HTTP: /feed ≥ 400 req/s closed loop ({key} followees)",
+                    f"{_fmt(rps)} req/s",
+                    "met" if rps is not None and rps >= 400 else "missed",
+                ]
+            )
     if not rows:
         return []
     return ["## Targets (issue 15)", "", *_table(["target", "measured", "verdict"], rows), ""]

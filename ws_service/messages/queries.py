@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from shared.models import Message, Room, RoomMember, User, UTCDateTime
+from shared.models import Message, Room, RoomMember, User, UTCDateTime, utcnow
 from ws_service.connection.protocol import RowKind, StoredMessage
 
 ClientKey = tuple[str, int, str]  # room_id, user_id, client_id
@@ -122,17 +122,16 @@ _LOCK_ROOMS_PG = (
     .with_for_update()
 )
 
-_SAVE_COUNTERS_PG = text(
-    "UPDATE rooms SET last_seq = v.last_seq, message_count = v.message_count,"
+# The counters' UPDATE rides in the INSERT as a data-modifying CTE: one round trip for both.
+_WRITE_BATCH_PG = text(
+    "WITH counters AS ("
+    " UPDATE rooms SET last_seq = v.last_seq, message_count = v.message_count,"
     " last_message_seq = v.last_message_seq"
     " FROM unnest(CAST(:ids AS varchar[]), CAST(:last_seqs AS bigint[]),"
     " CAST(:message_counts AS bigint[]), CAST(:last_message_seqs AS bigint[]))"
     " AS v(id, last_seq, message_count, last_message_seq)"
-    " WHERE rooms.id = v.id"
-)
-
-_INSERT_MESSAGES_PG = text(
-    "INSERT INTO messages (room_id, seq, user_id, content, client_id, created_at, number,"
+    " WHERE rooms.id = v.id)"
+    " INSERT INTO messages (room_id, seq, user_id, content, client_id, created_at, number,"
     " kind, target_seq)"
     " SELECT v.room_id, v.seq, v.user_id, v.content, v.client_id, :created_at, v.number,"
     " v.kind, v.target_seq"
@@ -141,7 +140,6 @@ _INSERT_MESSAGES_PG = text(
     " CAST(:numbers AS bigint[]), CAST(:kinds AS varchar[]), CAST(:targets AS bigint[]))"
     " AS v(room_id, seq, user_id, content, client_id, number, kind, target_seq)"
 ).bindparams(bindparam("created_at", type_=UTCDateTime))
-
 
 _client_keys = (
     func.unnest(
@@ -183,38 +181,26 @@ async def lock_rooms(db: AsyncSession, *, room_ids: Iterable[str]) -> dict[str, 
     return {row[0]: RoomCounters(row[1], row[2], row[3]) for row in rows}
 
 
-async def save_counters(db: AsyncSession, counters: Mapping[str, RoomCounters]) -> None:
-    """Writes back the counters of rooms locked by `lock_rooms`: one statement on
-    PostgreSQL, one executemany elsewhere."""
-    if not counters:
+async def write_batch(
+    db: AsyncSession,
+    counters: Mapping[str, RoomCounters],
+    messages: Sequence[tuple[StoredMessage, int]],
+) -> None:
+    """Writes back the counters of rooms locked by `lock_rooms` and inserts the new rows,
+    each with its `number` (the room's message count through it); the rows of one batch
+    share their `created_at`. An edit's content lives in its target only (so a deletion
+    erases it everywhere at once). One statement on PostgreSQL; an executemany each
+    elsewhere."""
+    if not counters and not messages:
         return
     if _on_postgresql(db):
         await db.execute(
-            _SAVE_COUNTERS_PG,
+            _WRITE_BATCH_PG,
             {
                 "ids": list(counters),
                 "last_seqs": [c.last_seq for c in counters.values()],
                 "message_counts": [c.message_count for c in counters.values()],
                 "last_message_seqs": [c.last_message_seq for c in counters.values()],
-            },
-        )
-        return
-    await db.execute(
-        update(Room),
-        [{"id": room_id, **values._asdict()} for room_id, values in counters.items()],
-    )
-
-
-async def insert_messages(db: AsyncSession, messages: Sequence[tuple[StoredMessage, int]]) -> None:
-    """Inserts new rows, each with its `number` (the room's message count through it). An
-    edit's content lives in its target only (so a deletion erases it everywhere at once).
-    The rows of one batch share their `created_at`."""
-    if not messages:
-        return
-    if _on_postgresql(db):
-        await db.execute(
-            _INSERT_MESSAGES_PG,
-            {
                 "room_ids": [m.room_id for m, _ in messages],
                 "seqs": [m.seq for m, _ in messages],
                 "user_ids": [m.user_id for m, _ in messages],
@@ -223,27 +209,33 @@ async def insert_messages(db: AsyncSession, messages: Sequence[tuple[StoredMessa
                 "numbers": [number for _, number in messages],
                 "kinds": [m.kind for m, _ in messages],
                 "targets": [m.target for m, _ in messages],
-                "created_at": messages[0][0].created_at,
+                "created_at": messages[0][0].created_at if messages else utcnow(),
             },
         )
         return
-    await db.execute(
-        insert(Message),
-        [
-            {
-                "room_id": m.room_id,
-                "seq": m.seq,
-                "user_id": m.user_id,
-                "content": m.content if m.kind == "message" else "",
-                "client_id": m.client_id,
-                "created_at": m.created_at,
-                "number": number,
-                "kind": m.kind,
-                "target_seq": m.target,
-            }
-            for m, number in messages
-        ],
-    )
+    if counters:
+        await db.execute(
+            update(Room),
+            [{"id": room_id, **values._asdict()} for room_id, values in counters.items()],
+        )
+    if messages:
+        await db.execute(
+            insert(Message),
+            [
+                {
+                    "room_id": m.room_id,
+                    "seq": m.seq,
+                    "user_id": m.user_id,
+                    "content": m.content if m.kind == "message" else "",
+                    "client_id": m.client_id,
+                    "created_at": m.created_at,
+                    "number": number,
+                    "kind": m.kind,
+                    "target_seq": m.target,
+                }
+                for m, number in messages
+            ],
+        )
 
 
 def _live_target(room_id: str, seq: int) -> tuple[ColumnElement[bool], ...]:

@@ -407,8 +407,7 @@ async def _store_batch(
             message_count=count,
             last_message_seq=last_message_seq,
         )
-    await message_queries.save_counters(db, counters)
-    await message_queries.insert_messages(db, list(zip(stored, numbers, strict=True)))
+    await message_queries.write_batch(db, counters, list(zip(stored, numbers, strict=True)))
 
     for index, first in repeats:
         original = outcomes[first]

@@ -129,6 +129,10 @@ def scale_out(ctx: Context, spec: ScaleOut) -> Result:
                 "connectTimeoutS": 120,
                 "drainS": 5,
                 "syncPhases": True,
+                # One run of the phase, never repeated for other work on the machine: the
+                # counters read around it must cover exactly one run.
+                "foreignCpuLimit": 1000,
+                "abortMs": 3000,
             }
             marks: list[tuple[list[dict[str, float | None]], int]] = []
             with LoadGenerator("fanout.mjs", plan, ctx.work_dir) as loadgen:
@@ -157,10 +161,16 @@ def scale_out(ctx: Context, spec: ScaleOut) -> Result:
             }
             for b, a in zip(before, after, strict=True)
         ]
+        for figures in result["instances"]:
+            cpu, delivered = figures["cpu_s"], figures["delivered"]
+            figures["cpu_us_per_frame"] = (
+                round(cpu * 1e6 / delivered, 1) if cpu is not None and delivered else None
+            )
         fixed: dict[str, Any] = result.get("fixed") or {}
         for n, figures in enumerate(result["instances"], start=1):
             ctx.say(
-                f"  {label} instance {n}: cpu {figures['cpu_s']} s, delivered"
+                f"  {label} instance {n}: cpu {figures['cpu_s']} s"
+                f" ({figures['cpu_us_per_frame']} µs per frame), delivered"
                 f" {figures['delivered']}, broker events {figures['broker_events']}"
                 f" (unwanted {figures['unwanted']}) of {result['published']} published"
             )

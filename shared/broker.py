@@ -427,7 +427,10 @@ class _RedisChannelSet(ChannelSet):
                         self._unconfirmed[channel] = self._unconfirmed.get(channel, 0) + 1
                     await pubsub.subscribe(*add)
             except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-                logger.warning("broker (un)subscribe failed (%s); the reader reconnects", exc)
+                # The reader starts again on a fresh connection (and resets): a subscription
+                # left in doubt must not keep anyone waiting.
+                logger.warning("broker (un)subscribe failed (%s); reconnecting", exc)
+                self._down()
             self._wake([channel for channel in self._waiting if channel not in self._holders])
 
     async def read(self) -> None:

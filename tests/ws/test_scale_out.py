@@ -19,6 +19,7 @@ from tests.support.private_servers import PrivateRedis
 from tests.support.servers import ProcessServer
 from tests.support.users import register
 from tests.ws.chat_client import create_room, join, messages, next_of, send_message, until_ready
+from tests.ws.test_events import stream
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
 
@@ -137,6 +138,27 @@ async def test_the_last_member_leaving_drops_the_subscription_and_a_late_join_mi
             )
             seen += [m["id"] for m in live]
             assert seen == list(range(1, 37))
+
+
+async def test_an_events_stream_holds_its_rooms_channels_while_it_is_connected(
+    client: httpx.AsyncClient, own_instances: Instances
+) -> None:
+    """Alice has no room socket on the first instance, only her live stream: the room's
+    activity on the second instance reaches it, and her leaving drops the channel."""
+    first, second = own_instances
+    alice = await register(client, "watcher")
+    bob = await register(client, "talker")
+    room_id = await create_room(client, alice)
+    subscribed = await metric(first, "gochat_ws_rooms_subscribed")
+    async with stream(first.url, alice, prefix="") as (events, _snapshot):
+        await eventually_equal(lambda: metric(first, "gochat_ws_rooms_subscribed"), subscribed + 1)
+        async with join(second.url, room_id, bob, prefix="") as bob_ws:
+            await until_ready(bob_ws)
+            await send_message(bob_ws, "for the stream")
+            activity = await next_of(events, "room_activity")
+            assert activity["room_id"] == room_id
+            assert activity["last_message"]["preview"] == "for the stream"
+    await eventually_equal(lambda: metric(first, "gochat_ws_rooms_subscribed"), subscribed)
 
 
 # -- the Redis broker's channel set across a Redis restart ----------------------------------

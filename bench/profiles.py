@@ -211,9 +211,29 @@ class Storm:
 
 
 @dataclass(frozen=True)
+class ScaleOut:
+    """Two GoChat instances on one Redis, each with its own `rooms` rooms of `members` (no
+    room on both), every member sending at `rate` msg/s in all for `seconds`: how much of
+    the other instance's traffic each one receives (none, with per-room channels)."""
+
+    rooms: int  # per instance
+    members: int
+    rate: float  # messages per second, all senders of both instances together
+    seconds: float
+    connect_concurrency: int
+
+    @property
+    def sockets(self) -> int:
+        return 2 * self.rooms * self.members
+
+
+@dataclass(frozen=True)
 class RoomsProfile:
     many_rooms: ManyRooms
     storm: Storm
+    scale_out: ScaleOut = ScaleOut(
+        rooms=200, members=10, rate=400, seconds=20, connect_concurrency=100
+    )
 
 
 ROOMS_FULL = RoomsProfile(
@@ -278,4 +298,5 @@ ROOMS_SMOKE = RoomsProfile(
         connect_concurrency=10,
         storm_concurrency=10,
     ),
+    scale_out=ScaleOut(rooms=3, members=3, rate=20, seconds=1.0, connect_concurrency=10),
 )

@@ -716,6 +716,54 @@ def _handshakes_section(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _scaleout_section(result: dict[str, Any] | None) -> list[str]:
+    """The report's section: per instance, what it spent and received."""
+    if not result or not result.get("instances"):
+        return []
+    fixed: dict[str, Any] = result.get("fixed") or {}
+    published = result.get("published")
+    rows = []
+    for n, figures in enumerate(result["instances"], start=1):
+        received = figures.get("broker_events")
+        own = "–" if received is None or not published else f"{received / published:.0%}"
+        rows.append(
+            [
+                f"instance {n} ({figures['rooms']:,} rooms)",
+                _fmt(figures.get("cpu_s"), " s"),
+                _fmt(figures.get("cpu_us_per_frame"), " µs"),
+                _fmt(figures.get("delivered")),
+                _fmt(received),
+                own,
+                _fmt(figures.get("unwanted")),
+            ]
+        )
+    return [
+        f"### Scale-out: two instances, {result['rooms']:,} rooms × {result['members']} each",
+        "",
+        f"Two `gochat serve ws` on one Redis, pinned to the same core; each instance's clients"
+        f" are in its own rooms only, every member sending, {_fmt(result['rate'])} msg/s in"
+        f" all. Over the chatting phase: {_fmt(fixed.get('messages_per_s'))} msg/s,"
+        f" p99 {_fmt(fixed.get('p99_ms'), ' ms')}, lost {_fmt(fixed.get('lost'))},"
+        f" misrouted {_fmt(fixed.get('misrouted'))}; Redis carried {_fmt(published)} PUBLISHes."
+        " An instance subscribes only to the channels of rooms with a local interest: with one"
+        " cluster-wide channel (the design before) each would have received all of them.",
+        "",
+        *_table(
+            [
+                "",
+                "CPU",
+                "CPU per frame",
+                "frames delivered",
+                "broker events received",
+                "of all published",
+                "for rooms it no longer served",
+            ],
+            rows,
+        ),
+        "",
+    ]
+
+
 def _targets_15(results: dict[str, Any]) -> list[str]:
     rows = []
     rooms = results.get("rooms") or {}
@@ -804,6 +852,22 @@ def _targets_15(results: dict[str, Any]) -> list[str]:
                     "met" if rps is not None and rps >= 400 else "missed",
                 ]
             )
+    spread = results.get("scaleout") or {}
+    instances = spread.get("instances") or []
+    published = spread.get("published")
+    received = [figures.get("broker_events") for figures in instances]
+    if published and received and None not in received:
+        lost = (spread.get("fixed") or {}).get("lost")
+        unwanted = sum(figures.get("unwanted") or 0 for figures in instances)
+        shares = " / ".join(f"{n / published:.0%}" for n in received)
+        ok = all(n <= 0.6 * published for n in received) and unwanted == 0 and lost == 0
+        rows.append(
+            [
+                "scale-out: each instance receives only its own rooms' messages (two, disjoint)",
+                f"{shares} of all PUBLISHes, {unwanted} unwanted, {lost} lost",
+                "met" if ok else "missed",
+            ]
+        )
     if not rows:
         return []
     return ["## Targets (issue 15)", "", *_table(["target", "measured", "verdict"], rows), ""]
@@ -949,7 +1013,8 @@ def write(results: dict[str, Any], out_dir: Path) -> None:
     lines += ["## How this was measured", "", *_run_section(results), ""]
     lines += _targets(results)
     lines += _targets_15(results)
-    if any(results.get(key) for key in ("fanout", "idle", "cluster", "rooms", "storm", "events")):
+    websocket_keys = ("fanout", "idle", "cluster", "rooms", "storm", "scaleout", "events")
+    if any(results.get(key) for key in websocket_keys):
         lines += ["## Websockets", ""]
         for n, per_system in (results.get("fanout") or {}).items():
             lines += _fanout_section(n, per_system)
@@ -961,6 +1026,7 @@ def write(results: dict[str, Any], out_dir: Path) -> None:
         if results.get("rooms"):
             lines += _rooms_section(results["rooms"])
         lines += _handshakes_section(results)
+        lines += _scaleout_section(results.get("scaleout"))
         lines += events.section(results.get("events"))
         lines += _pauses_section(results)
     lines += _http_section(results)

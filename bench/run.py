@@ -27,7 +27,7 @@ from typing import Any
 
 import redis
 
-from bench import events, report, rooms, scenarios, unread
+from bench import events, report, rooms, scaleout, scenarios, unread
 from bench.database import bench_database
 from bench.processes import ensure_node_modules, raise_open_files_limit
 from bench.profiles import FULL, ROOMS_FULL, ROOMS_SMOKE, SMOKE, Profile, RoomsProfile
@@ -39,6 +39,7 @@ SCENARIOS = (
     "cluster",
     "rooms",
     "storm",
+    "scaleout",
     "login",
     "follow",
     "feed",
@@ -162,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
                 ]
                 + [f.clients for f in profile.fanouts]
                 + [room_sizes.many_rooms.sockets, room_sizes.storm.sockets]
+                + [room_sizes.scale_out.sockets]
                 + [events.accounts_needed(args.smoke)]
             )
             accounts = db.create_accounts(needed, prefix="bench")
@@ -228,6 +230,10 @@ def main(argv: list[str] | None = None) -> int:
                 storm = room_sizes.storm
                 say(f"reconnect storm {storm.rooms}x{storm.members}: GoChat")
                 results["storm"] = attempt("storm", lambda: rooms.reconnect_storm(ctx, storm))
+            if "scaleout" in only and GOCHAT in systems:
+                spread = room_sizes.scale_out
+                say(f"scale-out: 2 instances x {spread.rooms} rooms x {spread.members}: GoChat")
+                results["scaleout"] = attempt("scaleout", lambda: scaleout.scale_out(ctx, spread))
             if "events" in only and GOCHAT in systems:
                 say("people's live streams (/ws/events): GoChat")
                 results["events"] = attempt("events", lambda: events.event_streams(ctx))

@@ -14,10 +14,11 @@ from shared.settings import Settings
 from shared.supervision import Supervisor
 from ws_service.accounts.session_guard import SessionGuard
 from ws_service.connection.caps import ConnectionCaps
+from ws_service.delivery.feed import RoomFeed
 from ws_service.delivery.hub import RoomHub
 from ws_service.events.streams import EventStreams
 from ws_service.messages.store import MessageStore
-from ws_service.messages.stream import PresenceChange, chat_channel, encode_presence
+from ws_service.messages.stream import PresenceChange, encode_presence, room_channel
 from ws_service.metrics import ChatMetrics
 from ws_service.presence.base import Presence
 from ws_service.presence.in_memory import MemoryPresence
@@ -46,10 +47,12 @@ async def open_chat(
     A core task that ends early is reported to `supervisor` (`/readyz` 503, then the
     process stops)."""
     settings = runtime.settings
-    channel = chat_channel(settings.redis_namespace)
+    namespace = settings.redis_namespace
 
     async def announce(change: PresenceChange) -> None:
-        await runtime.broker.publish(channel, encode_presence(change))
+        await runtime.broker.publish(
+            room_channel(namespace, change.room_id), encode_presence(change)
+        )
 
     presence: Presence = (
         RedisPresence(
@@ -67,13 +70,23 @@ async def open_chat(
             MessageStore(
                 await _writer_sessionmaker(runtime, stack),
                 runtime.broker,
-                channel,
+                namespace,
                 queue_size=settings.ws_store_queue_size,
                 batch_max=settings.ws_store_batch_max,
                 on_failure=supervisor.on_failure,
             )
         )
         await stack.enter_async_context(presence)
+        # The room channels with a local interest here, read and decoded once for both the
+        # hub and the events dispatcher.
+        feed = await stack.enter_async_context(
+            RoomFeed(
+                broker=runtime.broker,
+                namespace=namespace,
+                queue_size=settings.ws_hub_queue_size,
+                on_failure=supervisor.on_failure,
+            )
+        )
         hub = await stack.enter_async_context(
             RoomHub(
                 broker=runtime.broker,
@@ -87,6 +100,7 @@ async def open_chat(
                     settings.presence_heartbeat_seconds if runtime.redis is not None else 0.0
                 ),
                 metrics=metrics,
+                feed=feed,
                 on_failure=supervisor.on_failure,
             )
         )
@@ -99,6 +113,7 @@ async def open_chat(
                 sessionmaker=runtime.sessionmaker,
                 presence=presence,
                 queue_size=settings.ws_hub_queue_size,
+                feed=feed,
                 on_failure=supervisor.on_failure,
             )
         )
@@ -117,6 +132,9 @@ async def open_chat(
         metrics.follow(
             connections=lambda: hub.connections + events.connections,
             frames_sent=lambda: hub.delivered + events.delivered,
+            broker_events=lambda: feed.received,
+            broker_events_unwanted=lambda: feed.unwanted,
+            rooms_subscribed=lambda: feed.rooms_held,
         )
         yield Chat(
             settings=settings,

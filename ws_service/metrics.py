@@ -38,6 +38,31 @@ class ChatMetrics:
                 lambda: self._frames_sent(),
             )
         )
+        self._broker_events: Callable[[], float] = lambda: 0
+        self._broker_events_unwanted: Callable[[], float] = lambda: 0
+        registry.register(
+            _ReadCounter(
+                "gochat_broker_events",
+                "Broker messages this instance received on its room channels (stored "
+                "batches, presence changes, typing); it subscribes only to rooms with a "
+                "local interest, so this grows with its own rooms' traffic, not the "
+                "cluster's.",
+                lambda: self._broker_events(),
+            )
+        )
+        registry.register(
+            _ReadCounter(
+                "gochat_broker_events_unwanted",
+                "Of gochat_broker_events, those for a room with no local interest any more "
+                "(arrived just after its last member left): dropped undecoded; ~0.",
+                lambda: self._broker_events_unwanted(),
+            )
+        )
+        self.rooms_subscribed = Gauge(
+            "gochat_ws_rooms_subscribed",
+            "Room channels this instance is subscribed to (rooms with a local interest).",
+            registry=registry,
+        )
         self.broadcast_seconds = Histogram(
             "gochat_ws_broadcast_seconds",
             "Time for the hub to hand one stored batch of messages to every member of the "
@@ -51,10 +76,21 @@ class ChatMetrics:
             registry=registry,
         )
 
-    def follow(self, *, connections: Callable[[], float], frames_sent: Callable[[], float]) -> None:
-        """Read the open connections and the frames sent from their owner at each scrape."""
+    def follow(
+        self,
+        *,
+        connections: Callable[[], float],
+        frames_sent: Callable[[], float],
+        broker_events: Callable[[], float] = lambda: 0,
+        broker_events_unwanted: Callable[[], float] = lambda: 0,
+        rooms_subscribed: Callable[[], float] = lambda: 0,
+    ) -> None:
+        """Read these figures from their owners at each scrape."""
         self.connections_open.set_function(connections)
         self._frames_sent = frames_sent
+        self._broker_events = broker_events
+        self._broker_events_unwanted = broker_events_unwanted
+        self.rooms_subscribed.set_function(rooms_subscribed)
 
 
 class _ReadCounter(Collector):

@@ -818,7 +818,8 @@ async function uncontended(clients, timing) {
   let result;
   for (let attempt = 0; attempt < 4; attempt++) {
     result = await runStep(clients, timing);
-    result.contended = result.foreign_cpu > (plan.ramp?.foreignCpuLimit ?? 0.15);
+    result.contended =
+      result.foreign_cpu > (plan.ramp?.foreignCpuLimit ?? plan.foreignCpuLimit ?? 0.15);
     if (!result.contended || sustainable(result, limit)) break;
     await sleep(1000);
   }

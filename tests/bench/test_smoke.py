@@ -91,6 +91,13 @@ def test_smoke_run_covers_gochat_once_its_services_serve(smoke_run: Path) -> Non
         assert storm["lost"] == storm["doubled"] == storm["misrouted"] == storm["errors"] == 0
         assert storm["delivered"] == storm["expected"] > 0
         assert storm["stored"] == storm["sent"]
+        spread = results["scaleout"]
+        assert spread["fixed"]["lost"] == spread["fixed"]["misrouted"] == 0
+        received = [instance["broker_events"] for instance in spread["instances"]]
+        assert all(0 < n < spread["published"] for n in received)  # each its own rooms' only
+        assert sum(received) == spread["published"]
+        assert [instance["unwanted"] for instance in spread["instances"]] == [0, 0]
+        assert "### Scale-out" in (smoke_run / "RESULTS.md").read_text()
         assert set(storm["pauses"]) == {"gochat_event_loop_lag_seconds", "gochat_gc_pause_seconds"}
     if "user_service" not in notes:
         for key in ("busy", "quiet"):

@@ -19,7 +19,7 @@ from ws_service.connection.protocol import StoredMessage
 from ws_service.delivery.subscriber import Outlet
 from ws_service.delivery.throttle import Throttle
 from ws_service.events.streams import FLUSH_SECONDS, EventStreams, RoomSeen, Snapshot
-from ws_service.messages.stream import chat_channel, encode_stored
+from ws_service.messages.stream import encode_stored, room_channel
 
 
 def test_throttle_lets_one_through_per_interval_and_forgets_old_keys() -> None:
@@ -81,7 +81,7 @@ async def test_a_burst_is_one_frame_per_flush_with_per_person_unread(
     bob, bob_sink = outlet(2)
     streams.connect(alice, snapshot(seen("r", unread=5)))
     streams.connect(bob, snapshot(seen("r")))
-    channel = chat_channel(namespace)
+    channel = room_channel(namespace, "r")
     for seq in range(1, 101):  # 100 messages, one commit each, alice wrote every 4th
         await broker.publish(channel, encode_stored([message("r", seq, 1 if seq % 4 == 0 else 3)]))
     await settle()
@@ -108,7 +108,7 @@ async def test_person_events_go_to_every_tab_and_read_resets_the_count(
     await broker.publish(people_channel(namespace), PersonEvent((1, 99), read).encode())
     await settle()
     assert frames(one_sink, "read") == frames(two_sink, "read") == [read]
-    await broker.publish(chat_channel(namespace), encode_stored([message("r", 10, 3)]))
+    await broker.publish(room_channel(namespace, "r"), encode_stored([message("r", 10, 3)]))
     await settle()
     assert frames(one_sink, "room_activity")[-1]["unread"] == 1
     streams.disconnect(tab_one)
@@ -125,7 +125,7 @@ async def test_removed_rooms_are_no_longer_watched(
     assert frames(sink, "room_removed") == [
         {"type": "room_removed", "room_id": "r", "reason": "ban"}
     ]
-    await broker.publish(chat_channel(namespace), encode_stored([message("r", 1, 3)]))
+    await broker.publish(room_channel(namespace, "r"), encode_stored([message("r", 1, 3)]))
     await settle()
     assert frames(sink, "room_activity") == []
 

@@ -20,7 +20,12 @@ from ws_service.connection.protocol import StoredMessage
 from ws_service.delivery.hub import HubClosed, RoomHub
 from ws_service.delivery.subscriber import Subscriber
 from ws_service.messages.store import MessageStore
-from ws_service.messages.stream import PresenceChange, chat_channel, encode_presence, encode_stored
+from ws_service.messages.stream import (
+    PresenceChange,
+    encode_presence,
+    room_channel,
+    stored_by_room,
+)
 from ws_service.presence.base import Presence
 from ws_service.presence.in_memory import MemoryPresence
 
@@ -83,7 +88,7 @@ async def live_member(
 
 
 async def publish(broker: MemoryBroker, namespace: str, *stored: StoredMessage) -> None:
-    await broker.publish(chat_channel(namespace), encode_stored(stored))
+    await broker.publish_many(stored_by_room(namespace, stored))
 
 
 def message(room_id: str, seq: int, account: Account) -> StoredMessage:
@@ -170,6 +175,7 @@ async def test_a_client_joining_while_the_database_is_ahead_gets_everything_once
 ) -> None:
     async with hub_for(broker, namespace, sessionmaker) as hub:
         first_sink, _ = await live_member(hub, alice, room_id)
+        await asyncio.sleep(0.1)  # the room's first join reads what came before it: nothing
         await store_quietly(sessionmaker, room_id, alice, 2)
         # The room is followed here up to 0: the newcomer's history ends there too, and
         # 1..2 come live to both, once the hub has read them.
@@ -178,17 +184,19 @@ async def test_a_client_joining_while_the_database_is_ahead_gets_everything_once
         await eventually(lambda: ids(first_sink) == [1, 2] and ids(second_sink) == [1, 2])
 
 
-async def test_a_room_nobody_here_followed_starts_after_what_the_database_had(
+async def test_a_message_published_before_the_rooms_channel_was_subscribed_is_not_missed(
     alice: Account, room_id: str, broker: MemoryBroker, sessionmaker: Sessionmaker, namespace: str
 ) -> None:
+    """Nobody here followed the room, so its channel was not subscribed: a message stored
+    and published after the joiner read `last_seq` (0) but before the subscription never
+    came by. The room's first join reads it from the database."""
     async with hub_for(broker, namespace, sessionmaker) as hub:
-        # Published just before anyone here joined: history covers it.
-        await publish(broker, namespace, message(room_id, 1, alice))
-        await asyncio.sleep(0.05)
-        sink, through = await live_member(hub, alice, room_id)
-        assert through == 1
+        await store_quietly(sessionmaker, room_id, alice, 1)
+        sink, through = await live_member(hub, alice, room_id, stored_last_seq=0)
+        assert through == 0
+        await eventually(lambda: ids(sink) == [1])
         await publish(broker, namespace, message(room_id, 2, alice))
-        await eventually(lambda: ids(sink) == [2])
+        await eventually(lambda: ids(sink) == [1, 2])
 
 
 async def test_a_reset_of_the_stream_is_caught_up_from_the_database(
@@ -199,7 +207,7 @@ async def test_a_reset_of_the_stream_is_caught_up_from_the_database(
         await store_quietly(sessionmaker, room_id, alice, 2)
         noise = encode_presence(PresenceChange("join", "another-room", alice.id, alice.username))
         for _ in range(10):  # more than the subscription holds, at once: it resets
-            await broker.publish(chat_channel(namespace), noise)
+            await broker.publish(room_channel(namespace, room_id), noise)
         await eventually(lambda: ids(sink) == [1, 2])
 
 
@@ -209,7 +217,7 @@ async def test_presence_changes_reach_the_room(
     async with hub_for(broker, namespace, sessionmaker) as hub:
         sink, _ = await live_member(hub, alice, room_id)
         change = PresenceChange("leave", room_id, 42, "someone")
-        await broker.publish(chat_channel(namespace), encode_presence(change))
+        await broker.publish(room_channel(namespace, room_id), encode_presence(change))
         await eventually(lambda: len(sink.written) == 1)
         assert orjson.loads(sink.written[0]) == {
             "type": "leave",
@@ -271,10 +279,10 @@ async def test_a_join_lost_in_a_stream_reset_reaches_the_room(
     namespace: str,
 ) -> None:
     """Defect 8: presence is read again after a reset, and what members missed is sent."""
-    channel = chat_channel(namespace)
+    channel = room_channel(namespace, room_id)
 
     async def announce(change: PresenceChange) -> None:
-        await broker.publish(channel, encode_presence(change))
+        await broker.publish(room_channel(namespace, change.room_id), encode_presence(change))
 
     presence = MemoryPresence(announce)
     async with hub_for(broker, namespace, sessionmaker, queue_size=4, presence=presence) as hub:
@@ -298,10 +306,10 @@ async def test_a_core_task_that_dies_is_reported(
     died: list[str] = []
     hub = hub_for(broker, namespace, sessionmaker, on_failure=lambda name, exc: died.append(name))
     async with hub:
-        reader = next(t for t in asyncio.all_tasks() if t.get_name() == "ws-hub-stream")
+        reader = next(t for t in asyncio.all_tasks() if t.get_name() == "ws-room-feed")
         reader.cancel()
-        await eventually(lambda: died == ["ws-hub-stream"])
-    assert died == ["ws-hub-stream"]  # stopping is not a failure
+        await eventually(lambda: died == ["ws-room-feed"])
+    assert died == ["ws-room-feed"]  # stopping is not a failure
 
 
 async def test_joins_waiting_when_the_hub_stops_end_with_hub_closed(

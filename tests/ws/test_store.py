@@ -31,6 +31,7 @@ from ws_service.chat import open_chat
 from ws_service.connection.protocol import PostedEvent
 from ws_service.messages import store as store_module
 from ws_service.messages.store import Appended, EventRefused, MessageStore, StoreUnavailable
+from ws_service.messages.stream import room_channel
 from ws_service.metrics import ChatMetrics
 
 Sessionmaker = async_sessionmaker[AsyncSession]
@@ -66,7 +67,10 @@ async def test_concurrent_messages_are_numbered_gaplessly_in_few_commits(
 ) -> None:
     rooms = [await create_room(client, alice) for _ in range(3)]
     broker = MemoryBroker()
-    async with store_on(sessionmaker, broker) as store, broker.subscribe("chat") as published:
+    async with (
+        store_on(sessionmaker, broker) as store,
+        broker.subscribe(*(room_channel("chat", room) for room in rooms)) as published,
+    ):
         results = await asyncio.gather(
             *(send(store, rooms[n % 3], (alice, bob)[n % 2], f"m{n}") for n in range(90))
         )
@@ -218,7 +222,10 @@ async def test_a_nul_sender_in_another_room_cannot_fail_anyone_elses_messages(
     victims_room = await create_room(client, alice)
     attackers_room = await create_room(client, bob)
     broker = MemoryBroker()
-    async with store_on(sessionmaker, broker) as store, broker.subscribe("chat") as published:
+    async with (
+        store_on(sessionmaker, broker) as store,
+        broker.subscribe(room_channel("chat", victims_room)) as published,
+    ):
         results = await asyncio.gather(
             *(
                 send(store, victims_room, alice, f"victim {n}", f"v{n}")
@@ -282,7 +289,7 @@ async def test_an_outage_after_a_commit_still_answers_and_publishes_the_committe
         try:
             async with (
                 store_on(through_proxy, broker) as store,
-                broker.subscribe("chat") as published,
+                broker.subscribe(room_channel("chat", room_id)) as published,
             ):
                 results = await asyncio.gather(
                     send(store, room_id, ghost, "from nobody"),
@@ -333,13 +340,13 @@ async def test_a_batch_the_broker_refused_is_published_once_it_is_back(
     monkeypatch.setattr(store_module, "PUBLISH_PATIENCE_SECONDS", 0.3)
     monkeypatch.setattr(store_module, "REPUBLISH_EVERY_SECONDS", 0.2)
     room_id = await create_room(client, alice)
-    channel = f"chat-{room_id}"
+    namespace = f"chat-{room_id}"
     listener = Redis.from_url(redis_url)
     try:
         async with (
             broker_behind(redis_url) as (broker, proxy),
-            RedisBroker(listener).subscribe(channel) as published,
-            MessageStore(sessionmaker, broker, channel, queue_size=100, batch_max=50) as store,
+            RedisBroker(listener).subscribe(room_channel(namespace, room_id)) as published,
+            MessageStore(sessionmaker, broker, namespace, queue_size=100, batch_max=50) as store,
         ):
             proxy.cut()
             first = await send(store, room_id, alice, "while redis is away")

@@ -4,14 +4,18 @@ One task owns the state and reads three bounded queues:
 - registrations: a client joins a room; the hub answers its join point (history covers
   every message up to it, everything later comes live, so nothing is missed or repeated);
 - departures: a client's connection has ended;
-- events: what the broker's chat stream brings (stored messages, presence changes and typing
-  from every instance, this one included), database reads landing, sessions to end.
+- events: what the room feed brings (stored messages, presence changes and typing of the
+  rooms with a local interest here, from every instance, this one included), database
+  reads landing, sessions to end.
 
 It carries out the state's decisions: deliveries (each broadcast encoded once, written to
 every member without awaiting any of them), gap timers, database reads, presence reads,
 closes. Typing is delivered beside the sequence: never stored, never held behind a gap,
-at most one per person per room per TYPING_INTERVAL_SECONDS (`typing`). Beside it run the
-stream reader and the room watcher, which every `ws_room_check_seconds` reads the
+at most one per person per room per TYPING_INTERVAL_SECONDS (`typing`). Each room socket
+holds its room's channel in the feed from `join` to `leave`; the first join of a room waits
+for the subscription, then reads what was stored after its join point (`first_join`), so a
+message published just before the subscription is not missed. Beside it runs the room
+watcher, which every `ws_room_check_seconds` reads the
 `last_seq` of the rooms with members here, so a message stored but never broadcast (its
 publish gave up) still reaches them. Every task is supervised: one that dies calls
 `on_failure`.
@@ -32,7 +36,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.broker import Broker, Subscription
+from shared.broker import Broker
 from shared.database import unit_of_work
 from shared.supervision import OnFailure, start_supervised
 from shared.tasks import cancel_and_wait
@@ -47,6 +51,7 @@ from ws_service.connection.protocol import (
     presence_frame,
     typing_frame,
 )
+from ws_service.delivery.feed import FeedItem, FeedReset, RoomFeed
 from ws_service.delivery.room_state import (
     AccountGone,
     Announce,
@@ -66,9 +71,8 @@ from ws_service.messages.stream import (
     PresenceChange,
     StoredBatch,
     TypingEvent,
-    chat_channel,
-    decode,
     encode_typing,
+    room_channel,
 )
 from ws_service.metrics import ChatMetrics
 from ws_service.presence.base import Presence
@@ -172,9 +176,16 @@ class RoomHub:
         presence: Presence | None = None,
         presence_settle_seconds: float = 0.0,
         metrics: ChatMetrics | None = None,
+        feed: RoomFeed | None = None,
         on_failure: OnFailure,
     ) -> None:
+        """`feed`: the instance's room feed, shared with the events dispatcher; without
+        one the hub opens its own."""
         self._broker = broker
+        self._own_feed = feed is None
+        self._feed = feed or RoomFeed(
+            broker=broker, namespace=namespace, queue_size=queue_size, on_failure=on_failure
+        )
         self._metrics = metrics or ChatMetrics(CollectorRegistry())
         self._namespace = namespace
         self._sessionmaker = sessionmaker
@@ -207,17 +218,12 @@ class RoomHub:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def __aenter__(self) -> RoomHub:
-        try:
-            stream = await self._stack.enter_async_context(
-                self._broker.subscribe(chat_channel(self._namespace), maxsize=self._queue_size)
-            )
-        except BaseException:
-            await self._stack.aclose()
-            raise
+        if self._own_feed:
+            await self._stack.enter_async_context(self._feed)
+        self._feed.listen(self._from_feed)
         self._closed = False
         self._tasks = [
             self._start(self._run(), "ws-hub"),
-            self._start(self._read_stream(stream), "ws-hub-stream"),
             self._start(self._watch_rooms(), "ws-hub-rooms"),
         ]
         return self
@@ -264,8 +270,11 @@ class RoomHub:
         done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         registration = _Registration(client, stored_last_seq, after, done)
         self._joining.add(done)  # stopping sets HubClosed on it
+        self._feed.hold(client.room_id)  # released by `leave`, or below if this fails
+        joined = False
         try:
             async with asyncio.timeout(JOIN_TIMEOUT_SECONDS):
+                await self._feed.live(client.room_id)
                 if not self._registrations.full():
                     self._registrations.put_nowait(registration)
                     self._wakeup.set()
@@ -275,17 +284,25 @@ class RoomHub:
                         await asyncio.wait((queued, done), return_when=asyncio.FIRST_COMPLETED)
                     finally:
                         queued.cancel()
-                return await done
+                join_point = await done
+                joined = True
+                return join_point
         except TimeoutError:
             raise HubClosed from None
         finally:
             self._joining.discard(done)
             done.cancel()  # the hub skips a registration whose future is done
+            if not joined:
+                self._feed.release(client.room_id)
 
     async def leave(self, client: Subscriber) -> None:
-        if self._closed:
-            return
-        await self._put(self._departures, client)
+        """After a successful `join`: nothing more is sent to the client, and its hold on
+        the room's channel is released."""
+        try:
+            if not self._closed:
+                await self._put(self._departures, client)
+        finally:
+            self._feed.release(client.room_id)
 
     async def end_sessions(
         self, *, user_id: int | None = None, session_ids: frozenset[uuid.UUID] = frozenset()
@@ -312,7 +329,9 @@ class RoomHub:
             room_id=client.room_id, user_id=client.user_id, username=client.username
         )
         try:
-            await self._broker.publish(chat_channel(self._namespace), encode_typing(event))
+            await self._broker.publish(
+                room_channel(self._namespace, client.room_id), encode_typing(event)
+            )
         except Exception as exc:
             logger.debug("typing not published: %s", exc)
 
@@ -390,11 +409,14 @@ class RoomHub:
         if registration.done.done():  # the connection went away while waiting
             return
         client = registration.client
+        first = not self._state.members_of(client.room_id)
         join_point, decisions = self._state.register(
             client, stored_last_seq=registration.stored_last_seq, after=registration.after
         )
         registration.done.set_result(join_point)
         self._apply(decisions)
+        if first:
+            self._apply(self._state.first_join(client.room_id))
         if self._registered is not None:
             self._registered(client)
 
@@ -585,17 +607,10 @@ class RoomHub:
         if not task.cancelled() and task.exception() is not None:
             logger.error("hub helper failed", exc_info=task.exception())
 
-    # -- the stream reader and the room watcher --------------------------------------------
+    # -- the feed's consumer and the room watcher ------------------------------------------
 
-    async def _read_stream(self, subscription: Subscription) -> None:
-        """Ends only by cancellation or with an exception (the broker gave up): both are
-        seen by the supervisor."""
-        async for event in subscription:
-            item: _Event | None = _StreamReset() if event.reset else decode(event.data)
-            if item is None:
-                logger.warning("ignored a malformed chat stream message")
-                continue
-            await self._put(self._events, item)
+    async def _from_feed(self, item: FeedItem) -> None:
+        await self._put(self._events, _StreamReset() if isinstance(item, FeedReset) else item)
 
     async def _watch_rooms(self) -> None:
         """One query for all rooms with members here, every `room_check_seconds`."""

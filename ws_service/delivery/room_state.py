@@ -236,6 +236,17 @@ class DeliveryState(Generic[M, T]):
         self._by_session.setdefault(member.session_id, set()).add(member)
         return join_point, decisions
 
+    def first_join(self, room_id: str) -> list[Decision[M, T]]:
+        """The room's first member here just registered: its channel was subscribed only
+        just before, so a message published between the member's read of `last_seq` and
+        that subscription never came by. Everything after the join point is read from the
+        database (stored before published: the read finds it)."""
+        room = self._rooms.get(room_id)
+        if room is None:
+            return []
+        room.catch_up = True
+        return self._schedule_fill(room, 0.0)
+
     def leave(self, member: M) -> list[Decision[M, T]]:
         """Nothing more is sent to the member."""
         room = self._rooms.get(member.room_id)

@@ -1,11 +1,14 @@
 """Every person's live stream on this instance (`/ws/events`): who is connected, the rooms
 each one watches, and what each is sent.
 
-One task per instance (owned by the lifespan) reads one broker subscription: the chat
-channel (stored messages, presence changes) and the people channel (person events, posts
-for followers). The state is plain code the connection handlers call synchronously
-(`connect`, `disconnect`); nothing per person runs a task of its own, and every frame goes
-through the person's `Outlet` (bounded queue, cut off with 1013 when it stays full).
+Stored messages and presence changes come decoded from the instance's room feed (shared
+with the hub: each broker message is decoded once); the dispatcher holds a room's channel
+in the feed while any connected person watches the room, so a person's `room_activity`
+comes for rooms they have not opened on this instance. One task (owned by the lifespan)
+reads the people channel (person events, posts for followers). The state is plain code
+the connection handlers call synchronously (`connect`, `disconnect`); nothing per person
+runs a task of its own, and every frame goes through the person's `Outlet` (bounded
+queue, cut off with 1013 when it stays full).
 
 What it costs, so that 10,000 connected people stay cheap:
 - a stored message: O(1), whatever the room's watchers (a counter per room, and one per
@@ -45,11 +48,12 @@ from shared.supervision import OnFailure, start_supervised
 from shared.tasks import cancel_and_wait
 from ws_service.connection.close_codes import CLOSE_SERVICE_RESTART, CLOSE_SESSION_ENDED
 from ws_service.connection.protocol import StoredMessage, encode
+from ws_service.delivery.feed import FeedItem, FeedReset, RoomFeed
 from ws_service.delivery.sinks import OutgoingFrames
 from ws_service.delivery.subscriber import Outlet
 from ws_service.events import frames, queries
 from ws_service.events.frames import RemovalReason
-from ws_service.messages.stream import PresenceChange, StoredBatch, chat_channel, decode
+from ws_service.messages.stream import PresenceChange, StoredBatch
 from ws_service.presence.base import Presence
 from ws_service.rooms.unread import last_message_of, preview
 
@@ -131,9 +135,16 @@ class EventStreams:
         sessionmaker: async_sessionmaker[AsyncSession],
         presence: Presence | None,
         queue_size: int,
+        feed: RoomFeed | None = None,
         on_failure: OnFailure,
     ) -> None:
+        """`feed`: the instance's room feed, shared with the hub; without one the
+        dispatcher opens its own."""
         self._broker = broker
+        self._own_feed = feed is None
+        self._feed = feed or RoomFeed(
+            broker=broker, namespace=namespace, queue_size=queue_size, on_failure=on_failure
+        )
         self._namespace = namespace
         self._sessionmaker = sessionmaker
         self._presence = presence
@@ -163,16 +174,15 @@ class EventStreams:
 
     async def __aenter__(self) -> EventStreams:
         try:
+            if self._own_feed:
+                await self._stack.enter_async_context(self._feed)
             subscription = await self._stack.enter_async_context(
-                self._broker.subscribe(
-                    chat_channel(self._namespace),
-                    people_channel(self._namespace),
-                    maxsize=self._queue_size,
-                )
+                self._broker.subscribe(people_channel(self._namespace), maxsize=self._queue_size)
             )
         except BaseException:
             await self._stack.aclose()
             raise
+        self._feed.listen(self._from_feed)
         self._closed = False
         self._task = start_supervised(
             self._dispatch(subscription),
@@ -270,6 +280,7 @@ class EventStreams:
             room = self._rooms[seen.room_id] = _Room(
                 seen.room_id, seen.last_id, seen.last_message, seen.online
             )
+            self._feed.hold(room.id)
         else:
             room.online = seen.online
             if seen.last_id > room.last_id:
@@ -286,6 +297,7 @@ class EventStreams:
         if not room.watchers:
             del self._rooms[room_id]
             self._due.pop(room_id, None)
+            self._feed.release(room_id)
 
     # -- the dispatcher task ---------------------------------------------------------------
 
@@ -299,22 +311,30 @@ class EventStreams:
 
     def _handle(self, event: BrokerEvent) -> None:
         if event.reset:
-            logger.warning("the events stream missed events; re-reading online counts")
-            self._read_online(self._rooms)
+            logger.warning("the people channel missed events")
             return
         if not self._people:
             return  # nobody connected here: nothing to decode
-        if event.channel == people_channel(self._namespace):
-            person_event = PersonEvent.decode(event.data)
-            if person_event is None:
-                logger.warning("ignored a malformed person event")
-            elif person_event.followers_of is not None:
-                self._queue_post(person_event)
-            else:
-                self._for_people(person_event.user_ids, person_event.event)
-            return
-        item = decode(event.data)
-        if isinstance(item, StoredBatch):
+        person_event = PersonEvent.decode(event.data)
+        if person_event is None:
+            logger.warning("ignored a malformed person event")
+        elif person_event.followers_of is not None:
+            self._queue_post(person_event)
+        else:
+            self._for_people(person_event.user_ids, person_event.event)
+
+    async def _from_feed(self, item: FeedItem) -> None:
+        """What the room feed decoded (rooms watched here only, or a reset)."""
+        try:
+            self._on_room_event(item)
+        except Exception:  # a bug must not stop every person's stream
+            logger.exception("the events dispatcher failed to handle a room event")
+
+    def _on_room_event(self, item: FeedItem) -> None:
+        if isinstance(item, FeedReset):
+            logger.warning("the room feed missed events; re-reading online counts")
+            self._read_online(self._rooms)
+        elif isinstance(item, StoredBatch):
             self._stored(item.messages)
         elif isinstance(item, PresenceChange):
             room = self._rooms.get(item.room_id)

@@ -20,7 +20,8 @@ Guarantees:
   published with the messages: refused (`EventRefused`) unless its target is a message
   that is not deleted and the sender may act on it. It is counted in `rooms.last_seq`
   only; its `number` is the room's message count at its place.
-- Each batch is published on the chat channel after its commit, in sequence order. A batch
+- Each batch is published after its commit, on each of its rooms' channels (one broker
+  message per room, every room of the batch in one round trip), in sequence order. A batch
   the broker refused for `PUBLISH_PATIENCE_SECONDS` is carried into the next publish (and
   retried while the writer is idle), so no committed message is left unpublished for good
   while the process lives.
@@ -46,7 +47,7 @@ from shared.supervision import OnFailure
 from shared.tasks import cancel_and_wait
 from ws_service.connection.protocol import PostedEvent, StoredMessage
 from ws_service.messages import queries as message_queries
-from ws_service.messages.stream import encode_stored
+from ws_service.messages.stream import stored_by_room
 
 logger = logging.getLogger("gochat.ws.store")
 
@@ -124,17 +125,18 @@ class MessageStore:
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
         broker: Broker,
-        channel: str,
+        namespace: str,
         *,
         queue_size: int,
         batch_max: int,
         on_failure: OnFailure = _log_failure,
     ) -> None:
         """`on_failure` hears of a writer that ended early (its senders are answered
-        `StoreUnavailable` and new messages refused): the supervisor's, in the service."""
+        `StoreUnavailable` and new messages refused): the supervisor's, in the service.
+        Stored messages are published on `namespace`'s room channels."""
         self._sessionmaker = sessionmaker
         self._broker = broker
-        self._channel = channel
+        self._namespace = namespace
         self._batch_max = batch_max
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue(queue_size)
         self._in_flight: list[_Pending] = []
@@ -303,17 +305,18 @@ class MessageStore:
         return stored
 
     async def _publish(self, stored: list[StoredMessage], *, patience: float) -> None:
-        """Publishes what earlier publishes could not deliver, then `stored`, in one broker
-        message (in sequence order per room). Tries for `patience` seconds; then keeps them
-        for the next publish."""
+        """Publishes what earlier publishes could not deliver, then `stored`: one broker
+        message per room (in sequence order), all in one round trip. Tries for `patience`
+        seconds; then keeps them for the next publish (a retry may repeat rooms that went
+        through: receivers ignore a sequence number they have)."""
         messages = self._unpublished + stored
-        data = encode_stored(messages)
+        data = stored_by_room(self._namespace, messages)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + patience
         delay = 0.05
         while True:
             try:
-                await self._broker.publish(self._channel, data)
+                await self._broker.publish_many(data)
             except Exception as exc:
                 if loop.time() + delay <= deadline:
                     await asyncio.sleep(delay)

@@ -1,11 +1,14 @@
-"""What instances tell each other on the broker's chat channel, and its encoding.
+"""What instances tell each other on the broker's room channels, and its encoding.
 
-Every instance publishes, after each commit, the messages it stored (one broker message per
-commit, in sequence order), and the join/leave of users whose presence changed across the
-whole service, and who is typing (`TypingEvent`: transient, never stored, delivered
-outside the sequence machinery). Every instance, the publisher included, delivers from this
-channel, so all of them deliver the same thing. A stored row (a message, or an edit or
-deletion event) is carried with all of its fields and decoded back into a `StoredMessage`.
+Each room has its own channel (`room_channel`). Every instance publishes, after each commit,
+the messages it stored (one broker message per room per commit, in sequence order; the
+rooms of one commit in one round trip), the join/leave of users whose presence in a room
+changed, and who is typing (`TypingEvent`: transient, never stored, delivered outside the
+sequence machinery). An instance subscribes to the channel of a room only while it has a
+local interest in it (`RoomFeed`), so it receives nothing of the rooms it does not serve;
+every instance with an interest, the publisher included, delivers from the channel, so all
+of them deliver the same thing. A stored row (a message, or an edit or deletion event) is
+carried with all of its fields and decoded back into a `StoredMessage`.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ import orjson
 from ws_service.connection.protocol import PresenceKind, StoredMessage, encode
 
 
-def chat_channel(namespace: str) -> str:
-    return f"{namespace}:chat"
+def room_channel(namespace: str, room_id: str) -> str:
+    return f"{namespace}:room:{room_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,16 @@ StreamEvent = StoredBatch | PresenceChange | TypingEvent
 
 def encode_stored(messages: Sequence[StoredMessage]) -> bytes:
     return encode({"messages": [_fields(m) for m in messages]})
+
+
+def stored_by_room(namespace: str, messages: Sequence[StoredMessage]) -> list[tuple[str, bytes]]:
+    """One broker message per room (its messages in the order given), for `publish_many`."""
+    rooms: dict[str, list[StoredMessage]] = {}
+    for message in messages:
+        rooms.setdefault(message.room_id, []).append(message)
+    return [
+        (room_channel(namespace, room_id), encode_stored(rows)) for room_id, rows in rooms.items()
+    ]
 
 
 def _fields(m: StoredMessage) -> dict[str, object]:

@@ -14,11 +14,12 @@ import functools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
     String,
+    Table,
     bindparam,
     delete,
     func,
@@ -30,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from shared.database import insert_unless_present
+from shared.database import insert_unless_present, insert_unless_present_in
 from shared.models import (
     Message,
     Room,
@@ -123,6 +124,45 @@ async def room_access(db: AsyncSession, *, room_id: str, user_id: int) -> RoomAc
     return RoomAccess(room=row[0], role=row.role, banned=bool(row.banned))
 
 
+async def room_accesses(
+    db: AsyncSession, *, pairs: Collection[tuple[str, int]]
+) -> dict[tuple[str, int], RoomAccess]:
+    """`room_access` for many (room, user) pairs: three primary-key reads however many
+    pairs (the rooms, the memberships, the bans). Unknown rooms are left out."""
+    wanted = list(set(pairs))
+    if not wanted:
+        return {}
+    rooms = {
+        room.id: room
+        for room in await db.scalars(
+            select(Room).where(Room.id.in_({room_id for room_id, _ in wanted}))
+        )
+    }
+    known = [pair for pair in wanted if pair[0] in rooms]
+    if not known:
+        return {}
+    roles = {
+        (row[0], row[1]): row[2]
+        for row in await db.execute(
+            select(RoomMember.room_id, RoomMember.user_id, RoomMember.role).where(
+                tuple_(RoomMember.room_id, RoomMember.user_id).in_(known)
+            )
+        )
+    }
+    banned = {
+        (row[0], row[1])
+        for row in await db.execute(
+            select(RoomBan.room_id, RoomBan.user_id).where(
+                tuple_(RoomBan.room_id, RoomBan.user_id).in_(known)
+            )
+        )
+    }
+    return {
+        pair: RoomAccess(room=rooms[pair[0]], role=roles.get(pair), banned=pair in banned)
+        for pair in known
+    }
+
+
 def _member_columns() -> Any:
     return select(RoomMember.user_id, User.username, RoomMember.role, RoomMember.joined_at).join(
         User, User.id == RoomMember.user_id
@@ -139,18 +179,51 @@ async def member(db: AsyncSession, *, room_id: str, user_id: int) -> AnyRow | No
 async def insert_member(db: AsyncSession, *, room_id: str, user_id: int, role: str) -> None:
     """Unless already a member (their role and marker stay). A new member's read marker
     starts at the room's end: what was said before they joined is not unread."""
-    room = select(Room).where(Room.id == room_id)
-    values = {
-        "room_id": room_id,
-        "user_id": user_id,
-        "role": role,
-        "joined_at": utcnow(),
-        "read_seq": room.with_only_columns(Room.last_seq).scalar_subquery(),
-        "read_number": room.with_only_columns(Room.message_count).scalar_subquery(),
-    }
-    await db.execute(
-        insert_unless_present(db, RoomMember, values, key=[RoomMember.room_id, RoomMember.user_id])
+    await insert_members(db, pairs=[(room_id, user_id)], role=role)
+
+
+# A membership written unless present, its read marker at the room's end as the row is
+# written; built once with bound parameters, and run once per member of a batch (one
+# prepared statement, executemany) rather than as one statement whose shape changes with
+# the batch's size (compiling that cost more than the rest of a handshake).
+_NEW_ROOM = bindparam("new_member_room_id", type_=String)
+_NEW_ROOM_NOW = select(Room).where(Room.id == _NEW_ROOM)
+_INSERT_MEMBERS = {
+    dialect: insert_unless_present_in(
+        dialect,
+        cast(Table, RoomMember.__table__),  # Core: executemany (insert_unless_present_in)
+        {
+            "room_id": _NEW_ROOM,
+            "user_id": bindparam("new_member_user_id", type_=BigInteger),
+            "role": bindparam("new_member_role", type_=String),
+            "joined_at": bindparam("new_member_joined_at", type_=RoomMember.joined_at.type),
+            "read_seq": _NEW_ROOM_NOW.with_only_columns(Room.last_seq).scalar_subquery(),
+            "read_number": _NEW_ROOM_NOW.with_only_columns(Room.message_count).scalar_subquery(),
+        },
+        key=[RoomMember.room_id, RoomMember.user_id],
     )
+    for dialect in ("postgresql", "sqlite")
+}
+
+
+async def insert_members(
+    db: AsyncSession, *, pairs: Collection[tuple[str, int]], role: str
+) -> None:
+    """`insert_member` for many (room, user) pairs: unless already a member, with a read
+    marker at the room's end (read when the row is written)."""
+    if not pairs:
+        return
+    now = utcnow()
+    rows = [
+        {
+            "new_member_room_id": room_id,
+            "new_member_user_id": user_id,
+            "new_member_role": role,
+            "new_member_joined_at": now,
+        }
+        for room_id, user_id in pairs
+    ]
+    await db.execute(_INSERT_MEMBERS[db.get_bind().dialect.name], rows)
 
 
 async def delete_member(db: AsyncSession, *, room_id: str, user_id: int) -> bool:

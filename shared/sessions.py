@@ -105,16 +105,20 @@ async def live_session_users(
     }
 
 
+_LIVE_SESSION_IDS = select(Session.id).where(
+    Session.id.in_(bindparam("session_ids", expanding=True)), session_is_live(bindparam("now"))
+)
+
+
 async def live_session_ids(db: AsyncSession, session_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
     """Which of these sessions are still live, a batch of ids per statement: how open
     sockets learn of logouts and expiries they may have missed."""
     ids = list(session_ids)
     live: set[uuid.UUID] = set()
+    now = utcnow()
     for start in range(0, len(ids), LIVE_CHECK_BATCH):
         batch = ids[start : start + LIVE_CHECK_BATCH]
-        live.update(
-            await db.scalars(select(Session.id).where(Session.id.in_(batch), session_is_live()))
-        )
+        live.update(await db.scalars(_LIVE_SESSION_IDS, {"session_ids": batch, "now": now}))
     return live
 
 

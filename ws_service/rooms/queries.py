@@ -11,6 +11,7 @@ message) and `ix_messages_room_id_user_id_seq` (my messages after my read marker
 from __future__ import annotations
 
 import functools
+import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +21,9 @@ from sqlalchemy import (
     BigInteger,
     String,
     Table,
+    Uuid,
     bindparam,
+    column,
     delete,
     func,
     literal_column,
@@ -28,6 +31,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -38,11 +42,13 @@ from shared.models import (
     RoomBan,
     RoomInvite,
     RoomMember,
+    Session,
     User,
     UTCDateTime,
     utcnow,
 )
 from shared.pagination import page_rows
+from shared.sessions import SessionUser, live_session_users, session_is_live
 
 AnyRow = Any  # rows of ad-hoc selects
 
@@ -161,6 +167,95 @@ async def room_accesses(
         pair: RoomAccess(room=rooms[pair[0]], role=roles.get(pair), banned=pair in banned)
         for pair in known
     }
+
+
+# Concurrent websocket handshakes, one row each (PostgreSQL): (session, user, room or NULL),
+# numbered. Arrays, so that the statement's text is the same for every batch (prepared
+# once); IN lists of varying length were re-rendered and re-prepared for each batch.
+_HANDSHAKES = (
+    func.unnest(
+        bindparam("handshake_session_ids", type_=postgresql.ARRAY(Uuid)),
+        bindparam("handshake_user_ids", type_=postgresql.ARRAY(BigInteger)),
+        bindparam("handshake_room_ids", type_=postgresql.ARRAY(String)),
+    )
+    .table_valued(
+        column("session_id", Uuid),
+        column("user_id", BigInteger),
+        column("room_id", String),
+        with_ordinality="n",
+    )
+    .render_derived(name="handshake")
+)
+_ADMISSIONS = (
+    select(
+        _HANDSHAKES.c.n,
+        User.id,
+        User.username,
+        User.email,
+        User.created_at,
+        Room,
+        RoomMember.role,
+        RoomBan.user_id.is_not(None).label("banned"),
+    )
+    .select_from(_HANDSHAKES)
+    .outerjoin(
+        Session,
+        (Session.id == _HANDSHAKES.c.session_id)
+        & (Session.user_id == _HANDSHAKES.c.user_id)
+        & session_is_live(bindparam("handshake_now")),
+    )
+    .outerjoin(User, User.id == Session.user_id)
+    .outerjoin(Room, Room.id == _HANDSHAKES.c.room_id)
+    .outerjoin(
+        RoomMember,
+        (RoomMember.room_id == _HANDSHAKES.c.room_id)
+        & (RoomMember.user_id == _HANDSHAKES.c.user_id),
+    )
+    .outerjoin(
+        RoomBan,
+        (RoomBan.room_id == _HANDSHAKES.c.room_id) & (RoomBan.user_id == _HANDSHAKES.c.user_id),
+    )
+)
+
+SessionKey = tuple[uuid.UUID, int]  # (session id, user id), as a verified token names them
+Admissions = tuple[dict[uuid.UUID, SessionUser], dict[tuple[str, int], RoomAccess]]
+
+
+async def admission_reads(
+    db: AsyncSession, *, handshakes: Sequence[tuple[SessionKey, str | None]]
+) -> Admissions:
+    """What websocket handshakes need, for many at once: the live sessions' users (by
+    session id), and the rooms asked for as each user reaches them (unknown rooms left out).
+    One statement of primary-key probes on PostgreSQL; on SQLite, the sessions, then the
+    rooms, memberships and bans (`room_accesses`)."""
+    if db.get_bind().dialect.name != "postgresql":
+        live = await live_session_users(db, [key for key, _ in handshakes])
+        pairs = {
+            (room_id, live[session_id].id)
+            for (session_id, _), room_id in handshakes
+            if room_id is not None and session_id in live
+        }
+        return live, await room_accesses(db, pairs=pairs)
+    parameters = {
+        "handshake_session_ids": [session_id for (session_id, _), _ in handshakes],
+        "handshake_user_ids": [user_id for (_, user_id), _ in handshakes],
+        "handshake_room_ids": [room_id for _, room_id in handshakes],
+        "handshake_now": utcnow(),
+    }
+    users: dict[uuid.UUID, SessionUser] = {}
+    accesses: dict[tuple[str, int], RoomAccess] = {}
+    for row in await db.execute(_ADMISSIONS, parameters):
+        if row[1] is None:  # no live session
+            continue
+        (session_id, _), room_id = handshakes[row.n - 1]
+        users[session_id] = SessionUser(
+            id=row[1], username=row[2], email=row[3], created_at=row[4], session_id=session_id
+        )
+        if room_id is not None and row.Room is not None:
+            accesses[room_id, row[1]] = RoomAccess(
+                room=row.Room, role=row.role, banned=bool(row.banned)
+            )
+    return users, accesses
 
 
 def _member_columns() -> Any:
@@ -629,12 +724,46 @@ async def advance_marker(db: AsyncSession, *, room_id: str, user_id: int, up_to:
     return bool(getattr(result, "rowcount", 0))
 
 
+# (room, user) pairs that a room refuses now (PostgreSQL): arrays, one prepared statement.
+_PAIRS = (
+    func.unnest(
+        bindparam("shut_out_room_ids", type_=postgresql.ARRAY(String)),
+        bindparam("shut_out_user_ids", type_=postgresql.ARRAY(BigInteger)),
+    )
+    .table_valued(column("room_id", String), column("user_id", BigInteger))
+    .render_derived(name="pair")
+)
+_SHUT_OUT = (
+    select(_PAIRS.c.room_id, _PAIRS.c.user_id)
+    .select_from(_PAIRS)
+    .join(Room, Room.id == _PAIRS.c.room_id)
+    .outerjoin(
+        RoomMember,
+        (RoomMember.room_id == _PAIRS.c.room_id) & (RoomMember.user_id == _PAIRS.c.user_id),
+    )
+    .outerjoin(
+        RoomBan, (RoomBan.room_id == _PAIRS.c.room_id) & (RoomBan.user_id == _PAIRS.c.user_id)
+    )
+    .where(
+        RoomBan.user_id.is_not(None)
+        | ((Room.kind != literal_column("'public'")) & RoomMember.user_id.is_(None))
+    )
+)
+
+
 async def shut_out(db: AsyncSession, *, pairs: Collection[tuple[str, int]]) -> set[tuple[str, int]]:
     """Of these (room, user) pairs, those the room refuses now: a ban, or no membership of a
-    private or direct room. Three primary-key reads, however many pairs."""
+    private or direct room. One statement on PostgreSQL (three primary-key probes per pair);
+    on SQLite three reads, however many pairs."""
     if not pairs:
         return set()
     wanted = list(pairs)
+    if db.get_bind().dialect.name == "postgresql":
+        parameters = {
+            "shut_out_room_ids": [room_id for room_id, _ in wanted],
+            "shut_out_user_ids": [user_id for _, user_id in wanted],
+        }
+        return {(row[0], row[1]) for row in await db.execute(_SHUT_OUT, parameters)}
     rooms = {room_id for room_id, _ in wanted}
     kinds = {
         row[0]: row[1]

@@ -18,7 +18,7 @@ from shared.errors import BadRequest, Conflict, Forbidden, GoChatError, NotFound
 from shared.models import Room
 from shared.pagination import InvalidCursor, decode_cursor, split_page
 from shared.people import PersonEvent, publish_after_commit
-from shared.sessions import SessionUser, live_session_users
+from shared.sessions import SessionUser
 from shared.text import text_problem
 from shared.tokens import TokenClaims
 from ws_service.events import frames
@@ -326,21 +326,18 @@ async def admit_many(
 ) -> list[Admission | SessionUser | GoChatError]:
     """The database's half of many websocket handshakes at once, in their order: the
     session (401), then for a room socket `admit_checked`; a person's event stream is
-    admitted as its user. Two statements for the sessions and the rooms' reads, however
-    many handshakes; nothing is written (see `make_members`).
+    admitted as its user. One statement on PostgreSQL however many handshakes
+    (`queries.admission_reads`); nothing is written (see `make_members`).
 
     Read outside a transaction: a logout, kick or ban that commits meanwhile is caught by
     the session guard's re-check of every socket just after it registered."""
-    users = await live_session_users(
-        db, [(claims.session_id, claims.user_id) for claims, _ in handshakes]
+    users, accesses = await queries.admission_reads(
+        db,
+        handshakes=[
+            ((claims.session_id, claims.user_id), _room_asked(room_id))
+            for claims, room_id in handshakes
+        ],
     )
-    # An id with control characters names no room (and PostgreSQL refuses to compare NUL).
-    wanted = {
-        (room_id, users[claims.session_id].id)
-        for claims, room_id in handshakes
-        if room_id is not None and claims.session_id in users and not text_problem(room_id)
-    }
-    accesses = await queries.room_accesses(db, pairs=wanted)
     results: list[Admission | SessionUser | GoChatError] = []
     for claims, room_id in handshakes:
         user = users.get(claims.session_id)
@@ -355,6 +352,12 @@ async def admit_many(
         except GoChatError as exc:
             results.append(exc)
     return results
+
+
+def _room_asked(room_id: str | None) -> str | None:
+    """None for no room, and for an id with control characters: it names no room (and
+    PostgreSQL refuses to compare NUL)."""
+    return None if room_id is None or text_problem(room_id) else room_id
 
 
 async def make_members(db: AsyncSession, *, admissions: Sequence[Admission]) -> None:

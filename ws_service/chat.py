@@ -108,7 +108,8 @@ async def open_chat(
             SessionGuard(
                 broker=runtime.broker,
                 namespace=settings.redis_namespace,
-                sessionmaker=runtime.sessionmaker,
+                # It only reads: no BEGIN and COMMIT round trips on PostgreSQL.
+                sessionmaker=runtime.read_sessionmaker,
                 hub=hub,
                 events=events,
                 queue_size=settings.ws_hub_queue_size,

@@ -754,7 +754,7 @@ _SHUT_OUT = (
 async def shut_out(db: AsyncSession, *, pairs: Collection[tuple[str, int]]) -> set[tuple[str, int]]:
     """Of these (room, user) pairs, those the room refuses now: a ban, or no membership of a
     private or direct room. One statement on PostgreSQL (three primary-key probes per pair);
-    on SQLite three reads, however many pairs."""
+    on SQLite `room_accesses`' three reads, however many pairs."""
     if not pairs:
         return set()
     wanted = list(pairs)
@@ -764,29 +764,8 @@ async def shut_out(db: AsyncSession, *, pairs: Collection[tuple[str, int]]) -> s
             "shut_out_user_ids": [user_id for _, user_id in wanted],
         }
         return {(row[0], row[1]) for row in await db.execute(_SHUT_OUT, parameters)}
-    rooms = {room_id for room_id, _ in wanted}
-    kinds = {
-        row[0]: row[1]
-        for row in await db.execute(select(Room.id, Room.kind).where(Room.id.in_(rooms)))
-    }
-    members = {
-        (row[0], row[1])
-        for row in await db.execute(
-            select(RoomMember.room_id, RoomMember.user_id).where(
-                tuple_(RoomMember.room_id, RoomMember.user_id).in_(wanted)
-            )
-        )
-    }
-    banned = {
-        (row[0], row[1])
-        for row in await db.execute(
-            select(RoomBan.room_id, RoomBan.user_id).where(
-                tuple_(RoomBan.room_id, RoomBan.user_id).in_(wanted)
-            )
-        )
-    }
     return {
         pair
-        for pair in wanted
-        if pair in banned or (kinds.get(pair[0], "public") != "public" and pair not in members)
+        for pair, access in (await room_accesses(db, pairs=wanted)).items()
+        if access.banned or (access.room.kind != "public" and access.role is None)
     }

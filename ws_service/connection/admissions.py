@@ -23,15 +23,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.database import unit_of_work
 from shared.errors import ServiceUnavailable
-from shared.sessions import LIVE_CHECK_BATCH, SessionUser
+from shared.sessions import SessionUser
 from shared.tasks import cancel_and_wait
 from shared.tokens import TokenClaims
 from ws_service.rooms.service import Admission, Handshake, admit_many, make_members
 
 logger = logging.getLogger("gochat.ws.admissions")
 
-# Handshakes per batch: each is a session id and a (room, user) pair in the batch's IN lists.
-BATCH_MAX = min(200, LIVE_CHECK_BATCH)
+# Handshakes per batch: bounds the arrays (PostgreSQL) or IN lists (SQLite) of its reads.
+BATCH_MAX = 200
 STOPPING = "the service is stopping"
 
 Outcome = Admission | SessionUser

@@ -10,9 +10,10 @@ from starlette.requests import HTTPConnection
 from shared.errors import Forbidden, Unauthorized
 from shared.runtime import Runtime
 from shared.sessions import SessionUser, find_live_session_user
-from shared.tokens import InvalidToken
+from shared.tokens import InvalidToken, TokenClaims
 
 AUTH_COOKIE = "auth_token"
+SESSION_ENDED = "session has ended; log in again"
 
 
 def token_from(connection: HTTPConnection) -> tuple[str | None, bool]:
@@ -27,17 +28,23 @@ def token_from(connection: HTTPConnection) -> tuple[str | None, bool]:
     return (cookie, True) if cookie else (None, False)
 
 
-async def authenticate(runtime: Runtime, db: AsyncSession, token: str | None) -> SessionUser:
-    """Signature, expiry, issuer and audience, then the session row: any failure is 401."""
+def verified_claims(runtime: Runtime, token: str | None) -> TokenClaims:
+    """Signature, expiry, issuer and audience: the half of authentication that needs no
+    database (401 otherwise)."""
     if not token:
         raise Unauthorized("not authenticated")
     try:
-        claims = runtime.tokens.decode(token)
+        return runtime.tokens.decode(token)
     except InvalidToken:
         raise Unauthorized("invalid or expired token") from None
+
+
+async def authenticate(runtime: Runtime, db: AsyncSession, token: str | None) -> SessionUser:
+    """`verified_claims`, then the session row: any failure is 401."""
+    claims = verified_claims(runtime, token)
     user = await find_live_session_user(db, session_id=claims.session_id, user_id=claims.user_id)
     if user is None:
-        raise Unauthorized("session has ended; log in again")
+        raise Unauthorized(SESSION_ENDED)
     return user
 
 
@@ -46,11 +53,10 @@ def origin_allowed(runtime: Runtime, origin: str | None) -> bool:
     return origin is None or origin.rstrip("/") in runtime.settings.allowed_origins
 
 
-async def authenticate_socket(
-    runtime: Runtime, db: AsyncSession, *, token: str | None, origin: str | None
-) -> SessionUser:
+def socket_claims(runtime: Runtime, *, token: str | None, origin: str | None) -> TokenClaims:
     """A websocket handshake's first checks: a browser from another site (403: cross-site
-    websocket hijacking rides on the cookie), then the token and its session (401)."""
+    websocket hijacking rides on the cookie), then the token (401). The session row is the
+    handshake's to check (the ws service reads those of concurrent handshakes together)."""
     if not origin_allowed(runtime, origin):
         raise Forbidden("origin not allowed")
-    return await authenticate(runtime, db, token)
+    return verified_claims(runtime, token)

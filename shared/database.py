@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, exc
+from sqlalchemy import Table, event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -185,12 +185,13 @@ def insert_unless_present(
 
 def insert_unless_present_in(
     dialect: str,
-    model: type[Any],
+    model: type[Any] | Table,
     values: dict[str, Any],
     *,
     key: list[InstrumentedAttribute[Any]],
 ) -> Any:
     """`insert_unless_present` for a dialect named ahead of any session, for a statement
-    built once with bound parameters as `values`."""
+    built once with bound parameters as `values`. Given a model's `Table`, it is plain
+    Core: a list of parameter sets runs it as one executemany, not as the ORM's bulk insert."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return insert(model).values(**values).on_conflict_do_nothing(index_elements=key)

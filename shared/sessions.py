@@ -75,16 +75,50 @@ async def find_live_session_user(
     )
 
 
+# The same rule for many sessions at once (the websocket handshakes that arrive together).
+_LIVE_SESSION_USERS = (
+    select(Session.id, User.id, User.username, User.email, User.created_at)
+    .select_from(User)
+    .join(Session, Session.user_id == User.id)
+    .where(
+        Session.id.in_(bindparam("session_ids", expanding=True)),
+        session_is_live(bindparam("now")),
+    )
+)
+
+
+async def live_session_users(
+    db: AsyncSession, sessions: Collection[tuple[uuid.UUID, int]]
+) -> dict[uuid.UUID, SessionUser]:
+    """`find_live_session_user` for many (session, user) pairs in one statement (at most
+    LIVE_CHECK_BATCH of them): the live ones by session id."""
+    wanted = dict(sessions)
+    if not wanted:
+        return {}
+    rows = await db.execute(_LIVE_SESSION_USERS, {"session_ids": list(wanted), "now": utcnow()})
+    return {
+        session_id: SessionUser(
+            id=user_id, username=username, email=email, created_at=created_at, session_id=session_id
+        )
+        for session_id, user_id, username, email, created_at in rows
+        if wanted[session_id] == user_id
+    }
+
+
+_LIVE_SESSION_IDS = select(Session.id).where(
+    Session.id.in_(bindparam("session_ids", expanding=True)), session_is_live(bindparam("now"))
+)
+
+
 async def live_session_ids(db: AsyncSession, session_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
     """Which of these sessions are still live, a batch of ids per statement: how open
     sockets learn of logouts and expiries they may have missed."""
     ids = list(session_ids)
     live: set[uuid.UUID] = set()
+    now = utcnow()
     for start in range(0, len(ids), LIVE_CHECK_BATCH):
         batch = ids[start : start + LIVE_CHECK_BATCH]
-        live.update(
-            await db.scalars(select(Session.id).where(Session.id.in_(batch), session_is_live()))
-        )
+        live.update(await db.scalars(_LIVE_SESSION_IDS, {"session_ids": batch, "now": now}))
     return live
 
 

@@ -13,6 +13,7 @@ from shared.runtime import Runtime
 from shared.settings import Settings
 from shared.supervision import Supervisor
 from ws_service.accounts.session_guard import SessionGuard
+from ws_service.connection.admissions import Admissions
 from ws_service.connection.caps import ConnectionCaps
 from ws_service.delivery.feed import RoomFeed
 from ws_service.delivery.hub import RoomHub
@@ -35,17 +36,18 @@ class Chat:
     presence: Presence
     metrics: ChatMetrics
     caps: ConnectionCaps
+    admissions: Admissions
 
 
 @asynccontextmanager
 async def open_chat(
     runtime: Runtime, *, metrics: ChatMetrics, supervisor: Supervisor
 ) -> AsyncIterator[Chat]:
-    """On the way out the session guard goes first, then the people's event streams and
-    the hub (every socket closed with 1012), then presence
-    (this instance's users leave at once, not after the TTL), then the message writer.
-    A core task that ends early is reported to `supervisor` (`/readyz` 503, then the
-    process stops)."""
+    """On the way out handshakes still being admitted are refused (503), then the session
+    guard goes, then the people's event streams and the hub (every socket closed with
+    1012), then presence (this instance's users leave at once, not after the TTL), then the
+    message writer. A core task that ends early is reported to `supervisor` (`/readyz`
+    503, then the process stops)."""
     settings = runtime.settings
     namespace = settings.redis_namespace
 
@@ -121,13 +123,17 @@ async def open_chat(
             SessionGuard(
                 broker=runtime.broker,
                 namespace=settings.redis_namespace,
-                sessionmaker=runtime.sessionmaker,
+                # It only reads: no BEGIN and COMMIT round trips on PostgreSQL.
+                sessionmaker=runtime.read_sessionmaker,
                 hub=hub,
                 events=events,
                 queue_size=settings.ws_hub_queue_size,
                 check_seconds=settings.ws_session_check_seconds,
                 on_failure=supervisor.on_failure,
             )
+        )
+        admissions = await stack.enter_async_context(
+            Admissions(reader=runtime.read_sessionmaker, writer=runtime.sessionmaker)
         )
         metrics.follow(
             connections=lambda: hub.connections + events.connections,
@@ -150,6 +156,7 @@ async def open_chat(
                 handshake_rate=settings.ws_handshake_rate_per_second,
                 handshake_burst=settings.ws_handshake_burst,
             ),
+            admissions=admissions,
         )
 
 

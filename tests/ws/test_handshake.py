@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,8 +13,9 @@ from websockets.exceptions import InvalidStatus
 from shared.settings import Settings
 from tests.conftest import make_settings
 from tests.support.servers import ThreadServer
-from tests.support.users import Account
+from tests.support.users import Account, register
 from tests.ws.chat_client import create_room, join, until_ready
+from tests.ws.conversations import Api
 from ws_service.app import create_app as create_ws_app
 
 
@@ -148,3 +150,42 @@ async def test_sockets_per_user_and_address_are_capped_before_the_upgrade(
     refusal = await refused_with(capped_server.url, room_id, alice, prefix="")
     assert refusal.response.status_code == 429
     assert b"connection attempts" in refusal.response.body
+
+
+async def test_concurrent_handshakes_each_get_their_own_answer(
+    client: httpx.AsyncClient, dev_server: ThreadServer, alice: Account, bob: Account
+) -> None:
+    """Handshakes that arrive together are admitted in one batch, each with its own answer:
+    members and first joiners in, a logged-out token 401, a ban 403, a private room and an
+    unknown room 404; the first joiners are members afterwards."""
+    api = Api(client, dev_server.url)
+    public = await api.create(alice, private=False)
+    private = await api.create(alice, private=True)
+    banned, gone = await register(client, "banned"), await register(client, "gone")
+    assert (await api.ban(alice, public, banned.id)).status_code in (200, 204)
+    assert (await client.post("/auth/logout", headers=gone.headers)).status_code == 202
+    newcomers = [await register(client, "new") for _ in range(6)]
+
+    async def answer(room_id: str, account: Account) -> int:
+        try:
+            async with join(dev_server.url, room_id, account) as ws:
+                await until_ready(ws)
+                return 101
+        except InvalidStatus as refused:
+            return refused.response.status_code
+
+    cases = [
+        *((public, alice, 101) for _ in range(3)),
+        *((public, newcomer, 101) for newcomer in newcomers),
+        *((public, gone, 401) for _ in range(2)),
+        *((public, banned, 403) for _ in range(2)),
+        *((private, bob, 404) for _ in range(2)),
+        ("no-such-room", bob, 404),
+    ]
+    answers = await asyncio.gather(*(answer(room, who) for room, who, _ in cases))
+    assert answers == [expected for _, _, expected in cases]
+    members = await api.members(alice, public, limit=100)
+    assert members.status_code == 200, members.text
+    ids = {member["user_id"] for member in members.json()["items"]}
+    assert {newcomer.id for newcomer in newcomers} <= ids
+    assert banned.id not in ids and gone.id not in ids

@@ -10,7 +10,6 @@ from collections import deque
 from functools import partial
 
 from fastapi import APIRouter
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.websockets import WebSocket
 
 from shared.database import unit_of_work
@@ -19,6 +18,7 @@ from shared.errors import GoChatError, NotFound
 from shared.people import publish_person_event
 from shared.runtime import Runtime
 from shared.sessions import SessionUser
+from shared.tokens import TokenClaims
 from ws_service.chat import Chat
 from ws_service.connection.close_codes import (
     CLOSE_INTERNAL_ERROR,
@@ -46,7 +46,7 @@ from ws_service.delivery.subscriber import Subscriber
 from ws_service.messages import queries as message_queries
 from ws_service.messages.store import Appended, EventRefused, StoreUnavailable
 from ws_service.rooms import reading
-from ws_service.rooms.service import Admission, admit
+from ws_service.rooms.service import Admission
 
 logger = logging.getLogger("gochat.ws.connection")
 
@@ -67,11 +67,9 @@ async def join_room(websocket: WebSocket) -> None:
     room_id: str = websocket.path_params["room_id"]
     raw_after = websocket.query_params.get("after")
 
-    async def check(
-        db: AsyncSession, token: str | None, origin: str | None
-    ) -> tuple[Admission, int | None]:
+    async def check(chat: Chat, claims: TokenClaims) -> tuple[Admission, int | None]:
         after = _resume_point(raw_after)
-        admission = await admit(runtime, db, token=token, origin=origin, room_id=room_id)
+        admission = await chat.admissions.room(claims, room_id=room_id)
         return admission, after
 
     async def serve(chat: Chat, admitted: tuple[Admission, int | None]) -> None:

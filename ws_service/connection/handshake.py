@@ -1,7 +1,9 @@
 """The handshake every chat websocket shares (`/ws/joinRoom/{id}`, `/ws/events`): the
 handshake-rate cap (before any other work, so a flood costs no query), the database gate
-(503), the token and the endpoint's own checks in one unit of work (401, 403, 404...), then
-the connection caps (429). Every refusal is a real HTTP status before the upgrade."""
+(503), the Origin and the token's signature (403, 401), the endpoint's own checks (the
+session and the room, read with those of concurrent handshakes by `Admissions`: 401, 403,
+404...), then the connection caps (429). Every refusal is a real HTTP status before the
+upgrade."""
 
 from __future__ import annotations
 
@@ -9,21 +11,20 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.websockets import WebSocket
 
-from shared.authentication import token_from
-from shared.database import unit_of_work
+from shared.authentication import socket_claims, token_from
 from shared.deps import get_runtime
 from shared.errors import GoChatError, refuse_websocket
+from shared.tokens import TokenClaims
 from ws_service.chat import Chat
 from ws_service.connection.caps import CapReached
 from ws_service.deps import get_chat
 
 T = TypeVar("T")
 
-# The endpoint's own admission: (database session, token, Origin header) -> what it serves.
-Check = Callable[[AsyncSession, str | None, str | None], Awaitable[T]]
+# The endpoint's own admission: (the chat, the token's verified claims) -> what it serves.
+Check = Callable[[Chat, TokenClaims], Awaitable[T]]
 
 
 async def serve_admitted(
@@ -42,7 +43,7 @@ async def serve_admitted(
     except CapReached as exc:
         await refuse_websocket(websocket, exc)
         return
-    admitted = await _admit(websocket, check)
+    admitted = await _admit(websocket, chat, check)
     if admitted is None:
         return
     try:
@@ -56,16 +57,16 @@ async def serve_admitted(
         chat.caps.release(slot)
 
 
-async def _admit(websocket: WebSocket, check: Check[T]) -> T | None:
+async def _admit(websocket: WebSocket, chat: Chat, check: Check[T]) -> T | None:
     """What `check` admitted, or None once the handshake has been refused. A function of
-    its own, so that the connection's handler keeps neither the admission's database
-    session nor the token alive for the connection's lifetime."""
+    its own, so that the connection's handler keeps neither the token nor its claims alive
+    for the connection's lifetime."""
     runtime = get_runtime(websocket)
     try:
         runtime.database.require()  # 503 until the database has been seen at head
         token, _from_cookie = token_from(websocket)
-        async with unit_of_work(runtime.sessionmaker) as db:
-            return await check(db, token, websocket.headers.get("origin"))
+        claims = socket_claims(runtime, token=token, origin=websocket.headers.get("origin"))
+        return await check(chat, claims)
     except GoChatError as exc:
         await refuse_websocket(websocket, exc)
         return None

@@ -8,12 +8,10 @@ import asyncio
 import logging
 
 from fastapi import APIRouter
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.websockets import WebSocket
 
-from shared.authentication import authenticate_socket
-from shared.deps import get_runtime
 from shared.sessions import SessionUser
+from shared.tokens import TokenClaims
 from ws_service.chat import Chat
 from ws_service.connection.close_codes import (
     CLOSE_INTERNAL_ERROR,
@@ -34,10 +32,9 @@ logger = logging.getLogger("gochat.ws.events")
 async def person_events(websocket: WebSocket) -> None:
     """Origin (403), token (401), caps (429) and the database (503) are checked before
     the upgrade, as for a room socket."""
-    runtime = get_runtime(websocket)
 
-    async def check(db: AsyncSession, token: str | None, origin: str | None) -> SessionUser:
-        return await authenticate_socket(runtime, db, token=token, origin=origin)
+    async def check(chat: Chat, claims: TokenClaims) -> SessionUser:
+        return await chat.admissions.person(claims)
 
     async def serve(chat: Chat, user: SessionUser) -> None:
         await _stream(websocket, chat, user)

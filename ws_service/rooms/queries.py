@@ -11,15 +11,19 @@ message) and `ix_messages_room_id_user_id_seq` (my messages after my read marker
 from __future__ import annotations
 
 import functools
+import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
     String,
+    Table,
+    Uuid,
     bindparam,
+    column,
     delete,
     func,
     literal_column,
@@ -27,21 +31,24 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from shared.database import insert_unless_present
+from shared.database import insert_unless_present, insert_unless_present_in
 from shared.models import (
     Message,
     Room,
     RoomBan,
     RoomInvite,
     RoomMember,
+    Session,
     User,
     UTCDateTime,
     utcnow,
 )
 from shared.pagination import page_rows
+from shared.sessions import SessionUser, live_session_users, session_is_live
 
 AnyRow = Any  # rows of ad-hoc selects
 
@@ -123,6 +130,134 @@ async def room_access(db: AsyncSession, *, room_id: str, user_id: int) -> RoomAc
     return RoomAccess(room=row[0], role=row.role, banned=bool(row.banned))
 
 
+async def room_accesses(
+    db: AsyncSession, *, pairs: Collection[tuple[str, int]]
+) -> dict[tuple[str, int], RoomAccess]:
+    """`room_access` for many (room, user) pairs: three primary-key reads however many
+    pairs (the rooms, the memberships, the bans). Unknown rooms are left out."""
+    wanted = list(set(pairs))
+    if not wanted:
+        return {}
+    rooms = {
+        room.id: room
+        for room in await db.scalars(
+            select(Room).where(Room.id.in_({room_id for room_id, _ in wanted}))
+        )
+    }
+    known = [pair for pair in wanted if pair[0] in rooms]
+    if not known:
+        return {}
+    roles = {
+        (row[0], row[1]): row[2]
+        for row in await db.execute(
+            select(RoomMember.room_id, RoomMember.user_id, RoomMember.role).where(
+                tuple_(RoomMember.room_id, RoomMember.user_id).in_(known)
+            )
+        )
+    }
+    banned = {
+        (row[0], row[1])
+        for row in await db.execute(
+            select(RoomBan.room_id, RoomBan.user_id).where(
+                tuple_(RoomBan.room_id, RoomBan.user_id).in_(known)
+            )
+        )
+    }
+    return {
+        pair: RoomAccess(room=rooms[pair[0]], role=roles.get(pair), banned=pair in banned)
+        for pair in known
+    }
+
+
+# Concurrent websocket handshakes, one row each (PostgreSQL): (session, user, room or NULL),
+# numbered. Arrays, so that the statement's text is the same for every batch (prepared
+# once); IN lists of varying length were re-rendered and re-prepared for each batch.
+_HANDSHAKES = (
+    func.unnest(
+        bindparam("handshake_session_ids", type_=postgresql.ARRAY(Uuid)),
+        bindparam("handshake_user_ids", type_=postgresql.ARRAY(BigInteger)),
+        bindparam("handshake_room_ids", type_=postgresql.ARRAY(String)),
+    )
+    .table_valued(
+        column("session_id", Uuid),
+        column("user_id", BigInteger),
+        column("room_id", String),
+        with_ordinality="n",
+    )
+    .render_derived(name="handshake")
+)
+_ADMISSIONS = (
+    select(
+        _HANDSHAKES.c.n,
+        User.id,
+        User.username,
+        User.email,
+        User.created_at,
+        Room,
+        RoomMember.role,
+        RoomBan.user_id.is_not(None).label("banned"),
+    )
+    .select_from(_HANDSHAKES)
+    .outerjoin(
+        Session,
+        (Session.id == _HANDSHAKES.c.session_id)
+        & (Session.user_id == _HANDSHAKES.c.user_id)
+        & session_is_live(bindparam("handshake_now")),
+    )
+    .outerjoin(User, User.id == Session.user_id)
+    .outerjoin(Room, Room.id == _HANDSHAKES.c.room_id)
+    .outerjoin(
+        RoomMember,
+        (RoomMember.room_id == _HANDSHAKES.c.room_id)
+        & (RoomMember.user_id == _HANDSHAKES.c.user_id),
+    )
+    .outerjoin(
+        RoomBan,
+        (RoomBan.room_id == _HANDSHAKES.c.room_id) & (RoomBan.user_id == _HANDSHAKES.c.user_id),
+    )
+)
+
+SessionKey = tuple[uuid.UUID, int]  # (session id, user id), as a verified token names them
+Admissions = tuple[dict[uuid.UUID, SessionUser], dict[tuple[str, int], RoomAccess]]
+
+
+async def admission_reads(
+    db: AsyncSession, *, handshakes: Sequence[tuple[SessionKey, str | None]]
+) -> Admissions:
+    """What websocket handshakes need, for many at once: the live sessions' users (by
+    session id), and the rooms asked for as each user reaches them (unknown rooms left out).
+    One statement of primary-key probes on PostgreSQL; on SQLite, the sessions, then the
+    rooms, memberships and bans (`room_accesses`)."""
+    if db.get_bind().dialect.name != "postgresql":
+        live = await live_session_users(db, [key for key, _ in handshakes])
+        pairs = {
+            (room_id, live[session_id].id)
+            for (session_id, _), room_id in handshakes
+            if room_id is not None and session_id in live
+        }
+        return live, await room_accesses(db, pairs=pairs)
+    parameters = {
+        "handshake_session_ids": [session_id for (session_id, _), _ in handshakes],
+        "handshake_user_ids": [user_id for (_, user_id), _ in handshakes],
+        "handshake_room_ids": [room_id for _, room_id in handshakes],
+        "handshake_now": utcnow(),
+    }
+    users: dict[uuid.UUID, SessionUser] = {}
+    accesses: dict[tuple[str, int], RoomAccess] = {}
+    for row in await db.execute(_ADMISSIONS, parameters):
+        if row[1] is None:  # no live session
+            continue
+        (session_id, _), room_id = handshakes[row.n - 1]
+        users[session_id] = SessionUser(
+            id=row[1], username=row[2], email=row[3], created_at=row[4], session_id=session_id
+        )
+        if room_id is not None and row.Room is not None:
+            accesses[room_id, row[1]] = RoomAccess(
+                room=row.Room, role=row.role, banned=bool(row.banned)
+            )
+    return users, accesses
+
+
 def _member_columns() -> Any:
     return select(RoomMember.user_id, User.username, RoomMember.role, RoomMember.joined_at).join(
         User, User.id == RoomMember.user_id
@@ -139,18 +274,51 @@ async def member(db: AsyncSession, *, room_id: str, user_id: int) -> AnyRow | No
 async def insert_member(db: AsyncSession, *, room_id: str, user_id: int, role: str) -> None:
     """Unless already a member (their role and marker stay). A new member's read marker
     starts at the room's end: what was said before they joined is not unread."""
-    room = select(Room).where(Room.id == room_id)
-    values = {
-        "room_id": room_id,
-        "user_id": user_id,
-        "role": role,
-        "joined_at": utcnow(),
-        "read_seq": room.with_only_columns(Room.last_seq).scalar_subquery(),
-        "read_number": room.with_only_columns(Room.message_count).scalar_subquery(),
-    }
-    await db.execute(
-        insert_unless_present(db, RoomMember, values, key=[RoomMember.room_id, RoomMember.user_id])
+    await insert_members(db, pairs=[(room_id, user_id)], role=role)
+
+
+# A membership written unless present, its read marker at the room's end as the row is
+# written; built once with bound parameters, and run once per member of a batch (one
+# prepared statement, executemany) rather than as one statement whose shape changes with
+# the batch's size (compiling that cost more than the rest of a handshake).
+_NEW_ROOM = bindparam("new_member_room_id", type_=String)
+_NEW_ROOM_NOW = select(Room).where(Room.id == _NEW_ROOM)
+_INSERT_MEMBERS = {
+    dialect: insert_unless_present_in(
+        dialect,
+        cast(Table, RoomMember.__table__),  # Core: executemany (insert_unless_present_in)
+        {
+            "room_id": _NEW_ROOM,
+            "user_id": bindparam("new_member_user_id", type_=BigInteger),
+            "role": bindparam("new_member_role", type_=String),
+            "joined_at": bindparam("new_member_joined_at", type_=RoomMember.joined_at.type),
+            "read_seq": _NEW_ROOM_NOW.with_only_columns(Room.last_seq).scalar_subquery(),
+            "read_number": _NEW_ROOM_NOW.with_only_columns(Room.message_count).scalar_subquery(),
+        },
+        key=[RoomMember.room_id, RoomMember.user_id],
     )
+    for dialect in ("postgresql", "sqlite")
+}
+
+
+async def insert_members(
+    db: AsyncSession, *, pairs: Collection[tuple[str, int]], role: str
+) -> None:
+    """`insert_member` for many (room, user) pairs: unless already a member, with a read
+    marker at the room's end (read when the row is written)."""
+    if not pairs:
+        return
+    now = utcnow()
+    rows = [
+        {
+            "new_member_room_id": room_id,
+            "new_member_user_id": user_id,
+            "new_member_role": role,
+            "new_member_joined_at": now,
+        }
+        for room_id, user_id in pairs
+    ]
+    await db.execute(_INSERT_MEMBERS[db.get_bind().dialect.name], rows)
 
 
 async def delete_member(db: AsyncSession, *, room_id: str, user_id: int) -> bool:
@@ -556,35 +724,48 @@ async def advance_marker(db: AsyncSession, *, room_id: str, user_id: int, up_to:
     return bool(getattr(result, "rowcount", 0))
 
 
+# (room, user) pairs that a room refuses now (PostgreSQL): arrays, one prepared statement.
+_PAIRS = (
+    func.unnest(
+        bindparam("shut_out_room_ids", type_=postgresql.ARRAY(String)),
+        bindparam("shut_out_user_ids", type_=postgresql.ARRAY(BigInteger)),
+    )
+    .table_valued(column("room_id", String), column("user_id", BigInteger))
+    .render_derived(name="pair")
+)
+_SHUT_OUT = (
+    select(_PAIRS.c.room_id, _PAIRS.c.user_id)
+    .select_from(_PAIRS)
+    .join(Room, Room.id == _PAIRS.c.room_id)
+    .outerjoin(
+        RoomMember,
+        (RoomMember.room_id == _PAIRS.c.room_id) & (RoomMember.user_id == _PAIRS.c.user_id),
+    )
+    .outerjoin(
+        RoomBan, (RoomBan.room_id == _PAIRS.c.room_id) & (RoomBan.user_id == _PAIRS.c.user_id)
+    )
+    .where(
+        RoomBan.user_id.is_not(None)
+        | ((Room.kind != literal_column("'public'")) & RoomMember.user_id.is_(None))
+    )
+)
+
+
 async def shut_out(db: AsyncSession, *, pairs: Collection[tuple[str, int]]) -> set[tuple[str, int]]:
     """Of these (room, user) pairs, those the room refuses now: a ban, or no membership of a
-    private or direct room. Three primary-key reads, however many pairs."""
+    private or direct room. One statement on PostgreSQL (three primary-key probes per pair);
+    on SQLite `room_accesses`' three reads, however many pairs."""
     if not pairs:
         return set()
     wanted = list(pairs)
-    rooms = {room_id for room_id, _ in wanted}
-    kinds = {
-        row[0]: row[1]
-        for row in await db.execute(select(Room.id, Room.kind).where(Room.id.in_(rooms)))
-    }
-    members = {
-        (row[0], row[1])
-        for row in await db.execute(
-            select(RoomMember.room_id, RoomMember.user_id).where(
-                tuple_(RoomMember.room_id, RoomMember.user_id).in_(wanted)
-            )
-        )
-    }
-    banned = {
-        (row[0], row[1])
-        for row in await db.execute(
-            select(RoomBan.room_id, RoomBan.user_id).where(
-                tuple_(RoomBan.room_id, RoomBan.user_id).in_(wanted)
-            )
-        )
-    }
+    if db.get_bind().dialect.name == "postgresql":
+        parameters = {
+            "shut_out_room_ids": [room_id for room_id, _ in wanted],
+            "shut_out_user_ids": [user_id for _, user_id in wanted],
+        }
+        return {(row[0], row[1]) for row in await db.execute(_SHUT_OUT, parameters)}
     return {
         pair
-        for pair in wanted
-        if pair in banned or (kinds.get(pair[0], "public") != "public" and pair not in members)
+        for pair, access in (await room_accesses(db, pairs=wanted)).items()
+        if access.banned or (access.room.kind != "public" and access.role is None)
     }

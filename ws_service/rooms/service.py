@@ -12,15 +12,15 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.authentication import authenticate_socket
+from shared.authentication import SESSION_ENDED
 from shared.blocks import blocked_either_way
-from shared.errors import BadRequest, Conflict, Forbidden, NotFound
+from shared.errors import BadRequest, Conflict, Forbidden, GoChatError, NotFound, Unauthorized
 from shared.models import Room
 from shared.pagination import InvalidCursor, decode_cursor, split_page
 from shared.people import PersonEvent, publish_after_commit
-from shared.runtime import Runtime
 from shared.sessions import SessionUser
 from shared.text import text_problem
+from shared.tokens import TokenClaims
 from ws_service.events import frames
 from ws_service.presence.base import Presence, PresentUser
 from ws_service.rooms import queries, unread
@@ -297,22 +297,74 @@ async def list_clients(
     return await presence.members(room_id)
 
 
-async def admit(
-    runtime: Runtime, db: AsyncSession, *, token: str | None, origin: str | None, room_id: str
+def admit_checked(
+    user: SessionUser, *, room_id: str, access: queries.RoomAccess | None
 ) -> Admission:
-    """The websocket handshake's checks, before the upgrade: Origin (403) and token (401)
-    as for every socket, then the room (404, also for a private room or direct
-    conversation the user is not in), then a ban (403). Joining a public room makes the
-    user a member (a write only the first time)."""
-    user = await authenticate_socket(runtime, db, token=token, origin=origin)
-    access = await reach(db, room_id=room_id, user_id=user.id)
+    """The room's rules for a socket whose session is live: the room (404, also for a
+    private or direct conversation the user is not in), then a ban (403). Joining a public
+    room the first time makes the user a member: `joined` is then their `room_added` event,
+    and the caller writes the membership (`make_members`) before admitting them."""
+    if access is None:
+        raise NotFound(NO_SUCH_ROOM)
+    require_visible(access.room.kind, access.role)
     if access.banned:
         raise Forbidden("you are banned from this room")
     joined = None
     if access.role is None:
-        await queries.insert_member(db, room_id=room_id, user_id=user.id, role="member")
         out = _room_out(access.room, name=access.room.name, user_id=user.id)
         joined = frames.room_added(
             RoomListItem(**out.model_dump(), online=0, member=True, role="member")
         )
     return Admission(user=user, room_id=room_id, last_seq=access.room.last_seq, joined=joined)
+
+
+Handshake = tuple[TokenClaims, str | None]  # a verified token, and the room asked for (if any)
+
+
+async def admit_many(
+    db: AsyncSession, *, handshakes: Sequence[Handshake]
+) -> list[Admission | SessionUser | GoChatError]:
+    """The database's half of many websocket handshakes at once, in their order: the
+    session (401), then for a room socket `admit_checked`; a person's event stream is
+    admitted as its user. One statement on PostgreSQL however many handshakes
+    (`queries.admission_reads`); nothing is written (see `make_members`).
+
+    Read outside a transaction: a logout, kick or ban that commits meanwhile is caught by
+    the session guard's re-check of every socket just after it registered."""
+    users, accesses = await queries.admission_reads(
+        db,
+        handshakes=[
+            ((claims.session_id, claims.user_id), _room_asked(room_id))
+            for claims, room_id in handshakes
+        ],
+    )
+    results: list[Admission | SessionUser | GoChatError] = []
+    for claims, room_id in handshakes:
+        user = users.get(claims.session_id)
+        try:
+            if user is None:
+                raise Unauthorized(SESSION_ENDED)
+            if room_id is None:
+                results.append(user)
+                continue
+            access = accesses.get((room_id, user.id))
+            results.append(admit_checked(user, room_id=room_id, access=access))
+        except GoChatError as exc:
+            results.append(exc)
+    return results
+
+
+def _room_asked(room_id: str | None) -> str | None:
+    """None for no room, and for an id with control characters: it names no room (and
+    PostgreSQL refuses to compare NUL)."""
+    return None if room_id is None or text_problem(room_id) else room_id
+
+
+async def make_members(db: AsyncSession, *, admissions: Sequence[Admission]) -> None:
+    """Writes the memberships of those admitted to a public room for the first time, in
+    one statement (flushed; the caller commits)."""
+    await queries.insert_members(
+        db,
+        pairs=[(a.room_id, a.user.id) for a in admissions if a.joined is not None],
+        role="member",
+    )

@@ -10,7 +10,7 @@ from starlette.requests import HTTPConnection
 from shared.errors import Forbidden, Unauthorized
 from shared.runtime import Runtime
 from shared.sessions import SessionUser, find_live_session_user
-from shared.tokens import InvalidToken
+from shared.tokens import InvalidToken, TokenClaims
 
 AUTH_COOKIE = "auth_token"
 
@@ -27,18 +27,32 @@ def token_from(connection: HTTPConnection) -> tuple[str | None, bool]:
     return (cookie, True) if cookie else (None, False)
 
 
-async def authenticate(runtime: Runtime, db: AsyncSession, token: str | None) -> SessionUser:
-    """Signature, expiry, issuer and audience, then the session row: any failure is 401."""
+def verify_token(runtime: Runtime, token: str | None) -> TokenClaims:
+    """Signature, expiry, issuer and audience (no database): any failure is 401. The
+    session behind it is checked by `session_user`, or, for a write done in one statement,
+    inside that statement."""
     if not token:
         raise Unauthorized("not authenticated")
     try:
-        claims = runtime.tokens.decode(token)
+        return runtime.tokens.decode(token)
     except InvalidToken:
         raise Unauthorized("invalid or expired token") from None
+
+
+SESSION_ENDED = "session has ended; log in again"
+
+
+async def session_user(db: AsyncSession, claims: TokenClaims) -> SessionUser:
+    """The user of the token's session; 401 when it is revoked, expired or deleted."""
     user = await find_live_session_user(db, session_id=claims.session_id, user_id=claims.user_id)
     if user is None:
-        raise Unauthorized("session has ended; log in again")
+        raise Unauthorized(SESSION_ENDED)
     return user
+
+
+async def authenticate(runtime: Runtime, db: AsyncSession, token: str | None) -> SessionUser:
+    """The token, then its session row: any failure is 401."""
+    return await session_user(db, verify_token(runtime, token))
 
 
 def origin_allowed(runtime: Runtime, origin: str | None) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.pagination import AnyRow, Page, keyset_page
@@ -41,6 +42,28 @@ def _post_out(row: AnyRow, mentions: dict[int, list[Mention]]) -> PostOut:
             else None
         ),
         reposted_at=getattr(row, "reposted_at", None),
+    )
+
+
+def post_from_statement(row: AnyRow, *, liked: bool, likes: int) -> PostOut:
+    """A row of `queries.SHOWN_POST_SQL` (a one-statement write's answer), whose `liked`
+    and like count the write itself decided; its mentions a JSON array."""
+    mentions = row.mentions or []
+    if isinstance(mentions, str):
+        mentions = orjson.loads(mentions)
+    return PostOut(
+        id=row.id,
+        author_id=row.author_id,
+        author_username=row.author_username,
+        content=row.content,
+        created_at=row.created_at,
+        in_reply_to=row.in_reply_to,
+        replies=row.replies,
+        likes=likes,
+        reposts=row.reposts,
+        liked=liked,
+        reposted=row.reposted,
+        mentions=[Mention(**mention) for mention in mentions],
     )
 
 

@@ -12,11 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.authentication import SESSION_ENDED, session_user
 from shared.errors import Forbidden, NotFound, Unauthorized
 from shared.pagination import Page, decode_id_cursor, keyset_page
-from shared.people import PersonEvent, publish_after_commit
 from shared.tokens import TokenClaims
 from user_service.likes import queries
 from user_service.likes.schemas import Liker
-from user_service.notifications.service import UNREAD_CAP
+from user_service.notifications.service import UNREAD_CAP, push_unread
 from user_service.posts.items import post_from_statement
 from user_service.posts.reactions import Reaction, react
 from user_service.posts.schemas import PostOut
@@ -60,9 +59,7 @@ async def _set(db: AsyncSession, *, claims: TokenClaims, post_id: int, on: bool)
         # taken: the post is read again, as it is now.
         return await get_post(db, viewer_id=claims.user_id, post_id=post_id)
     if row.unread_before is not None:
-        unread = min(UNREAD_CAP, row.unread_before + 1)
-        event = {"type": "notification", "unread": unread}
-        publish_after_commit(db, PersonEvent(user_ids=(row.author_id,), event=event))
+        push_unread(db, user_id=row.author_id, unread=row.unread_before + 1)
     return post_from_statement(row, liked=on, likes=row.counted)
 
 

@@ -13,6 +13,7 @@ from shared.sessions import SessionUser, find_live_session_user
 from shared.tokens import InvalidToken, TokenClaims
 
 AUTH_COOKIE = "auth_token"
+SESSION_ENDED = "session has ended; log in again"
 
 
 def token_from(connection: HTTPConnection) -> tuple[str | None, bool]:
@@ -27,10 +28,9 @@ def token_from(connection: HTTPConnection) -> tuple[str | None, bool]:
     return (cookie, True) if cookie else (None, False)
 
 
-def verify_token(runtime: Runtime, token: str | None) -> TokenClaims:
-    """Signature, expiry, issuer and audience (no database): any failure is 401. The
-    session behind it is checked by `session_user`, or, for a write done in one statement,
-    inside that statement."""
+def verified_claims(runtime: Runtime, token: str | None) -> TokenClaims:
+    """Signature, expiry, issuer and audience: the half of authentication that needs no
+    database (401 otherwise)."""
     if not token:
         raise Unauthorized("not authenticated")
     try:
@@ -39,11 +39,9 @@ def verify_token(runtime: Runtime, token: str | None) -> TokenClaims:
         raise Unauthorized("invalid or expired token") from None
 
 
-SESSION_ENDED = "session has ended; log in again"
-
-
 async def session_user(db: AsyncSession, claims: TokenClaims) -> SessionUser:
-    """The user of the token's session; 401 when it is revoked, expired or deleted."""
+    """The user of the token's session; 401 when it is revoked, expired or deleted. (A
+    one-statement write checks the session in its own statement instead.)"""
     user = await find_live_session_user(db, session_id=claims.session_id, user_id=claims.user_id)
     if user is None:
         raise Unauthorized(SESSION_ENDED)
@@ -51,8 +49,8 @@ async def session_user(db: AsyncSession, claims: TokenClaims) -> SessionUser:
 
 
 async def authenticate(runtime: Runtime, db: AsyncSession, token: str | None) -> SessionUser:
-    """The token, then its session row: any failure is 401."""
-    return await session_user(db, verify_token(runtime, token))
+    """`verified_claims`, then the session row: any failure is 401."""
+    return await session_user(db, verified_claims(runtime, token))
 
 
 def origin_allowed(runtime: Runtime, origin: str | None) -> bool:

@@ -15,7 +15,7 @@ from shared.authentication import (
     origin_allowed,
     session_user,
     token_from,
-    verify_token,
+    verified_claims,
 )
 from shared.database import unit_of_work
 from shared.errors import Forbidden
@@ -101,7 +101,7 @@ async def current_claims(
     """The request's verified token, its session not yet checked: for a write whose one
     statement checks the session itself (401 when it has ended); `current_user` otherwise."""
     token, from_cookie = token_from(request)
-    claims = verify_token(runtime, token)
+    claims = verified_claims(runtime, token)
     # A cookie rides along on cross-site requests; SameSite=Lax stops most of them, and this
     # stops the rest of the state-changing ones.
     if (

@@ -132,11 +132,16 @@ async def unread(db: AsyncSession, *, user_id: int, cap: int) -> int:
 
 def unread_sql(user_id: str) -> str:
     """`unread_statement` as SQL text, for the one-statement writes: how many notifications
-    of `user_id` (an SQL expression) are above their read mark, at most :unread_cap."""
+    of `user_id` (an SQL expression) are above their read mark, at most :unread_cap.
+
+    The bound is a row comparison, which only `ix_notifications_user_id_id` can take: with
+    `user_id` a column of the outer query (a like's post author) the planner otherwise
+    walked `pk_notifications` from the read mark up, filtering on the user (13 ms with
+    100,000 notifications of others above it)."""
     return f"""(SELECT count(*) FROM (
         SELECT 1 FROM notifications AS above
-        WHERE above.user_id = {user_id} AND above.id > (
-            SELECT reader.notifications_read_id FROM users AS reader WHERE reader.id = {user_id})
+        WHERE above.user_id = {user_id} AND (above.user_id, above.id) > ({user_id}, (
+            SELECT reader.notifications_read_id FROM users AS reader WHERE reader.id = {user_id}))
         LIMIT :unread_cap) AS counted_above)"""
 
 

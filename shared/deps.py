@@ -116,7 +116,9 @@ async def current_claims(
 CurrentClaims = Annotated[TokenClaims, Depends(current_claims, scope="function")]
 
 
-async def current_user(claims: CurrentClaims, db: DbSession) -> SessionUser:
+async def current_user(db: DbSession, claims: CurrentClaims) -> SessionUser:
+    """The database first: while it is away or behind, any request is 503, whatever its
+    token."""
     return await session_user(db, claims)
 
 

@@ -22,7 +22,7 @@ router = APIRouter(tags=["follows"])
         404: {},
     },
 )
-async def follow(to_follow_id: ToFollowId, claims: CurrentClaims, db: StatementDb) -> FollowOut:
+async def follow(to_follow_id: ToFollowId, db: StatementDb, claims: CurrentClaims) -> FollowOut:
     return await service.follow(db, claims=claims, following_id=to_follow_id)
 
 
@@ -32,7 +32,7 @@ async def follow(to_follow_id: ToFollowId, claims: CurrentClaims, db: StatementD
     responses={400: {"description": "unfollowing yourself"}, 404: {}},
 )
 async def unfollow(
-    to_unfollow_id: ToUnfollowId, claims: CurrentClaims, db: StatementDb
+    to_unfollow_id: ToUnfollowId, db: StatementDb, claims: CurrentClaims
 ) -> UnfollowOut:
     return await service.unfollow(db, claims=claims, following_id=to_unfollow_id)
 

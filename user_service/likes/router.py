@@ -19,12 +19,12 @@ router = APIRouter(tags=["likes"])
     response_model=PostOut,
     responses={403: {"description": "a block stands between you and the post's author"}, 404: {}},
 )
-async def like(post_id: PostIdPath, claims: CurrentClaims, db: StatementDb) -> PostOut:
+async def like(post_id: PostIdPath, db: StatementDb, claims: CurrentClaims) -> PostOut:
     return await service.like(db, claims=claims, post_id=post_id)
 
 
 @router.delete("/posts/{post_id}/like", response_model=PostOut, responses={404: {}})
-async def unlike(post_id: PostIdPath, claims: CurrentClaims, db: StatementDb) -> PostOut:
+async def unlike(post_id: PostIdPath, db: StatementDb, claims: CurrentClaims) -> PostOut:
     return await service.unlike(db, claims=claims, post_id=post_id)
 
 

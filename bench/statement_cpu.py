@@ -1,7 +1,7 @@
-"""The database's side of a like and a follow: PostgreSQL backend CPU and round-trip time
-per one-statement write, driven by plain asyncpg on one connection (no HTTP, no
-SQLAlchemy), against a `bench.http_cpu` seed. What is left when the service's own Python is
-taken away, i.e. a floor under the HTTP rows of `bench.http_cpu`.
+"""The database's side of a like and a follow: PostgreSQL backend CPU, the client's CPU and
+the round-trip time per one-statement write (and per `SELECT 1`), driven by plain asyncpg
+on one connection (no HTTP, no SQLAlchemy), against a `bench.http_cpu` seed: what is left
+when the service's own Python is taken away, a floor under `bench.http_cpu`'s rows.
 
     python -m bench.statement_cpu STATE.json [--count 2000]
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import time
 import uuid
 from pathlib import Path
@@ -46,14 +47,26 @@ async def measure(state: dict[str, Any], count: int) -> None:
         user_id, session_id = _claims(accounts[0]["token"])
         post_id = state["like_posts"][0]
         target = accounts[45]["id"]
-        for name, on, off, key, value in (
-            ("like+unlike", LIKE_STATEMENT, UNLIKE_STATEMENT, "post_id", post_id),
-            ("follow+unfollow", FOLLOW_STATEMENT, UNFOLLOW_STATEMENT, "following_id", target),
+        nothing = ("SELECT 1", [])
+        for name, pairs, key, value in (
+            ("SELECT 1", [nothing, nothing], "post_id", post_id),
+            (
+                "like+unlike",
+                [_positional(LIKE_STATEMENT), _positional(UNLIKE_STATEMENT)],
+                "post_id",
+                post_id,
+            ),
+            (
+                "follow+unfollow",
+                [_positional(FOLLOW_STATEMENT), _positional(UNFOLLOW_STATEMENT)],
+                "following_id",
+                target,
+            ),
         ):
-            pairs = [_positional(on), _positional(off)]
             for warm in (True, False):
                 n = 50 if warm else count
                 cpu0, t0 = cpu_seconds(backend), time.perf_counter()
+                client0 = time.process_time()
                 for i in range(n):
                     sql, names = pairs[i % 2]
                     values = {
@@ -67,9 +80,11 @@ async def measure(state: dict[str, Any], count: int) -> None:
                 if not warm:
                     wall = time.perf_counter() - t0
                     cpu = cpu_seconds(backend) - cpu0
+                    client = time.process_time() - client0
                     print(
                         f"{name:16s} {n} statements: PostgreSQL backend CPU "
-                        f"{1000 * cpu / n:.3f} ms, round trip {1000 * wall / n:.3f} ms each",
+                        f"{1000 * cpu / n:.3f} ms, asyncpg client CPU {1000 * client / n:.3f} ms,"
+                        f" round trip {1000 * wall / n:.3f} ms each  load {os.getloadavg()[0]:.2f}",
                         flush=True,
                     )
     finally:

@@ -51,20 +51,9 @@ def post_from_statement(row: AnyRow, *, liked: bool, likes: int) -> PostOut:
     mentions = row.mentions or []
     if isinstance(mentions, str):
         mentions = orjson.loads(mentions)
-    return PostOut(
-        id=row.id,
-        author_id=row.author_id,
-        author_username=row.author_username,
-        content=row.content,
-        created_at=row.created_at,
-        in_reply_to=row.in_reply_to,
-        replies=row.replies,
-        likes=likes,
-        reposts=row.reposts,
-        liked=liked,
-        reposted=row.reposted,
-        mentions=[Mention(**mention) for mention in mentions],
-    )
+    post = _post_out(row, {row.id: [Mention(**mention) for mention in mentions]})
+    post.liked, post.likes = liked, likes
+    return post
 
 
 async def post_items(db: AsyncSession, rows: Sequence[AnyRow]) -> list[PostOut]:

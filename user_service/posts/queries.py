@@ -199,10 +199,12 @@ _FIND_POST = post_columns(viewer_id=_VIEWER_ID).where(Post.id == _POST_ID)
 _FIND_AUTHOR_ID = select(Post.author_id).where(Post.id == _POST_ID, Post.repost_of_id.is_(None))
 
 
-# `post_columns` (but `liked`) and the post's mentions as SQL text, for the one-statement
-# writes that answer the post: `shown` is the post's row, `shown_author` its author's;
-# :user_id the viewer. The mentions come as a JSON array (PostgreSQL only).
+# `post_columns` and the post's mentions as SQL text, for the one-statement writes that
+# answer the post: `shown` is the post's row, `shown_author` its author's; :user_id the
+# viewer, whose `liked` (and the like count) the write decides. The mentions come as a
+# JSON array (PostgreSQL only).
 SHOWN_POST_SQL = """shown.id, shown.author_id, shown_author.username AS author_username,
+    false AS liked,
     shown.content, shown.created_at, shown.in_reply_to_id AS in_reply_to,
     shown.reply_count AS replies, shown.like_count AS likes, shown.repost_count AS reposts,
     EXISTS (SELECT 1 FROM posts AS mine

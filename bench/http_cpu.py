@@ -148,6 +148,12 @@ def workloads(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "concurrency": 8,
             "rate": 50,
         },
+        # The floor: a request through the whole stack (uvicorn, middleware, routing, a
+        # response model) that neither authenticates nor touches the database.
+        "liveness": {
+            "requests": [{"method": "GET", "path": "/", "headers": {}}],
+            "concurrency": 32,
+        },
     }
 
 

@@ -39,13 +39,18 @@ def verified_claims(runtime: Runtime, token: str | None) -> TokenClaims:
         raise Unauthorized("invalid or expired token") from None
 
 
-async def authenticate(runtime: Runtime, db: AsyncSession, token: str | None) -> SessionUser:
-    """`verified_claims`, then the session row: any failure is 401."""
-    claims = verified_claims(runtime, token)
+async def session_user(db: AsyncSession, claims: TokenClaims) -> SessionUser:
+    """The user of the token's session; 401 when it is revoked, expired or deleted. (A
+    one-statement write checks the session in its own statement instead.)"""
     user = await find_live_session_user(db, session_id=claims.session_id, user_id=claims.user_id)
     if user is None:
         raise Unauthorized(SESSION_ENDED)
     return user
+
+
+async def authenticate(runtime: Runtime, db: AsyncSession, token: str | None) -> SessionUser:
+    """`verified_claims`, then the session row: any failure is 401."""
+    return await session_user(db, verified_claims(runtime, token))
 
 
 def origin_allowed(runtime: Runtime, origin: str | None) -> bool:

@@ -141,6 +141,17 @@ def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSes
     return create_sessionmaker(reader)
 
 
+def create_statement_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for writes done in one statement (a like, a follow: a data-modifying CTE on
+    PostgreSQL): there each statement is its own transaction (autocommit), which saves the
+    BEGIN and COMMIT round trips; a statement is atomic on its own. A service that takes
+    one must write in a single statement on PostgreSQL. SQLite keeps its transactions, so
+    a service's several-statement SQLite path stays atomic."""
+    if engine.dialect.name != "postgresql":
+        return create_sessionmaker(engine)
+    return create_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
+
+
 class ReadOnlyViolation(RuntimeError):
     """A statement that writes, run by a session of `create_read_sessionmaker`."""
 

@@ -15,7 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.availability import DatabaseGate
 from shared.broker import Broker, MemoryBroker, RedisBroker
-from shared.database import create_engine, create_read_sessionmaker, create_sessionmaker
+from shared.database import (
+    create_engine,
+    create_read_sessionmaker,
+    create_sessionmaker,
+    create_statement_sessionmaker,
+)
 from shared.ratelimit import RateLimiter
 from shared.settings import Settings
 from shared.tokens import TokenCodec
@@ -28,6 +33,8 @@ class Runtime:
     sessionmaker: async_sessionmaker[AsyncSession]
     # For safe-method requests of services that ask for it (`get_db`): no transaction.
     read_sessionmaker: async_sessionmaker[AsyncSession]
+    # For writes done in one statement (`StatementDb`): autocommit on PostgreSQL.
+    statement_sessionmaker: async_sessionmaker[AsyncSession]
     redis: Redis | None
     broker: Broker
     tokens: TokenCodec
@@ -58,6 +65,7 @@ class Runtime:
                 engine=engine,
                 sessionmaker=create_sessionmaker(engine),
                 read_sessionmaker=create_read_sessionmaker(engine),
+                statement_sessionmaker=create_statement_sessionmaker(engine),
                 redis=redis,
                 broker=broker,
                 tokens=tokens,

@@ -58,6 +58,15 @@ _LIVE_SESSION_USER = (
 )
 
 
+# `session_is_live` and `_LIVE_SESSION_USER` as SQL text, for a write that checks its
+# session in its own statement (a CTE named `me`; binds :session_id, :user_id and :now).
+LIVE_SESSION_CTE = """me AS (
+    SELECT users.id, users.username FROM sessions JOIN users ON users.id = sessions.user_id
+    WHERE sessions.id = :session_id AND sessions.user_id = :user_id
+      AND sessions.revoked_at IS NULL AND sessions.expires_at > :now
+)"""
+
+
 async def find_live_session_user(
     db: AsyncSession, *, session_id: uuid.UUID, user_id: int
 ) -> SessionUser | None:

@@ -28,6 +28,8 @@ ENDPOINTS = [
     ("GET", "/posts/1"),
     ("DELETE", "/posts/1"),
     ("GET", "/feed"),
+    ("POST", "/posts/1/like"),
+    ("DELETE", "/posts/1/like"),
 ]
 
 
@@ -43,6 +45,32 @@ async def test_every_endpoint_needs_a_live_token(
         )
         assert response.status_code == 401, headers
         assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_an_ended_session_changes_nothing(client: httpx.AsyncClient) -> None:
+    """Likes and follows check their session in the statement that writes (PostgreSQL):
+    after logout nothing of theirs goes through."""
+    alice, bob = await register(client), await register(client)
+    post = await write_post(client, alice, "like me")
+    like_url = f"{USERS}/posts/{post['id']}/like"
+    assert (await client.post(like_url, headers=bob.headers)).status_code == 200
+    follow_url = f"{USERS}/follow?toFollowId={alice.id}"
+    assert (await client.post(follow_url, headers=bob.headers)).status_code == 200
+    unread = (await client.get(f"{USERS}/notifications/unread", headers=alice.headers)).json()
+    assert (await client.post("/auth/logout", headers=bob.headers)).status_code == 202
+    for method, url in (
+        ("DELETE", like_url),
+        ("POST", f"{USERS}/unfollow?toUnfollowId={alice.id}"),
+        ("POST", f"{USERS}/follow?toFollowId={alice.id}"),
+    ):
+        assert (await client.request(method, url, headers=bob.headers)).status_code == 401
+    carol = await register(client)
+    seen = (await client.get(f"{USERS}/posts/{post['id']}", headers=carol.headers)).json()
+    assert seen["likes"] == 1
+    followers = await client.get(f"{USERS}/users/{alice.id}/followers", headers=carol.headers)
+    assert [u["id"] for u in followers.json()["items"]] == [bob.id]
+    after = (await client.get(f"{USERS}/notifications/unread", headers=alice.headers)).json()
+    assert after == unread
 
 
 async def test_cookie_works_but_not_for_writes_from_another_site(
@@ -62,6 +90,11 @@ async def test_cookie_works_but_not_for_writes_from_another_site(
         assert ours.status_code == 201
         deleted = await browser.delete("/users/delete", headers={"Origin": "https://evil.example"})
         assert deleted.status_code == 403
+        for method, path in (("POST", "/posts/1/like"), ("POST", "/follow?toFollowId=1")):
+            evil = await browser.request(
+                method, f"{USERS}{path}", headers={"Origin": "https://evil.example"}
+            )
+            assert evil.status_code == 403
     assert (await client.get("/auth/me", headers=alice.headers)).status_code == 200
 
 

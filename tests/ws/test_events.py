@@ -15,7 +15,7 @@ from websockets.exceptions import InvalidStatus
 
 from tests.support.servers import ThreadServer
 from tests.support.users import Account, register
-from tests.user.actions import follow, write_post
+from tests.user.actions import USERS, follow, write_post
 from tests.ws.chat_client import (
     TIMEOUT,
     create_room,
@@ -211,6 +211,11 @@ async def test_followers_posts_and_notifications(
         async with stream(dev_server.url, bob) as (bob_events, _):
             written = await write_post(client, alice, "news")
             news = await next_of(bob_events, "post")
+            # A like of alice's post tells her streams her new unread count too.
+            liked = await client.post(f"{USERS}/posts/{written['id']}/like", headers=bob.headers)
+            assert liked.status_code == 200
+            frame = await next_of(alice_events, "notification")
+            assert frame["unread"] == unread_before + 2
             assert news == {
                 "type": "post",
                 "post_id": written["id"],

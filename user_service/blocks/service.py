@@ -56,7 +56,10 @@ async def listed(
     return keyset_page(rows, limit=limit, item=BlockedUser.model_validate, key=lambda r: (r.id,))
 
 
+ACROSS_A_BLOCK = "a block stands between you and this user"
+
+
 async def refuse_if_blocked(db: AsyncSession, *, user_id: int, other_id: int) -> None:
     """403 while either of the two blocked the other."""
     if await blocked_either_way(db, user_id=user_id, other_id=other_id):
-        raise Forbidden("a block stands between you and this user")
+        raise Forbidden(ACROSS_A_BLOCK)

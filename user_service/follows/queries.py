@@ -8,12 +8,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import BigInteger, and_, bindparam, delete, or_, select
+from sqlalchemy import BigInteger, and_, bindparam, delete, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.database import insert_unless_present_in
 from shared.models import User, UserFollower, utcnow
 from shared.pagination import AnyRow, AnySelect
+from shared.sessions import LIVE_SESSION_CTE
+from shared.tokens import TokenClaims
+from user_service.notifications.queries import unread_sql
 
 # The statements of a follow and an unfollow, built once with bound parameters.
 _FOLLOWER = bindparam("follower_id", type_=BigInteger)
@@ -75,6 +78,73 @@ async def delete_follows_between(db: AsyncSession, *, user_id: int, other_id: in
             )
         )
     )
+
+
+# A follow and an unfollow on PostgreSQL, each in one statement (one round trip, its own
+# transaction): the session check, the user followed, the block check, the row, the
+# notification (or its withdrawal). The rules are those of `service._insert_or_find` and
+# `notifications.service.notify`, which SQLite runs. `existing`: the follow's created_at in
+# the statement's snapshot.
+_FOLLOW_CTES = f"""{LIVE_SESSION_CTE},
+target AS (SELECT id FROM users WHERE id = :following_id)"""
+FOLLOW_STATEMENT = text(
+    f"""WITH {_FOLLOW_CTES},
+blocked AS (
+    SELECT 1 FROM user_blocks
+    WHERE (blocker_id = :user_id AND blocked_id = :following_id)
+       OR (blocker_id = :following_id AND blocked_id = :user_id)
+),
+followed AS (
+    INSERT INTO user_followers (follower_id, following_id, created_at)
+    SELECT me.id, target.id, :now FROM me, target WHERE NOT EXISTS (SELECT 1 FROM blocked)
+    ON CONFLICT (follower_id, following_id) DO NOTHING
+    RETURNING created_at
+),
+notified AS (
+    INSERT INTO notifications (user_id, actor_id, kind, post_id, created_at)
+    SELECT :following_id, :user_id, 'follow', NULL, :now FROM followed
+    WHERE NOT EXISTS (
+        SELECT 1 FROM user_mutes WHERE muter_id = :following_id AND muted_id = :user_id)
+    RETURNING user_id
+)
+SELECT (SELECT username FROM me) AS username, EXISTS (SELECT 1 FROM target) AS found,
+    EXISTS (SELECT 1 FROM blocked) AS blocked, (SELECT created_at FROM followed) AS created_at,
+    (SELECT created_at FROM user_followers
+     WHERE follower_id = :user_id AND following_id = :following_id) AS existing,
+    CASE WHEN EXISTS (SELECT 1 FROM notified) THEN {unread_sql(":following_id")} END
+        AS unread_before"""
+)
+UNFOLLOW_STATEMENT = text(
+    f"""WITH {_FOLLOW_CTES},
+unfollowed AS (
+    DELETE FROM user_followers
+    WHERE follower_id IN (SELECT id FROM me) AND following_id = :following_id
+    RETURNING follower_id
+),
+withdrawn AS (
+    DELETE FROM notifications
+    WHERE user_id = :following_id AND actor_id = :user_id AND kind = 'follow'
+      AND post_id IS NULL AND EXISTS (SELECT 1 FROM unfollowed)
+)
+SELECT (SELECT username FROM me) AS username, EXISTS (SELECT 1 FROM target) AS found"""
+)
+
+
+async def follow_in_one_statement(
+    db: AsyncSession, *, claims: TokenClaims, following_id: int, on: bool, unread_cap: int
+) -> AnyRow:
+    """PostgreSQL only: FOLLOW_STATEMENT (`on`) or UNFOLLOW_STATEMENT; one row (`username`
+    None when the session has ended, `found`, and for a follow `blocked`, `created_at` when
+    this statement made it, `existing` and `unread_before` when it notified)."""
+    values = {
+        "session_id": claims.session_id,
+        "user_id": claims.user_id,
+        "following_id": following_id,
+        "now": utcnow(),
+        "unread_cap": unread_cap,
+    }
+    statement = FOLLOW_STATEMENT if on else UNFOLLOW_STATEMENT
+    return (await db.execute(statement, values)).one()
 
 
 Direction = Literal["followers", "following"]

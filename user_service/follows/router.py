@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from shared.deps import CurrentUser, DbSession
+from shared.deps import CurrentClaims, CurrentUser, DbSession, StatementDb
 from shared.pagination import Cursor, Limit, Page
 from user_service.follows import service
 from user_service.follows.schemas import FollowEntry, FollowOut, UnfollowOut
@@ -22,8 +22,8 @@ router = APIRouter(tags=["follows"])
         404: {},
     },
 )
-async def follow(to_follow_id: ToFollowId, user: CurrentUser, db: DbSession) -> FollowOut:
-    return await service.follow(db, user=user, following_id=to_follow_id)
+async def follow(to_follow_id: ToFollowId, db: StatementDb, claims: CurrentClaims) -> FollowOut:
+    return await service.follow(db, claims=claims, following_id=to_follow_id)
 
 
 @router.post(
@@ -31,8 +31,10 @@ async def follow(to_follow_id: ToFollowId, user: CurrentUser, db: DbSession) -> 
     response_model=UnfollowOut,
     responses={400: {"description": "unfollowing yourself"}, 404: {}},
 )
-async def unfollow(to_unfollow_id: ToUnfollowId, user: CurrentUser, db: DbSession) -> UnfollowOut:
-    return await service.unfollow(db, user=user, following_id=to_unfollow_id)
+async def unfollow(
+    to_unfollow_id: ToUnfollowId, db: StatementDb, claims: CurrentClaims
+) -> UnfollowOut:
+    return await service.unfollow(db, claims=claims, following_id=to_unfollow_id)
 
 
 @router.get("/users/{user_id}/followers", response_model=Page[FollowEntry], responses={404: {}})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from shared.deps import CurrentUser, DbSession
+from shared.deps import CurrentClaims, CurrentUser, DbSession, StatementDb
 from shared.pagination import Cursor, Limit, Page
 from user_service.likes import service
 from user_service.likes.schemas import Liker
@@ -19,13 +19,13 @@ router = APIRouter(tags=["likes"])
     response_model=PostOut,
     responses={403: {"description": "a block stands between you and the post's author"}, 404: {}},
 )
-async def like(post_id: PostIdPath, user: CurrentUser, db: DbSession) -> PostOut:
-    return await service.like(db, user=user, post_id=post_id)
+async def like(post_id: PostIdPath, db: StatementDb, claims: CurrentClaims) -> PostOut:
+    return await service.like(db, claims=claims, post_id=post_id)
 
 
 @router.delete("/posts/{post_id}/like", response_model=PostOut, responses={404: {}})
-async def unlike(post_id: PostIdPath, user: CurrentUser, db: DbSession) -> PostOut:
-    return await service.unlike(db, user=user, post_id=post_id)
+async def unlike(post_id: PostIdPath, db: StatementDb, claims: CurrentClaims) -> PostOut:
+    return await service.unlike(db, claims=claims, post_id=post_id)
 
 
 @router.get("/posts/{post_id}/likes", response_model=Page[Liker], responses={404: {}})

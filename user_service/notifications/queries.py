@@ -130,6 +130,21 @@ async def unread(db: AsyncSession, *, user_id: int, cap: int) -> int:
     return int(await db.scalar(_UNREAD, {_USER.key: user_id, _CAP.key: cap}) or 0)
 
 
+def unread_sql(user_id: str) -> str:
+    """`unread_statement` as SQL text, for the one-statement writes: how many notifications
+    of `user_id` (an SQL expression) are above their read mark, at most :unread_cap.
+
+    The bound is a row comparison, which only `ix_notifications_user_id_id` can take: with
+    `user_id` a column of the outer query (a like's post author) the planner otherwise
+    walked `pk_notifications` from the read mark up, filtering on the user (13 ms with
+    100,000 notifications of others above it)."""
+    return f"""(SELECT count(*) FROM (
+        SELECT 1 FROM notifications AS above
+        WHERE above.user_id = {user_id} AND (above.user_id, above.id) > ({user_id}, (
+            SELECT reader.notifications_read_id FROM users AS reader WHERE reader.id = {user_id}))
+        LIMIT :unread_cap) AS counted_above)"""
+
+
 async def newest_id(db: AsyncSession, *, user_id: int) -> int:
     newest = await db.scalar(
         select(func.max(Notification.id)).where(Notification.user_id == user_id)

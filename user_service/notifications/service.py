@@ -2,7 +2,9 @@
 follow takes its notification back; the read mark only moves forward.
 
 `notify` is the one place a notification is decided, so it also holds "none from someone I
-muted, and none across a block either way".
+muted, and none across a block either way". On PostgreSQL likes and follows are one
+statement each (`likes.queries.LIKE_STATEMENT`, `follows.queries.FOLLOW_STATEMENT`), which
+repeat these rules in SQL; the tests run every rule on both databases.
 """
 
 from __future__ import annotations
@@ -59,9 +61,16 @@ async def notify(db: AsyncSession, *, actor_id: int, notices: Iterable[Notice]) 
         )
     await queries.insert_notifications(db, rows)
     for user_id in sorted({user_id for user_id, _ in seen}):
-        count = await queries.unread(db, user_id=user_id, cap=UNREAD_CAP)
-        event = {"type": "notification", "unread": count}
-        publish_after_commit(db, PersonEvent(user_ids=(user_id,), event=event))
+        push_unread(
+            db, user_id=user_id, unread=await queries.unread(db, user_id=user_id, cap=UNREAD_CAP)
+        )
+
+
+def push_unread(db: AsyncSession, *, user_id: int, unread: int) -> None:
+    """The person's live streams get their new unread count after the commit (at most
+    UNREAD_CAP)."""
+    event = {"type": "notification", "unread": min(UNREAD_CAP, unread)}
+    publish_after_commit(db, PersonEvent(user_ids=(user_id,), event=event))
 
 
 async def withdraw(db: AsyncSession, *, actor_id: int, notice: Notice) -> None:

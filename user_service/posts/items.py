@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.pagination import AnyRow, Page, keyset_page
@@ -42,6 +43,17 @@ def _post_out(row: AnyRow, mentions: dict[int, list[Mention]]) -> PostOut:
         ),
         reposted_at=getattr(row, "reposted_at", None),
     )
+
+
+def post_from_statement(row: AnyRow, *, liked: bool, likes: int) -> PostOut:
+    """A row of `queries.SHOWN_POST_SQL` (a one-statement write's answer), whose `liked`
+    and like count the write itself decided; its mentions a JSON array."""
+    mentions = row.mentions or []
+    if isinstance(mentions, str):
+        mentions = orjson.loads(mentions)
+    post = _post_out(row, {row.id: [Mention(**mention) for mention in mentions]})
+    post.liked, post.likes = liked, likes
+    return post
 
 
 async def post_items(db: AsyncSession, rows: Sequence[AnyRow]) -> list[PostOut]:

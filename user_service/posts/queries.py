@@ -199,6 +199,23 @@ _FIND_POST = post_columns(viewer_id=_VIEWER_ID).where(Post.id == _POST_ID)
 _FIND_AUTHOR_ID = select(Post.author_id).where(Post.id == _POST_ID, Post.repost_of_id.is_(None))
 
 
+# `post_columns` and the post's mentions as SQL text, for the one-statement writes that
+# answer the post: `shown` is the post's row, `shown_author` its author's; :user_id the
+# viewer, whose `liked` (and the like count) the write decides. The mentions come as a
+# JSON array (PostgreSQL only).
+SHOWN_POST_SQL = """shown.id, shown.author_id, shown_author.username AS author_username,
+    false AS liked,
+    shown.content, shown.created_at, shown.in_reply_to_id AS in_reply_to,
+    shown.reply_count AS replies, shown.like_count AS likes, shown.repost_count AS reposts,
+    EXISTS (SELECT 1 FROM posts AS mine
+            WHERE mine.repost_of_id = shown.id AND mine.author_id = :user_id) AS reposted,
+    (SELECT json_agg(json_build_object('user_id', pm.user_id, 'username', pmu.username,
+                                       'start', pm.char_start, 'end', pm.char_end)
+                     ORDER BY pm.char_start)
+     FROM post_mentions AS pm JOIN users AS pmu ON pmu.id = pm.user_id
+     WHERE pm.post_id = shown.id) AS mentions"""
+
+
 async def find_post(db: AsyncSession, *, post_id: int, viewer_id: int) -> AnyRow | None:
     values = {_POST_ID.key: post_id, _VIEWER_ID.key: viewer_id}
     return (await db.execute(_FIND_POST, values)).one_or_none()

@@ -48,4 +48,4 @@ async def react(
     elif await reaction.delete(db, post_id=post_id, user_id=user.id):
         await reaction.count(db, post_id=post_id, delta=-1)
         await withdraw(db, actor_id=user.id, notice=notice)
-    return await get_post(db, viewer=user, post_id=post_id)
+    return await get_post(db, viewer_id=user.id, post_id=post_id)

@@ -31,7 +31,7 @@ async def create_post(body: PostIn, user: CurrentUser, db: DbSession) -> PostOut
 
 @router.get("/posts/{post_id}", response_model=PostOut, responses={404: {}})
 async def get_post(post_id: PostIdPath, user: CurrentUser, db: DbSession) -> PostOut:
-    return await service.get_post(db, viewer=user, post_id=post_id)
+    return await service.get_post(db, viewer_id=user.id, post_id=post_id)
 
 
 @router.delete(

@@ -22,6 +22,7 @@ from user_service.posts.items import post_items, post_page, posts_shown
 from user_service.posts.schemas import PostOut, ThreadOut, TombstoneOut
 
 NO_SUCH_POST = "no such post"
+ACROSS_A_BLOCK = "a block stands between you and this post's author"
 
 
 async def create_post(
@@ -56,7 +57,7 @@ async def create_post(
         "author_username": author.username,
     }
     publish_after_commit(db, PersonEvent(user_ids=(), event=event, followers_of=author.id))
-    return await get_post(db, viewer=author, post_id=post.id)
+    return await get_post(db, viewer_id=author.id, post_id=post.id)
 
 
 async def require_post(db: AsyncSession, *, post_id: int, actor_id: int | None = None) -> int:
@@ -67,7 +68,7 @@ async def require_post(db: AsyncSession, *, post_id: int, actor_id: int | None =
     if author_id is None:
         raise NotFound(NO_SUCH_POST)
     if actor_id is not None and await blocked_either_way(db, user_id=actor_id, other_id=author_id):
-        raise Forbidden("a block stands between you and this post's author")
+        raise Forbidden(ACROSS_A_BLOCK)
     return author_id
 
 
@@ -85,8 +86,8 @@ async def _store_mentions(db: AsyncSession, *, post_id: int, content: str) -> li
     return list(dict.fromkeys(user_id for _, _, user_id in stored))
 
 
-async def get_post(db: AsyncSession, *, viewer: SessionUser, post_id: int) -> PostOut:
-    row = await queries.find_post(db, post_id=post_id, viewer_id=viewer.id)
+async def get_post(db: AsyncSession, *, viewer_id: int, post_id: int) -> PostOut:
+    row = await queries.find_post(db, post_id=post_id, viewer_id=viewer_id)
     if row is None:
         raise NotFound(NO_SUCH_POST)
     (post,) = await post_items(db, [row])

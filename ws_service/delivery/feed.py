@@ -7,6 +7,13 @@ in one `ChannelSet`: the room's channel is subscribed when the first interest ap
 unsubscribed when the last goes, so an instance receives nothing of the rooms it does not
 serve, and adding instances adds capacity.
 
+The people channel (person events: reads, rooms added and removed, posts) rides the same
+connection, held for as long as the feed runs, and comes to the consumers as a
+`PeopleMessage` (left encoded: only the events dispatcher reads it, when someone is
+connected). One connection keeps Redis's order between the two: a stored message and the
+`read` event of a reader who saw it arrive in that order, so the reader's unread count does
+not count it again.
+
 One task reads the channels, decodes each broker message once and hands the decoded event
 to every consumer, in order (the hub first, then the events dispatcher). A `FeedReset`
 (the broker dropped events: a full queue, a Redis reconnect) reaches every consumer too; on
@@ -19,9 +26,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from types import TracebackType
 
 from shared.broker import Broker, ChannelSet
+from shared.people import people_channel
 from shared.supervision import OnFailure, start_supervised
 from shared.tasks import cancel_and_wait
 from ws_service.messages.stream import StreamEvent, decode, room_channel
@@ -30,10 +39,17 @@ logger = logging.getLogger("gochat.ws.feed")
 
 
 class FeedReset:
-    """Events of any held room may have been missed."""
+    """Events of any held room (or of the people channel) may have been missed."""
 
 
-FeedItem = StreamEvent | FeedReset
+@dataclass(frozen=True, slots=True)
+class PeopleMessage:
+    """A message of the people channel, as it came."""
+
+    data: bytes
+
+
+FeedItem = StreamEvent | FeedReset | PeopleMessage
 Consumer = Callable[[FeedItem], Awaitable[None]]
 
 
@@ -45,6 +61,7 @@ class RoomFeed:
         self._namespace = namespace
         self._queue_size = queue_size
         self._on_failure = on_failure
+        self._people = people_channel(namespace)
         self._consumers: list[Consumer] = []
         self._channels: ChannelSet | None = None
         self._stack = AsyncExitStack()
@@ -62,6 +79,7 @@ class RoomFeed:
         except BaseException:
             await self._stack.aclose()
             raise
+        self._channels.hold(self._people)
         self._closed = False
         task = start_supervised(
             self._read(self._channels),
@@ -103,7 +121,7 @@ class RoomFeed:
 
     @property
     def rooms_held(self) -> int:
-        return 0 if self._channels is None else len(self._channels.held)
+        return 0 if self._channels is None else len(self._channels.held) - 1
 
     async def _read(self, channels: ChannelSet) -> None:
         """Ends only by cancellation or with an exception (the broker gave up)."""
@@ -111,6 +129,8 @@ class RoomFeed:
             item: FeedItem | None
             if event.reset:
                 item = FeedReset()
+            elif event.channel == self._people:
+                item = PeopleMessage(event.data)
             else:
                 self.received += 1
                 if not channels.holds(event.channel):

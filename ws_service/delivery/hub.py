@@ -51,7 +51,7 @@ from ws_service.connection.protocol import (
     presence_frame,
     typing_frame,
 )
-from ws_service.delivery.feed import FeedItem, FeedReset, RoomFeed
+from ws_service.delivery.feed import FeedItem, FeedReset, PeopleMessage, RoomFeed
 from ws_service.delivery.room_state import (
     AccountGone,
     Announce,
@@ -610,6 +610,8 @@ class RoomHub:
     # -- the feed's consumer and the room watcher ------------------------------------------
 
     async def _from_feed(self, item: FeedItem) -> None:
+        if isinstance(item, PeopleMessage):
+            return  # the events dispatcher's
         await self._put(self._events, _StreamReset() if isinstance(item, FeedReset) else item)
 
     async def _watch_rooms(self) -> None:

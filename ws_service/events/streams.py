@@ -4,8 +4,9 @@ each one watches, and what each is sent.
 Stored messages and presence changes come decoded from the instance's room feed (shared
 with the hub: each broker message is decoded once); the dispatcher holds a room's channel
 in the feed while any connected person watches the room, so a person's `room_activity`
-comes for rooms they have not opened on this instance. One task (owned by the lifespan)
-reads the people channel (person events, posts for followers). The state is plain code
+comes for rooms they have not opened on this instance. The people channel (person events,
+posts for followers) comes through the feed too, on the same connection, so a `read` event
+never overtakes the messages it covers. The state is plain code
 the connection handlers call synchronously (`connect`, `disconnect`); nothing per person
 runs a task of its own, and every frame goes through the person's `Outlet` (bounded
 queue, cut off with 1013 when it stays full).
@@ -41,19 +42,19 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.broker import Broker, BrokerEvent, Subscription
+from shared.broker import Broker
 from shared.database import unit_of_work
-from shared.people import PersonEvent, people_channel
-from shared.supervision import OnFailure, start_supervised
+from shared.people import PersonEvent
+from shared.supervision import OnFailure
 from shared.tasks import cancel_and_wait
 from ws_service.connection.close_codes import CLOSE_SERVICE_RESTART, CLOSE_SESSION_ENDED
 from ws_service.connection.protocol import StoredMessage, encode
-from ws_service.delivery.feed import FeedItem, FeedReset, RoomFeed
+from ws_service.delivery.feed import FeedItem, FeedReset, PeopleMessage, RoomFeed
 from ws_service.delivery.sinks import OutgoingFrames
 from ws_service.delivery.subscriber import Outlet
 from ws_service.events import frames, queries
 from ws_service.events.frames import RemovalReason
-from ws_service.messages.stream import PresenceChange, StoredBatch
+from ws_service.messages.stream import PresenceChange, StoredBatch, TypingEvent
 from ws_service.presence.base import Presence
 from ws_service.rooms.unread import last_message_of, preview
 
@@ -160,7 +161,6 @@ class EventStreams:
         self._posts_task: asyncio.Task[None] | None = None
         self._online_task: asyncio.Task[None] | None = None
         self._stack = AsyncExitStack()
-        self._task: asyncio.Task[None] | None = None
         self._closed = True
         self._registered: Callable[[Outlet], None] | None = None
         # For measurements: frames handed to outlets; room_activity frames among them; and
@@ -176,20 +176,11 @@ class EventStreams:
         try:
             if self._own_feed:
                 await self._stack.enter_async_context(self._feed)
-            subscription = await self._stack.enter_async_context(
-                self._broker.subscribe(people_channel(self._namespace), maxsize=self._queue_size)
-            )
         except BaseException:
             await self._stack.aclose()
             raise
         self._feed.listen(self._from_feed)
         self._closed = False
-        self._task = start_supervised(
-            self._dispatch(subscription),
-            "ws-events",
-            stopping=lambda: self._closed,
-            on_failure=self._on_failure,
-        )
         return self
 
     async def __aexit__(
@@ -206,7 +197,7 @@ class EventStreams:
         for person in list(self._people.values()):
             for outlet in list(person.outlets):
                 outlet.close(CLOSE_SERVICE_RESTART, "server restarting")
-        await cancel_and_wait(self._task, self._posts_task, self._online_task)
+        await cancel_and_wait(self._posts_task, self._online_task)
         await self._stack.aclose()
 
     def on_registered(self, callback: Callable[[Outlet], None]) -> None:
@@ -299,23 +290,12 @@ class EventStreams:
             self._due.pop(room_id, None)
             self._feed.release(room_id)
 
-    # -- the dispatcher task ---------------------------------------------------------------
+    # -- what the feed brings ----------------------------------------------------------------
 
-    async def _dispatch(self, subscription: Subscription) -> None:
-        """Ends only by cancellation or with an exception (the broker gave up)."""
-        async for event in subscription:
-            try:
-                self._handle(event)
-            except Exception:  # a bug must not stop every person's stream
-                logger.exception("the events dispatcher failed to handle an event")
-
-    def _handle(self, event: BrokerEvent) -> None:
-        if event.reset:
-            logger.warning("the people channel missed events")
-            return
+    def _person_event(self, data: bytes) -> None:
         if not self._people:
             return  # nobody connected here: nothing to decode
-        person_event = PersonEvent.decode(event.data)
+        person_event = PersonEvent.decode(data)
         if person_event is None:
             logger.warning("ignored a malformed person event")
         elif person_event.followers_of is not None:
@@ -324,13 +304,16 @@ class EventStreams:
             self._for_people(person_event.user_ids, person_event.event)
 
     async def _from_feed(self, item: FeedItem) -> None:
-        """What the room feed decoded (rooms watched here only, or a reset)."""
+        """What the feed brings: person events, the watched rooms' events, resets."""
         try:
-            self._on_room_event(item)
+            if isinstance(item, PeopleMessage):
+                self._person_event(item.data)
+            else:
+                self._on_room_event(item)
         except Exception:  # a bug must not stop every person's stream
             logger.exception("the events dispatcher failed to handle a room event")
 
-    def _on_room_event(self, item: FeedItem) -> None:
+    def _on_room_event(self, item: StoredBatch | PresenceChange | TypingEvent | FeedReset) -> None:
         if isinstance(item, FeedReset):
             logger.warning("the room feed missed events; re-reading online counts")
             self._read_online(self._rooms)

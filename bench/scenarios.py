@@ -136,8 +136,14 @@ def cluster(ctx: Context, redis_url: str) -> Result:
     return result
 
 
+IDLE_PAUSE_WATCH_SECONDS = 10.0  # GoChat's pause histograms read over this long, all open
+
+
 def idle(ctx: Context, system: System) -> Result:
-    """Many idle sockets in rooms: RSS per socket and the time to open them."""
+    """Many idle sockets in rooms: RSS per socket and the time to open them; for GoChat,
+    its GC pauses and loop lag while they were opened and while they sat idle."""
+    from bench.rooms import pauses_between, read_pauses  # bench.rooms imports this module
+
     p = ctx.profile
     rooms = [ctx.room(f"idle{i}") for i in range(p.idle_rooms)]
     env = ctx.db.service_env() if system is GOCHAT else {}
@@ -161,15 +167,23 @@ def idle(ctx: Context, system: System) -> Result:
             "holdS": 120,
         }
         figures: Result = {"system": system.key, "sockets": len(clients)}
+        marks: dict[str, Any] = {}
         with LoadGenerator("fanout.mjs", plan, ctx.work_dir) as loadgen:
             for event in loadgen.events():
                 if event["event"] == "warm":
                     time.sleep(0.5)
                     figures["rss_warm_kib"] = rss_kib(server.pid)
+                    marks["warm"] = read_pauses(server) if system is GOCHAT else None
                     loadgen.tell("go")
                 elif event["event"] == "opened":
                     time.sleep(1.0)
                     figures["rss_open_kib"] = rss_kib(server.pid)
+                    if system is GOCHAT:  # the pauses while opening, then while all sit idle
+                        marks["opened"] = read_pauses(server)
+                        time.sleep(IDLE_PAUSE_WATCH_SECONDS)
+                        marks["idle"] = read_pauses(server)
+                        figures["pauses_opening"] = pauses_between(marks["warm"], marks["opened"])
+                        figures["pauses_idle"] = pauses_between(marks["opened"], marks["idle"])
                     loadgen.tell("close")
                 elif event["event"] == "result":
                     figures.update(event)
@@ -182,6 +196,9 @@ def idle(ctx: Context, system: System) -> Result:
         f"  {system.key} idle: {figures.get('ready')}/{len(clients)} open in"
         f" {figures.get('open_seconds', 0):.1f} s, {figures.get('kib_per_socket')} KiB/socket"
     )
+    for phase in ("pauses_opening", "pauses_idle"):
+        if phase in figures:
+            ctx.say(f"  {system.key} {phase}: {figures[phase]}")
     return figures
 
 

@@ -187,7 +187,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         outer_id = request_id_var.get()
-        request_id = outer_id or _incoming_request_id(scope) or secrets.token_hex(8)
+        request_id = request_id_for(scope)
         token = request_id_var.set(request_id)
         started = False
 
@@ -214,6 +214,12 @@ class RequestIdMiddleware:
                 await send({"type": "websocket.close", "code": 1011, "reason": ""})
         finally:
             request_id_var.reset(token)
+
+
+def request_id_for(scope: Scope) -> str:
+    """The id a request runs under: an enclosing app's, the client's `X-Request-ID` when
+    sane, or a new one."""
+    return request_id_var.get() or _incoming_request_id(scope) or secrets.token_hex(8)
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

@@ -63,13 +63,15 @@ def build_service_app(
     own_runtime: bool = True,
     stop_process: StopProcess = stop_this_process,
     reads_outside_transactions: bool = False,
+    app_class: type[FastAPI] = FastAPI,
 ) -> FastAPI:
     """A service app that opens its own runtime for its lifetime, or, with
     `own_runtime=False`, uses the one its host put in `app.state.runtime` before entering its
     lifespan (the all-in-one dev server shares one runtime between the three apps).
     `stop_process` is what the supervisor does when a core task ends (tests pass their own).
     `reads_outside_transactions`: the service's GET, HEAD and OPTIONS requests never write,
-    so they may run without a transaction (see `shared.deps.get_db`)."""
+    so they may run without a transaction (see `shared.deps.get_db`). `app_class`: a FastAPI
+    subclass to build (the chat service serves its sockets below the middleware stack)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -94,7 +96,7 @@ def build_service_app(
             )
             yield
 
-    app = FastAPI(
+    app = app_class(
         title=f"GoChat {name} service",
         lifespan=lifespan,
         docs_url=docs_page(settings, "/docs"),

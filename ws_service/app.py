@@ -10,6 +10,7 @@ from shared.service_app import build_service_app
 from shared.settings import Settings, load_settings
 from shared.supervision import StopProcess, Supervisor, stop_this_process
 from ws_service.chat import open_chat
+from ws_service.connection.dispatch import SocketFirstApp
 from ws_service.connection.endpoint import router as connection_router
 from ws_service.events.endpoint import router as events_router
 from ws_service.messages.router import router as messages_router
@@ -41,6 +42,9 @@ def create_app(
         own_runtime=own_runtime,
         service_lifespan=chat_lifespan,
         stop_process=stop_process,
+        app_class=SocketFirstApp,  # `/ws/...` sockets skip the middleware stack and router
     )
+    assert isinstance(app, SocketFirstApp)
+    app.serve_sockets_directly(connection_router, events_router)
     app.state.chat_metrics = ChatMetrics(app.state.metrics.registry)  # served at /metrics
     return app

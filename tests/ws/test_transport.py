@@ -15,7 +15,7 @@ from tests.support.servers import ThreadServer
 from tests.support.users import Account
 from tests.ws.chat_client import create_room, join, until_ready
 from ws_service.delivery import transport
-from ws_service.delivery.transport import GoChatWebSocketProtocol, Inbox
+from ws_service.delivery.transport import GoChatWebSocketProtocol, Inbox, WritableGate
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCK = ROOT / "requirements.lock"
@@ -86,3 +86,46 @@ async def test_an_open_connection_keeps_the_light_inbox_and_no_handshake_objects
             assert connection.scope["headers"] == []
             parser_request = connection.conn.parser.gi_frame.f_locals["request"]
             assert len(parser_request.headers) == 0
+
+
+def _waiting_under(task: asyncio.Task[None]) -> list[str]:
+    """`module:function` of every coroutine a task is suspended in, outermost first."""
+    chain: list[str] = []
+    coro: object = task.get_coro()
+    while (frame := getattr(coro, "cr_frame", None)) is not None:
+        chain.append(f"{frame.f_globals.get('__name__')}:{frame.f_code.co_name}")
+        coro = coro.cr_await  # type: ignore[attr-defined]
+    return chain
+
+
+async def test_an_open_socket_waits_below_the_middleware_stack_and_router(
+    chat_server: ThreadServer, chat_http: httpx.AsyncClient, alice: Account
+) -> None:
+    room_id = await create_room(chat_http, alice, prefix="")
+    async with join(chat_server.url, room_id, alice, prefix="") as ws:
+        await until_ready(ws)
+        chains = [_waiting_under(task) for task in list(chat_server.server.server_state.tasks)]
+        sockets = [c for c in chains if any(":join_room" in name for name in c)]
+        assert sockets
+        for chain in sockets:
+            assert "ws_service.connection.dispatch:__call__" in chain
+            framework = [n for n in chain if n.startswith(("starlette.middleware", "fastapi."))]
+            assert framework == [], chain
+            assert not any(n.startswith("starlette.routing") for n in chain), chain
+        protocols = [
+            c
+            for c in chat_server.server.server_state.connections
+            if isinstance(c, GoChatWebSocketProtocol) and c.handshake_complete
+        ]
+        assert all(isinstance(c.writable, WritableGate) for c in protocols)
+
+
+async def test_the_writable_gate_wakes_every_waiter_when_set() -> None:
+    gate = WritableGate()
+    assert gate.is_set() and await gate.wait()
+    gate.clear()
+    waiters = [asyncio.create_task(gate.wait()) for _ in range(2)]
+    await asyncio.sleep(0)
+    assert not any(w.done() for w in waiters)
+    gate.set()
+    assert await asyncio.wait_for(asyncio.gather(*waiters), 1) == [True, True]

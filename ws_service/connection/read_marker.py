@@ -24,13 +24,17 @@ WriteMarker = Callable[[int], Awaitable[None]]
 
 
 class ReadMarkerWriter:
+    __slots__ = ("_interval", "_pending", "_task", "_wake", "_write", "writes")
+
     def __init__(self, write: WriteMarker, *, interval: float = INTERVAL_SECONDS) -> None:
         """`write(up_to)` commits a marker and announces it; what it raises is logged and
         the marker is dropped (the client reports again with its next message)."""
         self._write = write
         self._interval = interval
         self._pending: int | None = None
-        self._wake = asyncio.Event()
+        # Made with the writer task, on the first report: most sockets never report (an
+        # Event is ~700 bytes, kept as long as the socket).
+        self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self.writes = 0  # markers written, for tests and measurements
 
@@ -38,14 +42,16 @@ class ReadMarkerWriter:
         """Never waits: the socket goes on reading frames."""
         if self._pending is None or up_to > self._pending:
             self._pending = up_to
+        if self._wake is None:
+            self._wake = asyncio.Event()
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="ws-read-marker")
+            self._task = asyncio.create_task(self._run(self._wake), name="ws-read-marker")
         self._wake.set()
 
-    async def _run(self) -> None:
+    async def _run(self, wake: asyncio.Event) -> None:
         while True:
-            await self._wake.wait()
-            self._wake.clear()
+            await wake.wait()
+            wake.clear()
             await self._write_pending()
             await asyncio.sleep(self._interval)
 

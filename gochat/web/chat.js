@@ -794,5 +794,11 @@ export function leaveRoom() {
     currentRoom.stop();
     currentRoom = null;
     setOpenRoom(null);
+    // The indicator belongs to the room's connection: "Connected" must not outlive it (the
+    // next room is "Connecting…" until its own socket is live).
+    const box = $("connection");
+    box.dataset.state = "connecting";
+    $("connection-text").textContent = "Connecting…";
+    $("reconnect-now").hidden = true;
   }
 }

@@ -138,6 +138,10 @@ async def test_two_people_follow_post_and_chat_through_a_server_restart(
     for text in missed:
         await bob.send(text)
         await expect(bob.message(text)).to_have_count(1)
+    # Stored, not just shown: Bob's page shows a message at once as pending and sends the
+    # next only once the server has echoed the last. Until all three are stored, a quick
+    # reconnect of Alice's would get the rest live rather than as missed.
+    await expect(bob.page.locator("#messages > li.pending")).to_have_count(0)
     cut_off = False
     await alice.context.set_offline(False)
     await expect(alice.connection).to_have_attribute("data-state", "live", timeout=30_000)

@@ -783,7 +783,10 @@ def _targets_15(results: dict[str, Any]) -> list[str]:
                 [
                     f"many rooms: ahead of the {LABELS['starlette']}",
                     _ratio(ours, theirs),
-                    "met" if ours > theirs else "missed",
+                    # Within 1 %: both passed the same ramp step, which cannot tell them apart.
+                    "tied (same step)"
+                    if abs(ours - theirs) <= 0.01 * max(ours, theirs)
+                    else ("met" if ours > theirs else "missed"),
                 ]
             )
     fixed_pauses = ((gochat or {}).get("pauses") or {}).get("fixed")

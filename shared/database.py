@@ -181,6 +181,12 @@ async def release_connection(db: AsyncSession) -> None:
     await db.rollback()
 
 
+def on_postgresql(db: AsyncSession) -> bool:
+    """Whether the session's database is PostgreSQL: where a statement has a PostgreSQL form
+    (arrays, data-modifying CTEs, autocommit) and a portable one for SQLite."""
+    return db.get_bind().dialect.name == "postgresql"
+
+
 def insert_unless_present(
     db: AsyncSession,
     model: type[Any],

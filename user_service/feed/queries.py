@@ -53,6 +53,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.database import on_postgresql
 from shared.models import Post, UserFollower
 from shared.pagination import AnyRow, AnySelect, page_rows
 from user_service.blocks.queries import hidden_authors
@@ -181,7 +182,7 @@ async def feed(
         statement = _statement(plan, paged=before is not None, limit=limit)
         return (await db.execute(statement, values)).all()
 
-    if db.get_bind().dialect.name != "postgresql":
+    if not on_postgresql(db):
         return await run("whole")
     if not _is_quiet(user_id):
         recent = await run("window")

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.authentication import SESSION_ENDED, session_user
+from shared.database import on_postgresql
 from shared.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from shared.pagination import Page, decode_id_cursor, keyset_page
 from shared.people import PersonEvent, publish_after_commit
@@ -36,7 +37,7 @@ async def follow(db: AsyncSession, *, claims: TokenClaims, following_id: int) ->
 
     On PostgreSQL one statement, its session check included (`queries.FOLLOW_STATEMENT`),
     in its own transaction (`shared.deps.StatementDb`); SQLite runs `_follow`."""
-    if following_id == claims.user_id or db.get_bind().dialect.name != "postgresql":
+    if following_id == claims.user_id or not on_postgresql(db):
         return await _follow(db, user=await session_user(db, claims), following_id=following_id)
     for _ in range(_FOLLOW_ATTEMPTS):
         created_at = await _follow_in_one_statement(db, claims=claims, following_id=following_id)
@@ -114,7 +115,7 @@ async def _insert_or_find(
 async def unfollow(db: AsyncSession, *, claims: TokenClaims, following_id: int) -> UnfollowOut:
     """Idempotent: unfollowing someone not followed is fine too. On PostgreSQL one
     statement, as `follow`."""
-    if following_id == claims.user_id or db.get_bind().dialect.name != "postgresql":
+    if following_id == claims.user_id or not on_postgresql(db):
         user = await session_user(db, claims)
         if following_id == user.id:
             raise BadRequest("you cannot unfollow yourself")

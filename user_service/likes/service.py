@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.authentication import SESSION_ENDED, session_user
+from shared.database import on_postgresql
 from shared.errors import Forbidden, NotFound, Unauthorized
 from shared.pagination import Page, decode_id_cursor, keyset_page
 from shared.tokens import TokenClaims
@@ -37,7 +38,7 @@ async def unlike(db: AsyncSession, *, claims: TokenClaims, post_id: int) -> Post
 
 
 async def _set(db: AsyncSession, *, claims: TokenClaims, post_id: int, on: bool) -> PostOut:
-    if db.get_bind().dialect.name != "postgresql":
+    if not on_postgresql(db):
         user = await session_user(db, claims)
         return await react(db, LIKE, user=user, post_id=post_id, on=on)
     try:

@@ -7,13 +7,14 @@ from sqlalchemy import delete, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.database import on_postgresql
 from shared.models import Post, utcnow
 
 
 async def insert_repost(db: AsyncSession, *, post_id: int, user_id: int) -> bool:
     """Inserts the repost unless it exists (`ON CONFLICT DO NOTHING` on the partial unique
     index). True when this call inserted it."""
-    insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = postgresql.insert if on_postgresql(db) else sqlite.insert
     statement = (
         insert(Post)
         .values(author_id=user_id, content="", repost_of_id=post_id, created_at=utcnow())

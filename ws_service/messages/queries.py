@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from shared.database import on_postgresql
 from shared.models import Message, Room, RoomMember, User, UTCDateTime, utcnow
 from ws_service.connection.protocol import RowKind, StoredMessage
 
@@ -159,17 +160,13 @@ _FIND_BY_CLIENT_KEYS_PG = _messages().where(
 )
 
 
-def _on_postgresql(db: AsyncSession) -> bool:
-    return db.get_bind().dialect.name == "postgresql"
-
-
 async def lock_rooms(db: AsyncSession, *, room_ids: Iterable[str]) -> dict[str, RoomCounters]:
     """Locks the rooms' rows, in id order (so two instances' batches never deadlock), and
     reads their counters; they stay locked until the transaction ends, so no other
     transaction can take sequence numbers in these rooms before this one commits. Unknown
     rooms are missing from the answer. One round trip whatever the number of rooms."""
     ids = sorted(room_ids)
-    if _on_postgresql(db):
+    if on_postgresql(db):
         rows = await db.execute(_LOCK_ROOMS_PG, {"ids": ids})
     else:
         rows = await db.execute(
@@ -193,7 +190,7 @@ async def write_batch(
     elsewhere."""
     if not counters and not messages:
         return
-    if _on_postgresql(db):
+    if on_postgresql(db):
         await db.execute(
             _WRITE_BATCH_PG,
             {
@@ -304,7 +301,7 @@ async def find_by_client_keys(
     """Messages already stored under these idempotency keys."""
     if not keys:
         return {}
-    if _on_postgresql(db):
+    if on_postgresql(db):
         rooms, users, client_ids = zip(*keys, strict=True)
         rows = await db.execute(
             _FIND_BY_CLIENT_KEYS_PG,

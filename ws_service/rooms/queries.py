@@ -35,7 +35,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from shared.database import insert_unless_present, insert_unless_present_in
+from shared.database import insert_unless_present, insert_unless_present_in, on_postgresql
 from shared.models import (
     Message,
     Room,
@@ -228,7 +228,7 @@ async def admission_reads(
     session id), and the rooms asked for as each user reaches them (unknown rooms left out).
     One statement of primary-key probes on PostgreSQL; on SQLite, the sessions, then the
     rooms, memberships and bans (`room_accesses`)."""
-    if db.get_bind().dialect.name != "postgresql":
+    if not on_postgresql(db):
         live = await live_session_users(db, [key for key, _ in handshakes])
         pairs = {
             (room_id, live[session_id].id)
@@ -758,7 +758,7 @@ async def shut_out(db: AsyncSession, *, pairs: Collection[tuple[str, int]]) -> s
     if not pairs:
         return set()
     wanted = list(pairs)
-    if db.get_bind().dialect.name == "postgresql":
+    if on_postgresql(db):
         parameters = {
             "shut_out_room_ids": [room_id for room_id, _ in wanted],
             "shut_out_user_ids": [user_id for _, user_id in wanted],

@@ -15,9 +15,11 @@ from shared.pauses import PauseMetrics, PauseMonitor
 
 @pytest.fixture
 def unfrozen() -> Iterator[None]:
+    thresholds = gc.get_threshold()
     gc.unfreeze()
     yield
     gc.unfreeze()
+    gc.set_threshold(*thresholds)
 
 
 class Connection:
@@ -53,3 +55,63 @@ def test_a_growing_crowd_is_frozen_in_steps_and_handed_back_once_halved(unfrozen
     # The one full collection over everything found them; the rest is alive and frozen.
     assert all(ref() is None for ref in gone)
     assert all(connection.me is connection for connection in crowd)
+
+
+def test_a_crowd_that_turns_over_is_handed_back_once_half_of_it_has_gone(
+    unfrozen: None,
+) -> None:
+    metrics = PauseMetrics(CollectorRegistry())
+    monitor = PauseMonitor(metrics, freeze_growth=100)
+    crowd = [Connection() for _ in range(200)]
+    monitor.follow_population(len(crowd))
+    assert metrics.gc_freezes._value.get() == 1
+    gone = [weakref.ref(connection) for connection in crowd[:100]]
+    # Never fewer than 150 at once, but 100 of the 200 leave and others take their place.
+    for step in range(2):
+        del crowd[:50]
+        monitor.follow_population(len(crowd))
+        crowd += [Connection() for _ in range(50)]
+        monitor.follow_population(len(crowd))
+        assert metrics.gc_freezes._value.get() == 1 + step
+    assert all(ref() is None for ref in gone)
+
+
+async def test_the_survivors_of_a_full_collection_are_frozen_while_a_crowd_is_served(
+    unfrozen: None,
+) -> None:
+    thresholds = gc.get_threshold()
+    crowd: list[Connection] = []
+    monitor = PauseMonitor(
+        PauseMetrics(CollectorRegistry()), population=lambda: len(crowd), freeze_growth=100
+    )
+    async with monitor:
+        made = [Connection() for _ in range(1000)]
+        frozen_before = gc.get_freeze_count()
+        gc.collect()
+        assert gc.get_freeze_count() == frozen_before  # a few sockets: no crowd yet
+
+        crowd += [Connection() for _ in range(100)]
+        monitor.follow_population(len(crowd))
+        assert gc.get_threshold() != thresholds  # full collections after middle ones
+        made += [Connection() for _ in range(1000)]
+        frozen_before = gc.get_freeze_count()
+        gc.collect()
+        assert gc.get_freeze_count() >= frozen_before + 1000
+        assert gc.get_count() == (0, 0, 0)
+
+        crowd.clear()
+        monitor.follow_population(len(crowd))
+        assert gc.get_threshold() == thresholds  # the crowd has gone
+    assert gc.get_freeze_count() == 0
+    assert all(connection.me is connection for connection in made)
+
+
+async def test_a_service_without_a_crowd_freezes_only_what_start_up_left(
+    unfrozen: None,
+) -> None:
+    async with PauseMonitor(PauseMetrics(CollectorRegistry())):
+        frozen = gc.get_freeze_count()
+        made = [Connection() for _ in range(1000)]
+        gc.collect()
+        assert gc.get_freeze_count() == frozen
+        assert all(connection.me is connection for connection in made)

@@ -567,6 +567,7 @@ PAUSE_PHASES = {
     "opening": "opening the sockets",
     "fixed": "fixed rate, all sockets open",
     "ramp": "the ramp",
+    "closing": "every socket cut at once, after the ramp",
 }
 
 

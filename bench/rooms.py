@@ -159,9 +159,9 @@ def many_rooms(ctx: Context, system: System, spec: ManyRooms) -> Result:
                     if gochat:
                         marks["opened"] = read_pauses(server)
                     loadgen.tell("go")
-                elif kind == "fixed":
+                elif kind in ("fixed", "ramped"):
                     if gochat:
-                        marks["fixed"] = read_pauses(server)
+                        marks[kind] = read_pauses(server)
                     loadgen.tell("go")
                 elif kind == "result":
                     result.update(event)
@@ -181,7 +181,8 @@ def many_rooms(ctx: Context, system: System, spec: ManyRooms) -> Result:
             for phase, start, end in (
                 ("opening", "started", "opened"),
                 ("fixed", "opened", "fixed"),
-                ("ramp", "fixed", "end"),
+                ("ramp", "fixed", "ramped"),
+                ("closing", "ramped", "end"),
             )
             if start in marks and end in marks
         }

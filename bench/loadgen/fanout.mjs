@@ -847,9 +847,10 @@ async function openAndReport(concurrency, timeoutMs) {
   return { ...opened, ready };
 }
 
-// With `syncPhases` the harness is told when the sockets are open and when the fixed-rate
-// phase has ended ("opened", "fixed"), and each time it answers a line on stdin before the
-// next phase starts: it reads the server's /metrics meanwhile.
+// With `syncPhases` the harness is told when the sockets are open, when the fixed-rate phase
+// has ended and when the ramp has ("opened", "fixed", "ramped"), and each time it answers a
+// line on stdin before the next phase starts (after "ramped": before every socket is cut at
+// once): it reads the server's /metrics meanwhile.
 async function fanout() {
   const input = plan.syncPhases ? readLines() : null;
   const { clients, seconds, failures, ready } = await openAndReport(
@@ -890,6 +891,10 @@ async function fanout() {
   out.frames_seen = framesSeen;
   out.messages_sent = messagesSent;
   out.first_error = firstError;
+  if (input && out.ramp) {
+    emit({ event: "ramped" });
+    await input.next(120000);
+  }
   emit(out);
   input?.close();
   for (const c of clients) c.terminate();

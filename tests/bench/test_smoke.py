@@ -85,7 +85,7 @@ def test_smoke_run_covers_gochat_once_its_services_serve(smoke_run: Path) -> Non
         rooms = results["rooms"]["gochat"]
         _assert_every_room_got_its_own(rooms)
         assert rooms["stored"] == rooms["sent"] > 0
-        assert set(rooms["pauses"]) == {"opening", "fixed", "ramp"}
+        assert set(rooms["pauses"]) == {"opening", "fixed", "ramp", "closing"}
         storm = results["storm"]
         assert storm["back"] == storm["members"] > 0 and storm["gave_up"] == 0
         assert storm["lost"] == storm["doubled"] == storm["misrouted"] == storm["errors"] == 0

@@ -76,14 +76,25 @@ class CuttableProxy:
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
+        if self._server is None:  # accepted just before a cut: cut with the rest
+            writer.close()
+            return
         self._pipes.add(task)
         upstream_writer: asyncio.StreamWriter | None = None
         try:
-            upstream_reader, upstream_writer = await asyncio.open_connection(
-                self.target_host, self.target_port
+            # A cut may cancel this while the upstream connection is being made: the connect
+            # goes on, and what it opens is closed, not left for the garbage collector.
+            connecting = asyncio.ensure_future(
+                asyncio.open_connection(self.target_host, self.target_port)
             )
+            try:
+                upstream_reader, upstream = await asyncio.shield(connecting)
+            except asyncio.CancelledError:
+                connecting.add_done_callback(_close_if_connected)
+                raise
+            upstream_writer = upstream
             async with asyncio.TaskGroup() as group:
-                group.create_task(_pump(reader, upstream_writer))
+                group.create_task(_pump(reader, upstream))
                 group.create_task(_pump(upstream_reader, writer))
         except* OSError:
             pass
@@ -92,6 +103,13 @@ class CuttableProxy:
             if upstream_writer is not None:
                 upstream_writer.close()
             self._pipes.discard(task)
+
+
+def _close_if_connected(
+    connecting: asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter]],
+) -> None:
+    if not connecting.cancelled() and connecting.exception() is None:
+        connecting.result()[1].close()
 
 
 async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
+from collections import deque
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
@@ -36,6 +37,9 @@ PAUSE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2
 LAG_PROBE_SECONDS = 0.1
 FREEZE_GROWTH = 500  # long-lived things (sockets) made since the last freeze
 FULL_GENERATION = 2
+# Pauses timed by the gc callback wait here for the probe (every LAG_PROBE_SECONDS) to put them
+# in the histogram: far more than the collections of 0.1 s, even at a young one a millisecond.
+UNRECORDED_PAUSES_MAX = 10_000
 # While a crowd is served: a middle-generation collection after every 5 young ones instead of
 # 10 (each walks half as much), and a full one considered after each of those (CPython still
 # waits until what they promoted exceeds a quarter of what the last full one kept), so that
@@ -97,6 +101,8 @@ class PauseMonitor:
         self._serving_crowd = False
         self._thresholds = gc.get_threshold()
         self._gc_started = 0.0
+        self._pauses = [metrics.gc_pause.labels(str(g)) for g in range(FULL_GENERATION + 1)]
+        self._unrecorded: deque[tuple[int, float]] = deque(maxlen=UNRECORDED_PAUSES_MAX)
         self._probe: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> PauseMonitor:
@@ -117,17 +123,21 @@ class PauseMonitor:
             await cancel_and_wait(self._probe)
         if self._on_gc in gc.callbacks:
             gc.callbacks.remove(self._on_gc)
+        self._record_pauses()
         self._serve_crowd(False)
         if self._freeze:
             gc.unfreeze()
 
     def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
-        # Collections never overlap (they hold the GIL), so one start time is enough.
+        # Collections never overlap (they hold the GIL), so one start time is enough. No lock
+        # is taken here: a collection can start in any thread while it holds one, and
+        # prometheus_client's are not re-entrant (a /metrics render copies a labelled metric's
+        # children under its lock; the collection that copy set off, observing into that
+        # metric, would wait forever for it). The probe records the pauses instead.
         if phase == "start":
             self._gc_started = time.perf_counter()
         else:
-            paused = time.perf_counter() - self._gc_started
-            self._metrics.gc_pause.labels(str(info["generation"])).observe(paused)
+            self._unrecorded.append((info["generation"], time.perf_counter() - self._gc_started))
             if self._serving_crowd and info["generation"] == FULL_GENERATION:
                 # Nothing is left in the younger generations after a full collection: this
                 # freezes its survivors and nothing else.
@@ -139,8 +149,14 @@ class PauseMonitor:
             await asyncio.sleep(LAG_PROBE_SECONDS)
             late = time.perf_counter() - started - LAG_PROBE_SECONDS
             self._metrics.loop_lag.observe(max(late, 0.0))
+            self._record_pauses()
             if self._population is not None:
                 self.follow_population(self._population())
+
+    def _record_pauses(self) -> None:
+        while self._unrecorded:
+            generation, paused = self._unrecorded.popleft()
+            self._pauses[generation].observe(paused)
 
     def follow_population(self, now: int) -> None:
         """Freezes what is alive once `freeze_growth` long-lived things were added since the

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -35,7 +37,11 @@ def create_engine(settings: Settings) -> AsyncEngine:
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(
-            url, pool_size=1, max_overflow=0, pool_timeout=60, connect_args={"timeout": 30}
+            url,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=60,
+            connect_args={"timeout": 30, "factory": _SQLiteConnection},
         )
         _tune_sqlite(engine)
         return engine
@@ -100,6 +106,20 @@ def _ping_idle_connections(engine: AsyncEngine) -> None:
         except Exception as error:
             # As a failed pre-ping: this connection and every older one are replaced.
             raise exc.InvalidatePoolError() from error
+
+
+class _SQLiteConnection(sqlite3.Connection):
+    """Ends its transaction when it is closed. SQLAlchemy closes a connection whose query was
+    cancelled (a task cancelled, a timeout) while that query's cursor is still alive in the
+    exception's traceback; SQLite then keeps the connection open, transaction and write lock
+    included, until the cursor is freed: every writer of the database waited for the garbage
+    collector (tens of seconds). A rollback first gives the lock back at once."""
+
+    def close(self) -> None:
+        if self.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self.rollback()
+        super().close()
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:

@@ -19,4 +19,4 @@ async def home_feed(
     are cut by event id and a post shows at its newest repost."""
     before = decode_id_cursor(cursor)
     rows = await queries.feed(db, user_id=user.id, before=before, limit=limit)
-    return await post_page(db, rows, limit=limit)
+    return post_page(rows, limit=limit)

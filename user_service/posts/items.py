@@ -1,10 +1,10 @@
-"""Rows of `event_items` / `post_columns` into `PostOut`s, with their mentions read in one
-query per page (never one per post)."""
+"""Rows of `event_items` / `post_columns` into `PostOut`s; each row carries its post's
+mentions as a JSON array (`queries.mentions_json`)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,14 +14,16 @@ from user_service.posts import queries
 from user_service.posts.schemas import Mention, PostOut, UserRef
 
 
-async def _mentions(db: AsyncSession, rows: Sequence[AnyRow]) -> dict[int, list[Mention]]:
-    found: dict[int, list[Mention]] = defaultdict(list)
-    for mention in await queries.mentions_of(db, post_ids=[row.id for row in rows]):
-        found[mention.post_id].append(Mention.model_validate(mention, from_attributes=True))
-    return found
+def _mentions(found: Any) -> list[Mention]:
+    """asyncpg and SQLite hand JSON over as text; PostgreSQL's `json_agg` of nothing is NULL."""
+    if found is None:
+        return []
+    if isinstance(found, str | bytes):
+        found = orjson.loads(found)
+    return [Mention(**mention) for mention in found]
 
 
-def _post_out(row: AnyRow, mentions: dict[int, list[Mention]]) -> PostOut:
+def _post_out(row: AnyRow) -> PostOut:
     reposted_by_id = getattr(row, "reposted_by_id", None)
     return PostOut(
         id=row.id,
@@ -35,7 +37,7 @@ def _post_out(row: AnyRow, mentions: dict[int, list[Mention]]) -> PostOut:
         reposts=row.reposts,
         liked=row.liked,
         reposted=row.reposted,
-        mentions=mentions.get(row.id, []),
+        mentions=_mentions(row.mentions),
         reposted_by=(
             UserRef(id=reposted_by_id, username=row.reposted_by_username)
             if reposted_by_id is not None
@@ -48,33 +50,23 @@ def _post_out(row: AnyRow, mentions: dict[int, list[Mention]]) -> PostOut:
 def post_from_statement(row: AnyRow, *, liked: bool, likes: int) -> PostOut:
     """A row of `queries.SHOWN_POST_SQL` (a one-statement write's answer), whose `liked`
     and like count the write itself decided; its mentions a JSON array."""
-    mentions = row.mentions or []
-    if isinstance(mentions, str):
-        mentions = orjson.loads(mentions)
-    post = _post_out(row, {row.id: [Mention(**mention) for mention in mentions]})
+    post = _post_out(row)
     post.liked, post.likes = liked, likes
     return post
 
 
-async def post_items(db: AsyncSession, rows: Sequence[AnyRow]) -> list[PostOut]:
-    mentions = await _mentions(db, rows)
-    return [_post_out(row, mentions) for row in rows]
+def post_items(rows: Sequence[AnyRow]) -> list[PostOut]:
+    return [_post_out(row) for row in rows]
 
 
-async def post_page(db: AsyncSession, rows: Sequence[AnyRow], *, limit: int) -> Page[PostOut]:
+def post_page(rows: Sequence[AnyRow], *, limit: int) -> Page[PostOut]:
     """Every post list pages by event id (the post's, or the repost's), newest first."""
-    mentions = await _mentions(db, rows[:limit])
-    return keyset_page(
-        rows,
-        limit=limit,
-        item=lambda row: _post_out(row, mentions),
-        key=lambda row: (row.event_id,),
-    )
+    return keyset_page(rows, limit=limit, item=_post_out, key=lambda row: (row.event_id,))
 
 
 async def posts_shown(
     db: AsyncSession, *, post_ids: Sequence[int], viewer_id: int
 ) -> dict[int, PostOut]:
-    """Posts by id, as `viewer_id` sees them, in two queries whatever their number."""
+    """Posts by id, as `viewer_id` sees them, in one query whatever their number."""
     rows = await queries.posts_by_id(db, post_ids=post_ids, viewer_id=viewer_id)
-    return {post.id: post for post in await post_items(db, rows)}
+    return {post.id: post for post in post_items(rows)}

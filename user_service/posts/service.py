@@ -90,7 +90,7 @@ async def get_post(db: AsyncSession, *, viewer_id: int, post_id: int) -> PostOut
     row = await queries.find_post(db, post_id=post_id, viewer_id=viewer_id)
     if row is None:
         raise NotFound(NO_SUCH_POST)
-    (post,) = await post_items(db, [row])
+    (post,) = post_items([row])
     return post
 
 
@@ -125,7 +125,7 @@ async def author_posts(
     rows = await queries.author_posts(
         db, author_id=author_id, viewer_id=viewer.id, before=before, limit=limit
     )
-    return await post_page(db, rows, limit=limit)
+    return post_page(rows, limit=limit)
 
 
 async def thread(
@@ -147,7 +147,7 @@ async def thread(
         db, post_id=post_id, viewer_id=viewer.id, after=after, limit=limit
     )
     replies: list[PostOut | TombstoneOut] = [
-        *await post_items(db, reply_posts),
+        *post_items(reply_posts),
         *(TombstoneOut(id=row.id, in_reply_to=row.in_reply_to_id) for row in reply_tombstones),
     ]
     replies.sort(key=lambda node: node.id)

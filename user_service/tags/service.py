@@ -19,4 +19,4 @@ async def tag_posts(
     rows = await queries.tag_posts(
         db, tag=tag.lower(), viewer_id=viewer.id, before=before, limit=limit
     )
-    return await post_page(db, rows, limit=limit)
+    return post_page(rows, limit=limit)

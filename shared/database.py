@@ -116,8 +116,9 @@ class _SQLiteConnection(sqlite3.Connection):
     collector (tens of seconds). A rollback first gives the lock back at once."""
 
     def close(self) -> None:
-        if self.in_transaction:
-            with contextlib.suppress(sqlite3.Error):
+        # Closed already, `in_transaction` raises; closing again must stay a no-op.
+        with contextlib.suppress(sqlite3.Error):
+            if self.in_transaction:
                 self.rollback()
         super().close()
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from shared.database import create_engine
+from shared.database import _SQLiteConnection, create_engine
 from tests.conftest import make_settings
 
 
@@ -41,3 +41,12 @@ async def test_an_invalidated_connection_with_a_live_cursor_holds_no_lock(tmp_pa
             del cursor
     finally:
         await engine.dispose()
+
+
+def test_a_connection_closed_twice_raises_nothing(tmp_path: Path) -> None:
+    """As sqlite3's own: the rollback on close must not turn a second close into an error."""
+    connection = sqlite3.connect(tmp_path / "twice.db", factory=_SQLiteConnection)
+    connection.execute("BEGIN IMMEDIATE")
+    connection.close()
+    connection.close()
+    assert writable(tmp_path / "twice.db")

@@ -1,16 +1,18 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.models import Post, utcnow
 from tests.support.users import Account, register
 from tests.user.actions import USERS, follow, walk, write_post
-from user_service.feed.queries import RECENT_WINDOW
+from user_service.feed.queries import RECENT_WINDOW, per_author_statement, window_statement
 
 
 async def feed_ids(client: httpx.AsyncClient, reader: Account, limit: int = 20) -> list[int]:
@@ -107,3 +109,50 @@ async def test_walking_the_feed_while_posts_arrive_skips_and_repeats_nothing(
     assert len(walked) == len(set(walked)), "an item was repeated"
     assert before_walk <= set(walked), "an item was skipped"
     assert set(walked) <= before_walk | {post["id"] for post in during}
+
+
+async def test_the_per_author_plan_pages_as_the_walk_of_every_post_does(
+    client: httpx.AsyncClient, db_engine: AsyncEngine, on_postgresql: bool
+) -> None:
+    """PostgreSQL's per-author plan reads only the authors whose newest shown post could be
+    on the page; every page it gives, from every cursor, must be the page a walk over every
+    post gives, with reposts, their duplicates, a mute and a block in the mix."""
+    if not on_postgresql:
+        pytest.skip("the per-author plan is PostgreSQL's")
+    rng = random.Random(15)
+    reader = await register(client, "reader")
+    authors = [await register(client, "author") for _ in range(9)]
+    muted, blocked = authors[-2:]
+    for author in authors:
+        await follow(client, reader, author.id)
+    everyone = [reader, *authors]
+    posts: list[int] = []
+    for i in range(60):  # uneven: some write often, some twice, one never
+        author = everyone[min(int(rng.expovariate(0.4)), len(everyone) - 2)]
+        posts.append((await write_post(client, author, f"post {i}"))["id"])
+        if i % 3 == 2:  # a repost by a followee of an earlier post, some twice over
+            reposter, post_id = rng.choice(authors[:7]), rng.choice(posts)
+            response = await client.post(
+                f"{USERS}/posts/{post_id}/repost", headers=reposter.headers
+            )
+            assert response.status_code in (200, 403, 404), response.text
+    for action, target in (("mute", "toMuteId"), ("block", "toBlockId")):
+        who = muted if action == "mute" else blocked
+        response = await client.post(
+            f"{USERS}/{action}", params={target: who.id}, headers=reader.headers
+        )
+        assert response.status_code == 200, response.text
+
+    async def page(plan: str, before: int | None, limit: int) -> list[int]:
+        if plan == "per_author":
+            statement = per_author_statement(user_id=reader.id, before=before, limit=limit)
+        else:
+            statement = window_statement(user_id=reader.id, before=before, limit=limit, window=None)
+        async with db_engine.connect() as conn:
+            return [row.event_id for row in await conn.execute(statement)]
+
+    walked = await page("whole", None, 1_000)
+    assert len(walked) > 40, walked  # the mix above leaves a long feed
+    for limit in (1, 2, 3, 5, 20):
+        for before in (None, *walked[::3]):
+            assert await page("per_author", before, limit) == await page("whole", before, limit)

@@ -51,7 +51,11 @@ def create_engine(settings: Settings) -> AsyncEngine:
     # (BEGIN, a ping, ROLLBACK) on every checkout. JIT is off: every query here is a short
     # index walk, but the planner's cost for a LATERAL per-author feed page passes
     # PostgreSQL's JIT threshold, and compiling it took 3 s against 45 ms of execution
-    # (measured on 1,000,000 posts).
+    # (measured on 1,000,000 posts). Prepared statements always run their generic plan:
+    # PostgreSQL otherwise keeps planning a statement on every execution whenever its
+    # generic plan's estimated cost exceeds the custom ones' (a feed page: 1-2 ms of
+    # planning for 1.5 ms of execution, a third of a feed request's database CPU), and
+    # every list's generic plan is checked to walk an index (tests/user/test_query_plans).
     # Up to twice `database_pool_size` connections, and every one opened is kept (until
     # `pool_recycle`): with as many again as overflow, each returned beyond the pool size was
     # closed, and the next burst opened it again (a connect is TLS, authentication and
@@ -65,7 +69,10 @@ def create_engine(settings: Settings) -> AsyncEngine:
         max_overflow=0,
         pool_use_lifo=True,
         pool_recycle=1800,
-        connect_args={"timeout": 5, "server_settings": {"jit": "off"}},
+        connect_args={
+            "timeout": 5,
+            "server_settings": {"jit": "off", "plan_cache_mode": "force_generic_plan"},
+        },
     )
     _ping_idle_connections(engine)
     return engine

@@ -1,7 +1,7 @@
 """Every list (and the profile counts) is served by an index on PostgreSQL, never by reading
 a whole table: checked with EXPLAIN on a seeded, ANALYZEd database, for the plan PostgreSQL
-makes for the first executions (values known) and for the generic plan it may switch to once
-asyncpg's prepared statement has run five times."""
+makes when it knows the values and for the generic plan, which the services' connections
+always run (`plan_cache_mode`, set in `shared/database.py`)."""
 
 from __future__ import annotations
 
@@ -228,6 +228,14 @@ async def conn(seed: Seed, settings: Settings) -> AsyncIterator[AsyncConnection]
     async with engine.connect() as connection:
         yield connection
     await engine.dispose()
+
+
+async def test_connections_run_generic_plans_without_jit(conn: AsyncConnection) -> None:
+    settings = {
+        name: (await conn.exec_driver_sql(f"SHOW {name}")).scalar_one()
+        for name in ("plan_cache_mode", "jit")
+    }
+    assert settings == {"plan_cache_mode": "force_generic_plan", "jit": "off"}
 
 
 async def test_feed_window_plan_walks_posts_by_primary_key(

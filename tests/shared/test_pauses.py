@@ -7,7 +7,7 @@ import asyncio
 import gc
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -31,12 +31,12 @@ class Connection:
         self.me = self
 
 
-def watched(things: list[Connection]) -> int:
-    """How many of `things` the collector still walks (not frozen). Counted object by object:
-    `gc.get_freeze_count()` also moves as the servers other tests run in threads of this
-    process free frozen objects."""
+def watched(things: Sequence[object], generation: int | None = None) -> int:
+    """How many of `things` the collector still walks (not frozen), in `generation` when
+    given. Counted object by object: `gc.get_freeze_count()` also moves as the servers other
+    tests run in threads of this process free frozen objects."""
     ids = {id(thing) for thing in things}
-    return sum(1 for thing in gc.get_objects() if id(thing) in ids)
+    return sum(1 for thing in gc.get_objects(generation) if id(thing) in ids)
 
 
 def test_a_growing_crowd_is_frozen_in_steps_and_handed_back_once_halved(unfrozen: None) -> None:
@@ -113,12 +113,6 @@ async def test_the_survivors_of_a_full_collection_are_frozen_while_a_crowd_is_se
     assert all(connection.me is connection for connection in made)
 
 
-def young(things: list[list[int]]) -> int:
-    """How many of `things` are in the collector's young generation."""
-    ids = {id(thing) for thing in things}
-    return sum(1 for thing in gc.get_objects(0) if id(thing) in ids)
-
-
 async def test_a_crowds_young_generation_is_collected_in_time_though_frees_hide_its_growth(
     unfrozen: None,
 ) -> None:
@@ -136,9 +130,9 @@ async def test_a_crowds_young_generation_is_collected_in_time_though_frees_hide_
         gc.collect()  # old now
         for i in range(len(held)):  # each new object's allocation offset by an old one's free
             held[i] = [i]
-        assert young(held) > 1_000  # no collection started meanwhile
+        assert watched(held, generation=0) > 1_000  # no collection started meanwhile
         await asyncio.sleep(3 * LAG_PROBE_SECONDS)
-        assert young(held) == 0
+        assert watched(held, generation=0) == 0
 
 
 async def test_a_service_without_a_crowd_freezes_only_what_start_up_left(

@@ -115,8 +115,8 @@ def per_author_statement(*, user_id: Id, before: Id | None, limit: int) -> AnySe
        events come before it.
     2. Those authors' newest `limit + 1` shown events, merged and cut to a page, whose rows
        are then fetched by primary key.
-    Reading every author's `limit + 1` newest events instead read ten times the index rows
-    for 1,000 quiet followees (2.2 against 1.3 ms of PostgreSQL, `bench/TUNING.md`)."""
+    Reading every author's `limit + 1` newest events instead read eight times the index
+    rows for 1,000 quiet followees (2.2 against 1.5 ms of PostgreSQL, `bench/TUNING.md`)."""
     feed_authors = union_all(
         _followees(user_id).where(UserFollower.following_id.not_in(hidden_authors(user_id))),
         select(literal(user_id, BigInteger) if isinstance(user_id, int) else user_id),

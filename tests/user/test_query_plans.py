@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 import pytest_asyncio
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.database import create_engine
@@ -184,6 +184,10 @@ def plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def _sql_literal(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, list):
+        return "ARRAY[" + ", ".join(_sql_literal(each) for each in value) + "]"
     if isinstance(value, datetime):
         value = value.isoformat()
     if isinstance(value, bool) or not isinstance(value, int | str):
@@ -191,26 +195,26 @@ def _sql_literal(value: object) -> str:
     return str(value) if isinstance(value, int) else "'" + value.replace("'", "''") + "'"
 
 
-async def explain(conn: AsyncConnection, statement: AnySelect) -> dict[str, list[dict[str, Any]]]:
-    """The custom plan (values inlined) and the generic plan (forced) of `statement`."""
-    custom_sql = str(
-        statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
-    )
-    custom = (await conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {custom_sql}")).scalar_one()
+async def explain(
+    conn: AsyncConnection, statement: AnySelect | TextClause
+) -> dict[str, list[dict[str, Any]]]:
+    """The custom plan (planned for the values) and the generic plan of `statement`, both
+    of a prepared statement, as the service's are; a write is planned, not run."""
     compiled = statement.compile(dialect=conn.dialect)
     args = ", ".join(_sql_literal(compiled.params[name]) for name in compiled.positiontup or ())
-    await conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+    execute = f"EXECUTE plan_probe({args})" if args else "EXECUTE plan_probe"
     await conn.exec_driver_sql(f"PREPARE plan_probe AS {compiled}")
+    plans = {}
     try:
-        execute = f"EXECUTE plan_probe({args})" if args else "EXECUTE plan_probe"
-        generic = (await conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {execute}")).scalar_one()
+        for name in ("custom", "generic"):
+            await conn.exec_driver_sql(f"SET plan_cache_mode = force_{name}_plan")
+            raw = (await conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {execute}")).scalar_one()
+            plan = (orjson.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
+            plans[name] = list(plan_nodes(plan))
     finally:
         await conn.exec_driver_sql("DEALLOCATE plan_probe")
         await conn.exec_driver_sql("RESET plan_cache_mode")
-    return {
-        name: list(plan_nodes((orjson.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]))
-        for name, raw in (("custom", custom), ("generic", generic))
-    }
+    return plans
 
 
 def assert_index_served(plans: dict[str, list[dict[str, Any]]], *, indexes: set[str]) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from shared.database import create_engine
 from shared.settings import Settings
 from tests.user.test_query_plans import explain
+from ws_service.messages.queries import _APPEND_MESSAGES_PG
 from ws_service.rooms.queries import (
     invites_statement,
     members_statement,
@@ -169,3 +170,22 @@ async def test_members_and_invitations_pages_use_their_indexes(
     assert_index_served(
         await explain(conn, invites), indexes={"ix_room_invites_invitee_id_room_id"}
     )
+
+
+async def test_a_batch_of_new_messages_locks_and_bumps_its_rooms_by_primary_key(
+    conn: AsyncConnection, seed: Seed
+) -> None:
+    """The message writer's one statement touches only its batch's rooms, whatever the
+    number of rooms in the table (its plan is not run: EXPLAIN without ANALYZE)."""
+    room_ids = sorted(f"{seed.room_id[:-4]}-{n}" for n in range(100, 2100, 100))
+    statement = _APPEND_MESSAGES_PG.bindparams(
+        ids=room_ids,
+        counts=[2] * len(room_ids),
+        room_ids=[room_id for room_id in room_ids for _ in (1, 2)],
+        positions=[1, 2] * len(room_ids),
+        user_ids=[seed.user_id] * 2 * len(room_ids),
+        contents=["hi"] * 2 * len(room_ids),
+        client_ids=[None] * 2 * len(room_ids),
+        created_at=datetime.now(UTC),
+    )
+    assert_index_served(await explain(conn, statement), indexes={"pk_rooms"})

@@ -86,12 +86,14 @@ async def test_concurrent_messages_are_numbered_gaplessly_in_few_commits(
 
 
 async def test_a_batch_costs_the_same_statements_in_one_room_as_in_forty(
-    client: httpx.AsyncClient, alice: Account, settings: Settings
+    client: httpx.AsyncClient, alice: Account, settings: Settings, sessionmaker: Sessionmaker
 ) -> None:
     """Round trips, not the database's work, bound a group commit across many rooms: the
-    rooms are locked, renumbered and written back set-wise, never a statement per room (and
-    on PostgreSQL with the same statements at every batch size)."""
+    rooms are locked, renumbered and written back set-wise, never a statement per room. On
+    PostgreSQL a batch of new messages is one statement, the same at every batch size (one
+    prepared statement), sent on its own: the driver sees no BEGIN or COMMIT either."""
     rooms = [await create_room(client, alice) for _ in range(40)]
+    warm_up = await create_room(client, alice)  # asyncpg looks up the array types once
     engine = create_engine(settings)
     statements: list[str] = []
     event.listen(
@@ -99,11 +101,20 @@ async def test_a_batch_costs_the_same_statements_in_one_room_as_in_forty(
         "before_cursor_execute",
         lambda _conn, _cursor, statement, *_: statements.append(statement),
     )
+    sent: list[str] = []  # what asyncpg sends but executions of prepared statements
+
+    def log_queries(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.driver_connection.add_query_logger(lambda q: sent.append(q.query))
+
+    if engine.dialect.name == "postgresql":
+        event.listen(engine.sync_engine, "connect", log_queries)
     counts = []
     try:
         async with store_on(create_sessionmaker(engine)) as store:
+            await send(store, warm_up, alice, "hello")
             for targets in ([rooms[0]] * 40, rooms):
                 statements.clear()
+                sent.clear()
                 commits = store.commits
                 # Queued without yielding, so the writer takes them as one batch.
                 futures = [
@@ -119,16 +130,42 @@ async def test_a_batch_costs_the_same_statements_in_one_room_as_in_forty(
                 await asyncio.gather(*futures)
                 assert store.commits == commits + 1
                 counts.append([each for each in statements if not each.startswith("BEGIN")])
+                if engine.dialect.name == "postgresql":
+                    # Prepared statements' executions are not logged; BEGIN and COMMIT are.
+                    assert not [query for query in sent if query.split()[0] != "WITH"], sent
     finally:
         await engine.dispose()
-    # PostgreSQL: the counters' UPDATE rides in the INSERT (a CTE), and each statement's text
-    # is the same at every batch size (one prepared statement); SQLite: one statement each.
     kinds = [[statement.split()[0] for statement in batch] for batch in counts]
     if engine.dialect.name == "postgresql":
-        assert kinds[0] == kinds[1] == ["SELECT", "WITH"], kinds
+        assert kinds[0] == kinds[1] == ["WITH"], kinds
         assert counts[0] == counts[1]
     else:
         assert kinds[0] == kinds[1] == ["SELECT", "UPDATE", "INSERT"], kinds
+    async with unit_of_work(sessionmaker) as db:
+        numbered = (
+            await db.execute(
+                select(Message.room_id, Message.seq, Message.number).where(
+                    Message.room_id.in_(rooms)
+                )
+            )
+        ).all()
+        counters = (
+            await db.execute(
+                select(Room.id, Room.last_seq, Room.message_count, Room.last_message_seq).where(
+                    Room.id.in_(rooms)
+                )
+            )
+        ).all()
+    first = rooms[0]
+    assert sorted((seq, number) for room_id, seq, number in numbered if room_id == first) == [
+        (n, n) for n in range(1, 42)
+    ]
+    assert sorted(row for row in numbered if row[0] != first) == sorted(
+        (room_id, 1, 1) for room_id in rooms[1:]
+    )
+    assert sorted(counters) == sorted(
+        (room_id, 41, 41, 41) if room_id == first else (room_id, 1, 1, 1) for room_id in rooms
+    )
 
 
 async def test_a_repeated_client_id_in_one_batch_is_stored_once(
@@ -167,6 +204,54 @@ async def test_two_instances_racing_on_one_client_id_store_it_once(
     finally:
         await other_engine.dispose()
     assert last.message.seq == 11
+
+
+async def test_writers_of_three_instances_in_the_same_rooms_number_gaplessly(
+    client: httpx.AsyncClient,
+    alice: Account,
+    bob: Account,
+    sessionmaker: Sessionmaker,
+    settings: Settings,
+) -> None:
+    """Each instance's batches lock the rooms they touch (in id order) while other
+    instances' batches on the same rooms wait: every room's rows are 1..n with no gap or
+    repeat, their `number`s too, the counters end at n, and each answer is its row."""
+    rooms = [await create_room(client, alice) for _ in range(4)]
+    engines = [create_engine(settings) for _ in range(2)]
+    try:
+        async with (
+            store_on(sessionmaker) as first,
+            store_on(create_sessionmaker(engines[0])) as second,
+            store_on(create_sessionmaker(engines[1])) as third,
+        ):
+            stores = (first, second, third)
+            answers = await asyncio.gather(
+                *(
+                    send(stores[n % 3], rooms[(n // 3) % 4], (alice, bob)[n % 2], f"m{n}")
+                    for n in range(240)
+                )
+            )
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    async with unit_of_work(sessionmaker) as db:
+        rows = (
+            await db.execute(
+                select(Message.room_id, Message.seq, Message.number, Message.content).where(
+                    Message.room_id.in_(rooms)
+                )
+            )
+        ).all()
+        counters = dict(
+            (await db.execute(select(Room.id, Room.last_seq).where(Room.id.in_(rooms)))).all()
+        )
+    for room_id in rooms:
+        mine = sorted((seq, number) for r, seq, number, _ in rows if r == room_id)
+        assert mine == [(n, n) for n in range(1, 61)]
+        assert counters[room_id] == 60
+    assert sorted((a.message.room_id, a.message.seq, a.message.content) for a in answers) == sorted(
+        (r, seq, content) for r, seq, _, content in rows
+    )
 
 
 async def test_one_bad_message_fails_alone(
